@@ -1,0 +1,205 @@
+"""Typed errors raised by ticktick-oauth.
+
+Every failure of this package is a :class:`TickTickError`. Each message says what
+happened and what to do next, includes the HTTP status and TickTick's ``error`` /
+``error_description`` when the server sent them, and never includes a client
+secret, an authorization code or a token.
+
+The tree::
+
+    TickTickError
+    ├── OAuthError                 the OAuth server answered with an error
+    │   ├── InvalidGrant           code used, expired, or redirect URI mismatch
+    │   ├── InvalidClient          wrong client id or secret, or wrong region
+    │   └── AccessDenied           the person clicked "Deny"
+    ├── StateMismatch              the redirect's ``state`` is not the one sent (CSRF)
+    ├── RedirectParseError         a pasted redirect URL or code could not be read
+    ├── TokenFormatError           a token dict (variable, file, response) is malformed
+    ├── ReauthorizationRequired    a person must authorize again, and cannot here
+    ├── AuthorizationTimeout       the person did not finish authorizing in time
+    ├── TokenCacheError            the token file cannot be read, locked or written
+    ├── TransportError             the server could not be reached or did not answer
+    └── ConfigurationError         an argument cannot work (unknown host, bad URL)
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+
+__all__ = [
+    "AccessDenied",
+    "AuthorizationTimeout",
+    "ConfigurationError",
+    "InvalidClient",
+    "InvalidGrant",
+    "OAuthError",
+    "ReauthorizationRequired",
+    "RedirectParseError",
+    "StateMismatch",
+    "TickTickError",
+    "TokenCacheError",
+    "TokenFormatError",
+    "TransportError",
+]
+
+_EXCERPT_LIMIT = 200
+
+
+class TickTickError(Exception):
+    """Base class of every error raised by this package."""
+
+
+class OAuthError(TickTickError):
+    """The OAuth server answered with an error.
+
+    Attributes:
+        status: The HTTP status, or ``None`` when the error came in a redirect.
+        error: TickTick's ``error`` code (``invalid_grant``, ...), if any.
+        error_description: TickTick's ``error_description``, if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        error: str | None = None,
+        error_description: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
+        self.error_description = error_description
+
+
+class InvalidGrant(OAuthError):
+    """The code was already used or expired, or the redirect URI does not match."""
+
+
+class InvalidClient(OAuthError):
+    """The client id or secret is wrong, or the app is registered in the other region."""
+
+
+class AccessDenied(OAuthError):
+    """The person refused access on TickTick's consent page."""
+
+
+class StateMismatch(TickTickError):
+    """The ``state`` in the redirect is not the one this client sent.
+
+    The redirect may have been forged (cross-site request forgery) or belong to an
+    older authorization attempt. Start the authorization again.
+    """
+
+
+class RedirectParseError(TickTickError, ValueError):
+    """Text given as the redirected URL holds neither a code nor an error."""
+
+
+class TokenFormatError(TickTickError, ValueError):
+    """A token dict is malformed: not a dict, no ``access_token``, bad ``expire_time``."""
+
+
+class ReauthorizationRequired(TickTickError):
+    """No usable token is available and a person cannot be asked for one here.
+
+    Raised instead of prompting when the process has no terminal (cron, CI, a
+    service) or ``interactive=False`` was given.
+    """
+
+
+class AuthorizationTimeout(TickTickError, TimeoutError):
+    """The person did not finish authorizing within the allowed time."""
+
+
+class TokenCacheError(TickTickError):
+    """The token cache cannot be read, locked or written."""
+
+
+class TransportError(TickTickError):
+    """The server could not be reached, or did not answer in time."""
+
+
+class ConfigurationError(TickTickError, ValueError):
+    """An argument cannot work, such as an unknown host or a plain-HTTP remote URL."""
+
+
+_ERROR_CLASSES: dict[str, type[OAuthError]] = {
+    "invalid_grant": InvalidGrant,
+    "invalid_client": InvalidClient,
+    "unauthorized_client": InvalidClient,
+    "access_denied": AccessDenied,
+}
+
+_ADVICE: dict[type[OAuthError], str] = {
+    InvalidGrant: (
+        "The authorization code was already used, has expired, or the redirect URI differs "
+        "from the one registered for the app (a trailing slash counts). Check redirect_uri "
+        "and authorize again."
+    ),
+    InvalidClient: (
+        "Check the client id and client secret, and that host= is the region the app is "
+        "registered in (ticktick.com or dida365.com)."
+    ),
+    AccessDenied: "Access was refused on the consent page. Authorize again and click Allow.",
+    OAuthError: "Authorize again; if it keeps failing, check the app's settings.",
+}
+
+
+def _redact(text: str, secrets: Iterable[str | None]) -> str:
+    """Return *text* with every non-empty string of *secrets* replaced by ``***``."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _excerpt(body: str, secrets: Iterable[str | None] = ()) -> str:
+    """Return a short, single-line, tag-free excerpt of a response body, with secrets removed."""
+    text = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", body)
+    text = re.sub(r"(?s)<[^>]*>", " ", text)
+    text = html.unescape(text)
+    text = " ".join(text.split())
+    text = _redact(text, secrets)
+    if len(text) > _EXCERPT_LIMIT:
+        text = text[: _EXCERPT_LIMIT - 1] + "…"
+    return text
+
+
+def _oauth_error(
+    *,
+    what: str,
+    status: int | None,
+    error: str | None,
+    error_description: str | None,
+    body_excerpt: str | None = None,
+    secrets: Iterable[str | None] = (),
+) -> OAuthError:
+    """Build the typed error for an OAuth error answer.
+
+    Args:
+        what: What was being done, e.g. ``"The token request to https://ticktick.com/oauth/token"``.
+        status: The HTTP status, or ``None`` for an error carried in a redirect.
+        error: The ``error`` field, if any.
+        error_description: The ``error_description`` field, if any.
+        body_excerpt: A safe excerpt of a non-JSON body, if that is all there is.
+        secrets: Values that must not appear in the message (code, client secret).
+    """
+    secrets = tuple(secrets)
+    cls = _ERROR_CLASSES.get(error or "", OAuthError)
+    if cls is OAuthError and status == 401:
+        cls = InvalidClient
+    parts = [what, "failed"]
+    if status is not None:
+        parts.append(f"with HTTP {status}")
+    message = " ".join(parts)
+    if error:
+        description = _redact(error_description, secrets) if error_description else None
+        message += f": {error}" + (f" ({description})" if description else "")
+        error_description = description
+    elif body_excerpt:
+        message += f": {body_excerpt!r}"
+    message += ". " + _ADVICE[cls]
+    return cls(message, status=status, error=error, error_description=error_description)

@@ -1,0 +1,188 @@
+"""Token dictionaries: parsing, validation and expiry.
+
+A token is the dict TickTick's token endpoint returns, plus two fields that
+ticktick-py adds and that existing cache files and ``ACCESS_TOKEN_DICT`` variables
+carry::
+
+    {"access_token": "628ff081-...", "token_type": "bearer", "expires_in": 15551999,
+     "scope": "tasks:read tasks:write",
+     "expire_time": 1637192935,                          # Unix seconds
+     "readable_expire_time": "Wed Nov 17 15:48:55 2021"}  # local time, for people
+
+Tokens are kept as :class:`TokenDict`, a plain ``dict`` whose ``repr()`` hides the
+access token, so that code written for ticktick-py (``info["access_token"]``,
+``json.dumps(info)``) works unchanged and a stray ``print`` leaks nothing.
+
+Expiry: when a dict has no ``expire_time`` but has ``expires_in`` and ``issued_at``
+(Unix seconds), the expiry is ``issued_at + expires_in``. With ``expires_in`` alone
+the moment of issue is unknown, so the expiry is unknown: the token is used until
+the server refuses it.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import TokenFormatError
+
+__all__ = [
+    "DEFAULT_EXPIRY_MARGIN",
+    "TokenDict",
+    "expire_time_of",
+    "is_expired",
+    "parse_token_literal",
+    "token_from_response",
+    "validate_token_dict",
+]
+
+DEFAULT_EXPIRY_MARGIN = 60
+"""Seconds before its expiry at which a token counts as expired (ticktick-py's value)."""
+
+MAX_LITERAL_SIZE = 64 * 1024
+"""The longest token literal accepted from an environment variable, in characters."""
+
+_SECRET_KEYS = frozenset({"access_token", "refresh_token", "id_token"})
+
+
+class TokenDict(dict[str, Any]):
+    """A token dictionary whose ``repr()`` and ``str()`` hide the token values."""
+
+    def __repr__(self) -> str:
+        shown = {
+            key: ("<redacted>" if key in _SECRET_KEYS else value) for key, value in self.items()
+        }
+        return f"TokenDict({shown!r})"
+
+    __str__ = __repr__
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def expire_time_of(token: Mapping[str, Any]) -> float | None:
+    """Return the token's expiry in Unix seconds, or ``None`` when it is unknown."""
+    value = token.get("expire_time")
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def is_expired(token: Mapping[str, Any], margin: float, now: float | None = None) -> bool:
+    """Tell whether *token* expires within *margin* seconds (``False`` when unknown)."""
+    expire_time = expire_time_of(token)
+    if expire_time is None:
+        return False
+    current = time.time() if now is None else now
+    return expire_time - current < margin
+
+
+def readable_time(expire_time: float) -> str:
+    """Format an expiry as ticktick-py does: ``time.asctime`` in local time."""
+    return time.asctime(time.localtime(expire_time))
+
+
+def token_problem(token: object) -> str | None:
+    """Say what is wrong with a stored token dict, or ``None`` when it is usable."""
+    if not isinstance(token, dict):
+        return f"is a {type(token).__name__}, not a dict"
+    access_token = token.get("access_token")
+    if not isinstance(access_token, str) or not access_token.strip():
+        return "has no 'access_token' string"
+    if any(not isinstance(key, str) for key in token):
+        return "has a key that is not a string"
+    if "expire_time" in token and (
+        not _is_number(token["expire_time"]) or token["expire_time"] < 0
+    ):
+        return "has an 'expire_time' that is not a Unix time in seconds"
+    for field in ("expires_in", "issued_at"):
+        if field in token and (not _is_number(token[field]) or token[field] < 0):
+            return f"has an '{field}' that is not a number of seconds"
+    token_type = token.get("token_type")
+    if token_type is not None and (
+        not isinstance(token_type, str) or token_type.lower() != "bearer"
+    ):
+        return "has a 'token_type' other than 'bearer'"
+    return None
+
+
+def validate_token_dict(token: object, *, source: str, advice: str) -> TokenDict:
+    """Check a stored token dict and return it as a :class:`TokenDict`.
+
+    Args:
+        token: The value read from a variable or a file.
+        source: Where it came from, used in the error, e.g. ``"The variable ACCESS_TOKEN_DICT"``.
+        advice: What to do about a bad value, appended to the error.
+
+    Raises:
+        TokenFormatError: The value is not a usable token. The message names the
+            problem, never the value.
+    """
+    problem = token_problem(token)
+    if problem is not None:
+        raise TokenFormatError(f"{source} {problem}. {advice}")
+    assert isinstance(token, dict)  # noqa: S101 - token_problem checked it; narrows the type
+    result = TokenDict(token)
+    if "expire_time" not in result and "expires_in" in result and "issued_at" in result:
+        result["expire_time"] = int(result["issued_at"] + result["expires_in"])
+    expire_time = expire_time_of(result)
+    if expire_time is not None and not isinstance(result.get("readable_expire_time"), str):
+        result["readable_expire_time"] = readable_time(expire_time)
+    return result
+
+
+def token_from_response(body: object, *, now: float | None = None) -> TokenDict:
+    """Validate a token endpoint's JSON answer and add ``expire_time`` fields.
+
+    The answer must be a JSON object with a non-empty ``access_token`` string and an
+    integer ``expires_in``; ``token_type``, when present, must be ``bearer`` in any case.
+
+    Raises:
+        TokenFormatError: The answer is not a token.
+    """
+    advice = "The server's answer is not a token; authorize again, and report it if it persists."
+    if isinstance(body, dict):
+        expires_in = body.get("expires_in")
+        if not isinstance(expires_in, int) or isinstance(expires_in, bool) or expires_in <= 0:
+            raise TokenFormatError(
+                "The token endpoint's answer has no positive integer 'expires_in'. " + advice
+            )
+    token = validate_token_dict(body, source="The token endpoint's answer", advice=advice)
+    issued = int(time.time() if now is None else now)
+    token["expire_time"] = issued + token["expires_in"]
+    token["readable_expire_time"] = readable_time(token["expire_time"])
+    return token
+
+
+def parse_token_literal(text: str, *, source: str, advice: str) -> TokenDict:
+    """Parse a token dict written as JSON or as a Python literal, safely.
+
+    The Python-literal form is what ticktick-py users keep in ``ACCESS_TOKEN_DICT``
+    (``{'access_token': '...', 'expire_time': 1637192935, ...}``). It is read with
+    :func:`ast.literal_eval`, which evaluates no code, after a size check.
+
+    Raises:
+        TokenFormatError: The text is too long, not a literal, or not a usable token.
+            The message never repeats the text.
+    """
+    if len(text) > MAX_LITERAL_SIZE:
+        raise TokenFormatError(
+            f"{source} is {len(text)} characters long, more than the {MAX_LITERAL_SIZE} "
+            f"a token dict can need. {advice}"
+        )
+    value: object
+    try:
+        value = json.loads(text)
+    except ValueError:
+        try:
+            value = ast.literal_eval(text.strip())
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            # The exception text would quote the value, so it is not chained.
+            raise TokenFormatError(
+                f"{source} is neither JSON nor a Python dict literal. {advice}"
+            ) from None
+    except RecursionError:
+        raise TokenFormatError(f"{source} is nested too deeply to be a token. {advice}") from None
+    return validate_token_dict(value, source=source, advice=advice)
