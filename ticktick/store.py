@@ -1,0 +1,387 @@
+"""The token cache file (``.token-oauth``).
+
+The file holds one JSON object in ticktick-py's shape, so files that ticktick-py
+wrote load unchanged, plus an ``issued_for`` object recording the host, client id
+and scope the token was issued for::
+
+    {"access_token": "...", "token_type": "bearer", "expires_in": 15551999,
+     "scope": "tasks:read tasks:write", "expire_time": 1779000000,
+     "readable_expire_time": "...",
+     "issued_for": {"host": "ticktick.com", "client_id": "AbC", "scope": "tasks:read tasks:write"}}
+
+Guarantees:
+
+* **Private from the start.** The file is written to a temporary file created with
+  mode 0600 in the same folder, flushed to disk, then moved over the old one with
+  :func:`os.replace`; readers see the old token or the new one, never a mix. A
+  missing parent folder is created with mode 0700.
+* **One writer at a time.** Writes happen under an exclusive lock on a sidecar file
+  (``.token-oauth.lock``) shared by every process and thread.
+* **Nothing is lost.** A corrupt file, or one holding another app's or region's
+  token, is renamed aside (``.token-oauth.corrupt-<time>`` or ``.foreign-<time>``)
+  with a warning, never overwritten.
+* **Right token, right app.** A token issued for another host, client id or scope
+  is not returned. A file written by ticktick-py (no ``issued_for``) is taken as
+  issued for ``ticktick.com``, the only host ticktick-py supports, and used when its
+  ``scope`` covers the one asked for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import logging
+import os
+import secrets
+import stat
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import TokenCacheError
+from .token import TokenDict, token_problem, validate_token_dict
+
+__all__ = ["DEFAULT_CACHE_PATH", "CacheHandler", "TokenIdentity"]
+
+logger = logging.getLogger("ticktick")
+
+DEFAULT_CACHE_PATH = ".token-oauth"
+LEGACY_HOST = "ticktick.com"
+MAX_CACHE_SIZE = 1024 * 1024
+_ISSUED_FOR = "issued_for"
+
+
+def normalize_scope(scope: str) -> str:
+    """Return *scope* with its words sorted and de-duplicated."""
+    return " ".join(sorted(set(scope.split())))
+
+
+@dataclass(frozen=True)
+class TokenIdentity:
+    """What a token was issued for: the host, the app (client id) and the scope."""
+
+    host: str
+    client_id: str
+    scope: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scope", normalize_scope(self.scope))
+
+    def as_dict(self) -> dict[str, str]:
+        """The ``issued_for`` object stored beside the token."""
+        return {"host": self.host, "client_id": self.client_id, "scope": self.scope}
+
+    def mismatch(self, stored: Mapping[str, Any]) -> str | None:
+        """Say why a stored token does not belong to this identity, or ``None`` if it does."""
+        issued_for = stored.get(_ISSUED_FOR)
+        if issued_for is None:  # written by ticktick-py
+            if self.host != LEGACY_HOST:
+                return f"it has no host recorded, so it is taken as issued for {LEGACY_HOST}"
+            granted = stored.get("scope")
+            if isinstance(granted, str) and not set(self.scope.split()) <= set(granted.split()):
+                return f"its scope {granted!r} does not cover {self.scope!r}"
+            return None
+        if not isinstance(issued_for, dict):
+            return "its 'issued_for' field is not an object"
+        for field, wanted in self.as_dict().items():
+            have = issued_for.get(field)
+            if field == "scope" and isinstance(have, str):
+                have = normalize_scope(have)
+            if have != wanted:
+                return f"it was issued for {field} {have!r}, not {wanted!r}"
+        return None
+
+
+class _FileLock:
+    """An exclusive, cross-process lock on a sidecar file, waited for with a timeout."""
+
+    _POLL = 0.02
+
+    def __init__(self, path: Path, timeout: float) -> None:
+        self.path = path
+        self.timeout = timeout
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise TokenCacheError(
+                f"Cannot open the lock file {self.path}: {exc.strerror}. "
+                "Check that its folder exists and is writable."
+            ) from None
+        try:
+            deadline = time.monotonic() + self.timeout
+            while not _try_lock(fd):
+                if time.monotonic() >= deadline:
+                    raise TokenCacheError(
+                        f"Waited {self.timeout:g} s for the lock {self.path}, held by another "
+                        "process. If no other process is using this cache, that process may be "
+                        "stuck: stop it and try again."
+                    )
+                time.sleep(self._POLL)
+            try:
+                yield
+            finally:
+                _unlock(fd)
+        finally:
+            os.close(fd)
+
+
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+    import msvcrt
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+    def _unlock(fd: int) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+class CacheHandler:
+    """Reads and writes the token cache file.
+
+    Keeps ticktick-py's ``CacheHandler`` methods (:meth:`get_cached_token`,
+    :meth:`write_token_to_cache`) with safe storage underneath.
+
+    Args:
+        path: The cache file, ``.token-oauth`` in the working folder by default.
+        identity: What the token must have been issued for; ``None`` accepts any token
+            and records nothing (ticktick-py's behaviour).
+        lock_timeout: Seconds to wait for another process's write to finish.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] = DEFAULT_CACHE_PATH,
+        *,
+        identity: TokenIdentity | None = None,
+        lock_timeout: float = 10.0,
+    ) -> None:
+        self.path = Path(path)
+        self.identity = identity
+        self._lock = _FileLock(self.path.with_name(self.path.name + ".lock"), lock_timeout)
+        self._warned_mode = False
+
+    def __repr__(self) -> str:
+        return f"CacheHandler({str(self.path)!r})"
+
+    # -- reading ---------------------------------------------------------------------
+
+    def _read(self) -> tuple[bytes, int] | None:
+        """Return the file's bytes (up to the size limit, plus one) and its mode."""
+        try:
+            with open(self.path, "rb") as file:
+                return file.read(MAX_CACHE_SIZE + 1), os.fstat(file.fileno()).st_mode
+        except FileNotFoundError:
+            return None
+        except IsADirectoryError:
+            raise TokenCacheError(
+                f"The token cache {self.path} is a folder. Pass cache_path= the path of a file."
+            ) from None
+        except OSError as exc:
+            raise TokenCacheError(
+                f"Cannot read the token cache {self.path}: {exc.strerror}. "
+                "Fix its permissions or pass another cache_path=."
+            ) from None
+
+    def _read_bytes(self) -> bytes | None:
+        read = self._read()
+        return None if read is None else read[0]
+
+    def _warn_if_shared(self, mode: int) -> None:
+        if mode & 0o077 and not self._warned_mode:
+            self._warned_mode = True
+            logger.warning(
+                "The token cache %s can be read by other users (mode %s). It will be rewritten "
+                "with mode 0600 at the next write; run 'chmod 600 %s' to fix it now.",
+                self.path,
+                oct(stat.S_IMODE(mode)),
+                self.path,
+            )
+
+    def _parse(self, raw: bytes) -> tuple[TokenDict | None, str | None]:
+        """Return ``(token, None)`` for a usable file, or ``(None, problem)``."""
+        if len(raw) > MAX_CACHE_SIZE:
+            return None, f"it is larger than {MAX_CACHE_SIZE} bytes"
+        try:
+            value = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            return None, "it is not valid JSON (it may be truncated)"
+        problem = token_problem(value)
+        if problem is not None:
+            return None, f"it {problem}"
+        return validate_token_dict(value, source="", advice=""), None
+
+    def get_cached_token(self) -> TokenDict | None:
+        """Return the cached token, or ``None`` when there is no usable one.
+
+        A missing file returns ``None`` silently. A corrupt file is renamed aside
+        with a warning. A token issued for another identity is left in place, not
+        returned, and logged.
+
+        Raises:
+            TokenCacheError: The path cannot be read (a folder, no permission).
+        """
+        read = self._read()
+        if read is None:
+            return None
+        raw, mode = read
+        token, problem = self._parse(raw)
+        if token is None:
+            self._set_aside_if_unchanged(raw, "corrupt", problem or "")
+            return None
+        if self.identity is not None:
+            mismatch = self.identity.mismatch(token)
+            if mismatch is not None:
+                logger.warning(
+                    "Not using the token cached in %s: %s. A new authorization will move it aside; "
+                    "give each app and region its own cache_path=.",
+                    self.path,
+                    mismatch,
+                )
+                return None
+        self._warn_if_shared(mode)
+        token.pop(_ISSUED_FOR, None)
+        return token
+
+    # -- writing ---------------------------------------------------------------------
+
+    def write_token_to_cache(self, token: Mapping[str, Any]) -> None:
+        """Store *token* atomically, with mode 0600, under the cross-process lock.
+
+        A file holding another identity's token, or a corrupt one, is renamed aside
+        first so that nothing is lost.
+
+        Raises:
+            TokenCacheError: The file or its folder cannot be written.
+        """
+        data: dict[str, Any] = {key: value for key, value in token.items() if key != _ISSUED_FOR}
+        if self.identity is not None:
+            data[_ISSUED_FOR] = self.identity.as_dict()
+        payload = json.dumps(data, indent=2).encode("utf-8") + b"\n"
+        self._make_parent()
+        with self._lock.hold():
+            self._set_aside_unusable()
+            self._atomic_write(payload)
+
+    def delete(self) -> bool:
+        """Remove the cache file; return whether there was one."""
+        if not self.path.parent.is_dir():
+            return False
+        with self._lock.hold():
+            try:
+                self.path.unlink()
+            except FileNotFoundError:
+                return False
+            except OSError as exc:
+                raise TokenCacheError(
+                    f"Cannot remove the token cache {self.path}: {exc.strerror}."
+                ) from None
+            return True
+
+    def _make_parent(self) -> None:
+        parent = self.path.parent
+        if not parent.exists():
+            try:
+                parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            except OSError as exc:
+                raise TokenCacheError(
+                    f"Cannot create the folder {parent} for the token cache: {exc.strerror}."
+                ) from None
+
+    def _set_aside_unusable(self) -> None:
+        """Before a write, rename aside a file this write must not destroy. Lock held."""
+        raw = self._read_bytes()
+        if raw is None:
+            return
+        token, problem = self._parse(raw)
+        if token is None:
+            self._rename_aside("corrupt", problem or "")
+        elif self.identity is not None:
+            mismatch = self.identity.mismatch(token)
+            if mismatch is not None:
+                self._rename_aside("foreign", mismatch)
+
+    def _set_aside_if_unchanged(self, raw: bytes, kind: str, why: str) -> None:
+        """Rename the file aside if it still holds *raw* (another process may have fixed it)."""
+        with self._lock.hold():
+            if self._read_bytes() == raw:
+                self._rename_aside(kind, why)
+
+    def _rename_aside(self, kind: str, why: str) -> None:
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        aside = self.path.with_name(f"{self.path.name}.{kind}-{stamp}-{secrets.token_hex(3)}")
+        try:
+            os.replace(self.path, aside)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise TokenCacheError(
+                f"The token cache {self.path} is unusable ({why}) and cannot be moved aside: "
+                f"{exc.strerror}. Move or delete it by hand."
+            ) from None
+        logger.warning(
+            "The token cache %s was unusable (%s); it was moved to %s and a new token is needed.",
+            self.path,
+            why,
+            aside.name,
+        )
+
+    def _atomic_write(self, payload: bytes) -> None:
+        parent = self.path.parent
+        try:
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=parent)
+        except OSError as exc:
+            raise TokenCacheError(
+                f"Cannot write the token cache in {parent}: {exc.strerror}. "
+                "Make the folder writable or pass another cache_path=."
+            ) from None
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(payload)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(tmp_name, self.path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
+            full = " (the disk is full)" if exc.errno in (errno.ENOSPC, errno.EFBIG) else ""
+            raise TokenCacheError(
+                f"Cannot write the token cache {self.path}{full}: {exc.strerror}. "
+                "The previous file, if any, is unchanged."
+            ) from None
+        _fsync_dir(parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename durable by syncing its folder (a no-op where unsupported)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
