@@ -1,0 +1,95 @@
+"""Where TickTick and Dida365 live: the OAuth and Open API URLs of each region.
+
+An app is registered in one region, and its credentials and tokens work only
+there: a token of one region must never be sent to the other. ``host=`` picks the
+region and every URL follows from it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from .errors import ConfigurationError
+
+__all__ = ["DIDA365", "TICKTICK", "Endpoints", "resolve_host"]
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """The URLs of one TickTick region (or of a test server).
+
+    Attributes:
+        host: The name tokens are recorded under (``"ticktick.com"``, or a base URL).
+        authorize_url: Where a person's browser is sent to allow access.
+        token_url: Where the code is exchanged for a token.
+        api_base_url: The Open API V1 base URL.
+    """
+
+    host: str
+    authorize_url: str
+    token_url: str
+    api_base_url: str
+
+    @classmethod
+    def from_base_url(cls, base_url: str) -> Endpoints:
+        """Endpoints of a server that serves OAuth and the Open API under one base URL."""
+        base = base_url.rstrip("/")
+        return cls(base, f"{base}/oauth/authorize", f"{base}/oauth/token", f"{base}/open/v1")
+
+
+TICKTICK = Endpoints(
+    "ticktick.com",
+    "https://ticktick.com/oauth/authorize",
+    "https://ticktick.com/oauth/token",
+    "https://api.ticktick.com/open/v1",
+)
+DIDA365 = Endpoints(
+    "dida365.com",
+    "https://dida365.com/oauth/authorize",
+    "https://dida365.com/oauth/token",
+    "https://api.dida365.com/open/v1",
+)
+_KNOWN = {"ticktick.com": TICKTICK, "dida365.com": DIDA365}
+
+
+def is_loopback(hostname: str | None) -> bool:
+    """Tell whether *hostname* names this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
+    if not hostname:
+        return False
+    if hostname.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve_host(host: str | Endpoints) -> Endpoints:
+    """Return the endpoints for ``host=``.
+
+    Accepts ``"ticktick.com"``, ``"dida365.com"``, an :class:`Endpoints`, or the base
+    URL of a compatible server (``"http://127.0.0.1:8123"`` for
+    :class:`ticktick.testing.FakeTickTick`). Plain HTTP is refused except on loopback.
+
+    Raises:
+        ConfigurationError: The host is unknown, or a remote URL is not https.
+    """
+    if isinstance(host, Endpoints):
+        return host
+    known = _KNOWN.get(host.strip().lower())
+    if known is not None:
+        return known
+    parts = urlsplit(host.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"Unknown host {host!r}. Use host='ticktick.com' (international), "
+            "host='dida365.com' (China), or a server's base URL such as 'https://example.org'."
+        )
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ConfigurationError(
+            f"Refusing plain-HTTP host {host!r}: tokens and client secrets must travel over "
+            "https. Use an https:// URL (plain http is allowed only on 127.0.0.1 for tests)."
+        )
+    return Endpoints.from_base_url(f"{parts.scheme}://{parts.netloc}{parts.path}")

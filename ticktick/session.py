@@ -1,0 +1,161 @@
+"""The retrying ``requests`` session.
+
+:func:`requests_retry_session` keeps ticktick-py's signature and fixes its defaults:
+
+* Only idempotent methods are retried (``GET``, ``HEAD``, ``PUT``, ``DELETE``,
+  ``OPTIONS``): a ``POST`` that may have reached the server is never sent again.
+  A request that never left (connection refused) is retried for every method.
+* Statuses retried: 429, 500, 502, 503, 504 (not 405: a wrong method stays wrong).
+* A server's ``Retry-After`` is honoured, capped at :data:`RETRY_AFTER_MAX` seconds,
+  so a hostile or confused server cannot park a client for hours.
+* Every request has a timeout (:data:`DEFAULT_TIMEOUT`) unless the caller gives one.
+
+The token request uses :func:`token_retry`, stricter still: it is retried only when
+the server says it did not process it (429 or 503), or when it never left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "IDEMPOTENT_METHODS",
+    "RETRY_AFTER_MAX",
+    "TimeoutHTTPAdapter",
+    "requests_retry_session",
+    "token_retry",
+]
+
+DEFAULT_TIMEOUT: tuple[float, float] = (10.0, 30.0)
+"""Seconds to connect and to wait between bytes, when a request gives no timeout."""
+
+RETRY_AFTER_MAX = 60.0
+"""The longest ``Retry-After`` obeyed, in seconds; longer values are cut to this."""
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+"""Methods that may be sent twice without changing the result."""
+
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+
+Timeout = float | tuple[float, float]
+
+
+class _CappedRetry(Retry):
+    """A :class:`~urllib3.util.retry.Retry` that waits at most ``retry_after_cap`` seconds.
+
+    urllib3 added its own cap in 2.x releases this package does not require, so the
+    cap is applied here and carried through :meth:`new`.
+    """
+
+    retry_after_cap: float = RETRY_AFTER_MAX
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        return min(super().parse_retry_after(retry_after), self.retry_after_cap)
+
+    def new(self, **kw: Any) -> _CappedRetry:
+        retry = super().new(**kw)
+        retry.retry_after_cap = self.retry_after_cap
+        return retry
+
+
+class TimeoutHTTPAdapter(HTTPAdapter):
+    """An :class:`~requests.adapters.HTTPAdapter` that applies a default timeout."""
+
+    def __init__(self, *args: Any, timeout: Timeout = DEFAULT_TIMEOUT, **kwargs: Any) -> None:
+        self.timeout = timeout
+        super().__init__(*args, **kwargs)
+
+    def send(  # type: ignore[override]
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Timeout | None = None,
+        verify: bool | str = True,
+        cert: str | tuple[str, str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        return super().send(
+            request,
+            stream=stream,
+            timeout=self.timeout if timeout is None else timeout,
+            verify=verify,
+            cert=cert,
+            proxies=proxies,
+        )
+
+
+def requests_retry_session(
+    retries: int = 3,
+    backoff_factor: float = 1,
+    status_forcelist: Collection[int] = RETRY_STATUSES,
+    session: requests.Session | None = None,
+    allowed_methods: Iterable[str] = IDEMPOTENT_METHODS,
+    *,
+    timeout: Timeout = DEFAULT_TIMEOUT,
+    retry_after_max: float = RETRY_AFTER_MAX,
+) -> requests.Session:
+    """Return a session that retries failed idempotent requests with backoff.
+
+    Args:
+        retries: How many times a request may be retried in all.
+        backoff_factor: Waits grow as ``backoff_factor * 2 ** (n - 1)`` seconds.
+        status_forcelist: Statuses that are retried.
+        session: A session to configure instead of a new one.
+        allowed_methods: Methods retried after the request may have reached the
+            server. Adding ``POST`` re-sends requests that may already have been applied.
+        timeout: Timeout for requests that set none, as seconds or ``(connect, read)``.
+        retry_after_max: The longest ``Retry-After`` wait obeyed, in seconds.
+
+    Example:
+        >>> session = requests_retry_session(retries=5)
+        >>> session.get("https://api.ticktick.com/open/v1/project")  # doctest: +SKIP
+    """
+    session = session or requests.Session()
+    retry = _CappedRetry(
+        total=retries,
+        read=retries,
+        connect=retries,
+        status=retries,
+        backoff_factor=backoff_factor,
+        status_forcelist=frozenset(status_forcelist),
+        allowed_methods=frozenset(method.upper() for method in allowed_methods),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+    retry.retry_after_cap = retry_after_max
+    adapter = TimeoutHTTPAdapter(max_retries=retry, timeout=timeout)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def token_retry(attempts: int = 3, retry_after_max: float = RETRY_AFTER_MAX) -> Retry:
+    """The retry policy of the token request, where a code may be used only once.
+
+    Retries happen only when the request surely did not use the code: the
+    connection was never made, or the server answered 429 or 503 (it refused to
+    process the request). A dropped connection or a timeout after sending, and
+    every other status, end the attempt.
+    """
+    retry = _CappedRetry(
+        total=attempts - 1,
+        connect=attempts - 1,
+        read=False,
+        status=attempts - 1,
+        other=0,
+        redirect=0,
+        backoff_factor=0.5,
+        status_forcelist=frozenset({429, 503}),
+        allowed_methods=frozenset({"POST"}),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+        raise_on_redirect=False,
+    )
+    retry.retry_after_cap = retry_after_max
+    return retry
