@@ -1,0 +1,13 @@
+"""Test helpers: a fake TickTick server to run your own tests against.
+
+Use :class:`FakeTickTick` as a context manager, or the ``fake_ticktick`` pytest
+fixture that installing ticktick-oauth registers::
+
+    def test_my_app(fake_ticktick):
+        oauth = fake_ticktick.oauth2(cache_path=tmp_path / "token")
+        assert oauth.get_access_token() in fake_ticktick.issued
+"""
+
+from .server import FakeTickTick, Fault, IssuedToken, RecordedRequest
+
+__all__ = ["FakeTickTick", "Fault", "IssuedToken", "RecordedRequest"]

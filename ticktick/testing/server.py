@@ -1,0 +1,584 @@
+"""A fake TickTick OAuth server for tests and demos.
+
+:class:`FakeTickTick` is a real HTTP server on ``127.0.0.1`` (a free port), written
+with the standard library only. It behaves like TickTick's OAuth endpoints:
+
+* ``GET /oauth/authorize`` renders a small sign-in page with **Allow** and **Deny**
+  buttons (or, with ``auto_approve=True``, redirects straight back with a code);
+* ``POST /oauth/authorize`` (the buttons) redirects to the ``redirect_uri`` with
+  ``code`` and ``state``, or ``error=access_denied``;
+* ``POST /oauth/token`` requires HTTP Basic client credentials, an exact
+  ``redirect_uri`` match and a code that was never used, and answers errors in
+  TickTick's JSON form.
+
+Every request is recorded (:attr:`FakeTickTick.requests`), and faults can be
+injected per path (:meth:`FakeTickTick.fail`): statuses, ``Retry-After``, HTML
+bodies, delays and dropped connections.
+
+Example:
+    >>> from ticktick.testing import FakeTickTick
+    >>> with FakeTickTick() as fake:
+    ...     oauth = fake.oauth2(cache_path=None)
+    ...     token = oauth.get_access_token()
+    ...     fake.token_requests
+    1
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import html
+import json
+import secrets
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import requests
+
+from ..endpoints import Endpoints
+from ..errors import OAuthError, _excerpt
+from ..oauth2 import OAuth2
+from ..signon import AuthorizationRequest, Authorizer, parse_redirect
+
+__all__ = ["FakeTickTick", "Fault", "IssuedToken", "RecordedRequest"]
+
+DEFAULT_CLIENT_ID = "fake-client-id"
+DEFAULT_CLIENT_SECRET = "fake-client-secret"  # noqa: S105 - a test credential
+DEFAULT_REDIRECT_URI = "http://127.0.0.1:8080/"
+DEFAULT_EXPIRES_IN = 15551999
+MAX_BODY = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the fake server received."""
+
+    method: str
+    path: str
+    query: str
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def target(self) -> str:
+        """The request target as sent: path and query string."""
+        return f"{self.path}?{self.query}" if self.query else self.path
+
+
+@dataclass
+class Fault:
+    """A canned misbehaviour for the next request(s) to a path.
+
+    Attributes:
+        status: Answer with this status instead of the real answer.
+        body: The body of that answer (JSON error by default).
+        content_type: Its content type.
+        headers: Extra headers, such as ``{"Retry-After": "1"}``.
+        delay: Seconds to wait before answering.
+        drop: Handle the request for real, then close the connection without answering
+            (the server got the request; the client never hears back).
+        times: How many requests it applies to.
+    """
+
+    status: int | None = None
+    body: str | bytes | None = None
+    content_type: str = "application/json"
+    headers: Mapping[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    drop: bool = False
+    times: int = 1
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A token the fake server issued."""
+
+    client_id: str
+    scope: str
+    expire_time: float
+
+
+@dataclass
+class _Code:
+    client_id: str
+    redirect_uri: str
+    scope: str
+    used: bool = False
+
+
+@dataclass(frozen=True)
+class _Client:
+    secret: str
+    redirect_uris: tuple[str, ...]
+
+
+class FakeTickTick:
+    """A fake TickTick OAuth server on 127.0.0.1, usable as a context manager.
+
+    Args:
+        client_id: The registered app's client id.
+        client_secret: Its client secret.
+        redirect_uris: Its registered redirect URIs (matched exactly).
+        auto_approve: Approve every authorization at once, with no page.
+        expires_in: Lifetime of issued tokens, in seconds.
+    """
+
+    def __init__(
+        self,
+        *,
+        client_id: str = DEFAULT_CLIENT_ID,
+        client_secret: str = DEFAULT_CLIENT_SECRET,
+        redirect_uris: Iterable[str] = (DEFAULT_REDIRECT_URI,),
+        auto_approve: bool = False,
+        expires_in: int = DEFAULT_EXPIRES_IN,
+    ) -> None:
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.auto_approve = auto_approve
+        self.expires_in = expires_in
+        self.clients: dict[str, _Client] = {client_id: _Client(client_secret, tuple(redirect_uris))}
+        self.requests: list[RecordedRequest] = []
+        self.issued: dict[str, IssuedToken] = {}
+        self._codes: dict[str, _Code] = {}
+        self._faults: dict[str, deque[Fault]] = {}
+        self._lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- life cycle -------------------------------------------------------------------
+
+    def start(self) -> FakeTickTick:
+        """Start serving on a free loopback port; return ``self``."""
+        if self._httpd is not None:
+            return self
+        httpd = _Server(("127.0.0.1", 0), _Handler)
+        httpd.fake = self
+        self._httpd = httpd
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and free the port."""
+        httpd, self._httpd = self._httpd, None
+        if httpd is not None:
+            httpd.shutdown()
+            httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> FakeTickTick:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on."""
+        if self._httpd is None:
+            raise RuntimeError("FakeTickTick is not running; call start() or use 'with'.")
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """The base URL, e.g. ``http://127.0.0.1:54321``; pass it as ``host=``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def endpoints(self) -> Endpoints:
+        """The server's endpoints, for ``OAuth2(host=...)``."""
+        return Endpoints.from_base_url(self.url)
+
+    # -- helpers for tests --------------------------------------------------------------
+
+    def register_client(
+        self, client_id: str, client_secret: str, redirect_uris: Iterable[str]
+    ) -> None:
+        """Register another app."""
+        with self._lock:
+            self.clients[client_id] = _Client(client_secret, tuple(redirect_uris))
+
+    def fail(self, path: str, status: int | None = None, **options: Any) -> Fault:
+        """Make the next request(s) to *path* misbehave; see :class:`Fault` for options.
+
+        Example:
+            >>> fake.fail("/oauth/token", 503, headers={"Retry-After": "1"})  # doctest: +SKIP
+        """
+        fault = Fault(status=status, **options)
+        with self._lock:
+            self._faults.setdefault(path, deque()).append(fault)
+        return fault
+
+    def _take_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            queue = self._faults.get(path)
+            if not queue:
+                return None
+            fault = queue[0]
+            fault.times -= 1
+            if fault.times <= 0:
+                queue.popleft()
+            return fault
+
+    def requests_to(self, path: str) -> list[RecordedRequest]:
+        """The recorded requests to *path*."""
+        with self._lock:
+            return [request for request in self.requests if request.path == path]
+
+    @property
+    def token_requests(self) -> int:
+        """How many token requests were received."""
+        return len(self.requests_to("/oauth/token"))
+
+    def oauth2(self, **kwargs: Any) -> OAuth2:
+        """An :class:`~ticktick.OAuth2` for this server that approves authorizations itself.
+
+        Keyword arguments override the defaults (``client_id``, ``client_secret``,
+        ``redirect_uri``, ``host``, ``authorizer``, ...).
+        """
+        settings: dict[str, Any] = {
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "redirect_uri": self.clients[self.client_id].redirect_uris[0],
+            "host": self.url,
+            "authorizer": self.approver(),
+        }
+        settings.update(kwargs)
+        return OAuth2(**settings)
+
+    def approver(self, decision: str = "allow", *, timeout: float = 10.0) -> Authorizer:
+        """An authorizer that clicks *decision* (``"allow"`` or ``"deny"``) on the page.
+
+        It posts the consent form over real HTTP, as a browser would, and reads the
+        code from the redirect.
+        """
+
+        def approve(request: AuthorizationRequest) -> str:
+            parts = urlsplit(request.url)
+            form = dict(parse_qsl(parts.query))
+            form["decision"] = decision
+            answer = requests.post(
+                f"{parts.scheme}://{parts.netloc}{parts.path}",
+                data=form,
+                allow_redirects=False,
+                timeout=timeout,
+            )
+            location = answer.headers.get("Location")
+            if answer.status_code not in (302, 303) or not location:
+                raise OAuthError(
+                    f"The authorize page answered HTTP {answer.status_code} instead of a "
+                    f"redirect: {_excerpt(answer.text)!r}",
+                    status=answer.status_code,
+                )
+            return parse_redirect(location, request.state)
+
+        return approve
+
+    # -- OAuth logic, called by the handler ---------------------------------------------
+
+    def _issue_code(self, client_id: str, redirect_uri: str, scope: str) -> str:
+        code = secrets.token_urlsafe(6)
+        with self._lock:
+            self._codes[code] = _Code(client_id, redirect_uri, scope)
+        return code
+
+    def _check_authorize(self, params: Mapping[str, str]) -> str | None:
+        """Say why an authorize request is invalid (shown as a page), or ``None``."""
+        client = self.clients.get(params.get("client_id", ""))
+        if client is None:
+            return "invalid_client: unknown client_id"
+        if params.get("redirect_uri", "") not in client.redirect_uris:
+            return (
+                f"Invalid redirect: {params.get('redirect_uri', '')} does not match one of the "
+                f"registered values: {list(client.redirect_uris)}"
+            )
+        return None
+
+    def _redirect_location(self, params: Mapping[str, str], result: Mapping[str, str]) -> str:
+        query = dict(result)
+        if "state" in params:
+            query["state"] = params["state"]
+        redirect_uri = params["redirect_uri"]
+        return f"{redirect_uri}{'&' if '?' in redirect_uri else '?'}{urlencode(query)}"
+
+    def _token_answer(
+        self, authorization: str, content_type: str, form: Mapping[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        client_id = _basic_user(authorization, self.clients)
+        if client_id is None:
+            return 401, {"error": "invalid_client", "error_description": "Bad client credentials"}
+        if not content_type.startswith("application/x-www-form-urlencoded"):
+            return 400, {"error": "invalid_request", "error_description": "Form body expected"}
+        if form.get("grant_type") != "authorization_code":
+            return 400, {
+                "error": "unsupported_grant_type",
+                "error_description": f"Unsupported grant type: {form.get('grant_type')}",
+            }
+        code_value = form.get("code", "")
+        with self._lock:
+            code = self._codes.get(code_value)
+            if code is None or code.used or code.client_id != client_id:
+                return 400, {
+                    "error": "invalid_grant",
+                    "error_description": f"Invalid authorization code: {code_value}",
+                }
+            code.used = True
+        if form.get("redirect_uri") != code.redirect_uri:
+            registered = list(self.clients[client_id].redirect_uris)
+            return 400, {
+                "error": "invalid_grant",
+                "error_description": (
+                    f"Invalid redirect: {form.get('redirect_uri')} does not match one of the "
+                    f"registered values: {registered}"
+                ),
+            }
+        token = str(uuid.uuid4())
+        scope = " ".join(sorted(code.scope.split()))
+        with self._lock:
+            self.issued[token] = IssuedToken(client_id, scope, time.time() + self.expires_in)
+        return 200, {
+            "access_token": token,
+            "token_type": "bearer",
+            "expires_in": self.expires_in,
+            "scope": scope,
+        }
+
+
+def _basic_user(header: str, clients: Mapping[str, _Client]) -> str | None:
+    """The client id of valid HTTP Basic credentials, or ``None``."""
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, _, password = base64.b64decode(value, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    client = clients.get(user)
+    if client is None or not secrets.compare_digest(client.secret.encode(), password.encode()):
+        return None
+    return user
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakeTickTick
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Ignore clients that hang up (timeouts in tests); report anything else."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; background: #f4f5f7; margin: 0; }}
+main {{ max-width: 26rem; margin: 4rem auto; background: #fff; padding: 2rem;
+        border-radius: 12px; box-shadow: 0 2px 12px #0002; }}
+h1 {{ font-size: 1.3rem; margin-top: 0; }} label {{ display: block; margin: .6rem 0 .2rem; }}
+input[type=email], input[type=password] {{ width: 100%; padding: .5rem; box-sizing: border-box; }}
+button {{ padding: .6rem 1.4rem; margin: 1rem .5rem 0 0; border: 0; border-radius: 6px;
+          font-size: 1rem; cursor: pointer; }}
+#allow {{ background: #4772fa; color: #fff; }} #deny {{ background: #e4e6eb; }}
+.error {{ color: #b00020; }}
+</style></head><body><main>{body}</main></body></html>
+"""
+
+
+def _page(title: str, body: str) -> bytes:
+    return _PAGE.format(title=html.escape(title), body=body).encode()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+    server_version = "FakeTickTick/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Keep no access log: request lines carry codes."""
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    def _read_body(self) -> bytes:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
+        return self.rfile.read(min(max(length, 0), MAX_BODY)) if length else b""
+
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _send_json(
+        self, status: int, value: object, headers: Mapping[str, str] | None = None
+    ) -> None:
+        self._send(status, json.dumps(value).encode(), "application/json;charset=UTF-8", headers)
+
+    def _redirect(self, location: str) -> None:
+        self._send(302, b"", "text/plain", {"Location": location})
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _handle(self) -> None:
+        fake = self.server.fake
+        parts = urlsplit(self.path)
+        body = self._read_body()
+        with fake._lock:
+            fake.requests.append(
+                RecordedRequest(self.command, parts.path, parts.query, dict(self.headers), body)
+            )
+        fault = fake._take_fault(parts.path)
+        if fault is not None and fault.delay:
+            time.sleep(fault.delay)
+        if fault is not None and fault.status is not None:
+            payload = fault.body
+            if payload is None:
+                payload = json.dumps({"error": "server_error", "error_description": "Injected"})
+            self._send(
+                fault.status,
+                payload.encode() if isinstance(payload, str) else payload,
+                fault.content_type,
+                fault.headers,
+            )
+            return
+        if fault is not None and fault.drop:
+            self._route(parts.path, parts.query, body, answer=False)
+            self._drop()
+            return
+        self._route(parts.path, parts.query, body, answer=True)
+
+    def _route(self, path: str, query: str, body: bytes, *, answer: bool) -> None:
+        fake = self.server.fake
+        if path == "/oauth/authorize" and self.command in ("GET", "HEAD"):
+            self._authorize_page(dict(parse_qsl(query)), answer)
+        elif path == "/oauth/authorize" and self.command == "POST":
+            self._authorize_decision(dict(parse_qsl(body.decode("utf-8", "replace"))), answer)
+        elif path == "/oauth/token" and self.command == "POST":
+            form = dict(parse_qsl(body.decode("utf-8", "replace")))
+            status, value = fake._token_answer(
+                self.headers.get("Authorization", ""), self.headers.get("Content-Type", ""), form
+            )
+            if answer:
+                self._send_json(status, value)
+        elif answer:
+            self._send_json(404, {"error": "not_found", "error_description": "No such endpoint"})
+
+    def _authorize_page(self, params: dict[str, str], answer: bool) -> None:
+        fake = self.server.fake
+        problem = fake._check_authorize(params)
+        if problem is not None:
+            if answer:
+                self._send(400, _error_page(problem), "text/html; charset=utf-8")
+            return
+        if params.get("response_type") != "code":
+            if answer:
+                self._redirect(
+                    fake._redirect_location(params, {"error": "unsupported_response_type"})
+                )
+            return
+        if fake.auto_approve:
+            code = fake._issue_code(
+                params["client_id"], params["redirect_uri"], params.get("scope", "")
+            )
+            if answer:
+                self._redirect(fake._redirect_location(params, {"code": code}))
+            return
+        if answer:
+            self._send(200, _consent_page(params), "text/html; charset=utf-8")
+
+    def _authorize_decision(self, form: dict[str, str], answer: bool) -> None:
+        fake = self.server.fake
+        decision = form.pop("decision", "")
+        problem = fake._check_authorize(form)
+        if problem is not None:
+            if answer:
+                self._send(400, _error_page(problem), "text/html; charset=utf-8")
+            return
+        if decision == "allow":
+            code = fake._issue_code(form["client_id"], form["redirect_uri"], form.get("scope", ""))
+            result = {"code": code}
+        else:
+            result = {"error": "access_denied", "error_description": "The user denied access"}
+        if answer:
+            self._redirect(fake._redirect_location(form, result))
+
+    def do_GET(self) -> None:
+        """Serve a GET."""
+        self._handle()
+
+    def do_HEAD(self) -> None:
+        """Serve a HEAD."""
+        self._handle()
+
+    def do_POST(self) -> None:
+        """Serve a POST."""
+        self._handle()
+
+    def do_PUT(self) -> None:
+        """Serve a PUT."""
+        self._handle()
+
+    def do_DELETE(self) -> None:
+        """Serve a DELETE."""
+        self._handle()
+
+
+def _error_page(problem: str) -> bytes:
+    return _page(
+        "Error", f'<h1>Authorization error</h1><p class="error">{html.escape(problem)}</p>'
+    )
+
+
+def _consent_page(params: Mapping[str, str]) -> bytes:
+    hidden = "".join(
+        f'<input type="hidden" name="{html.escape(name)}" value="{html.escape(value)}">'
+        for name, value in params.items()
+    )
+    scopes = "".join(f"<li>{html.escape(scope)}</li>" for scope in params.get("scope", "").split())
+    body = (
+        "<h1>Sign in to TickTick (fake)</h1>"
+        '<form method="post" action="/oauth/authorize">'
+        f"{hidden}"
+        '<label for="email">Email</label>'
+        '<input id="email" type="email" name="email" value="person@example.com">'
+        '<label for="password">Password</label>'
+        '<input id="password" type="password" name="password" value="password">'
+        f"<p><b>{html.escape(params.get('client_id', ''))}</b> would like to:</p><ul>{scopes}</ul>"
+        '<button id="allow" type="submit" name="decision" value="allow">Allow</button>'
+        '<button id="deny" type="submit" name="decision" value="deny">Deny</button>'
+        "</form>"
+    )
+    return _page("Authorize - TickTick (fake)", body)
