@@ -17,16 +17,19 @@ The tree::
     ├── TokenFormatError           a token dict (variable, file, response) is malformed
     ├── ReauthorizationRequired    a person must authorize again, and cannot here
     ├── AuthorizationTimeout       the person did not finish authorizing in time
+    ├── LoopbackPortInUse          the redirect URI's loopback port is taken
     ├── TokenCacheError            the token file cannot be read, locked or written
     ├── TransportError             the server could not be reached or did not answer
     └── ConfigurationError         an argument cannot work (unknown host, bad URL)
+
+    TokenExpiryWarning             (a warning) the token expires within a few days
 """
 
 from __future__ import annotations
 
-import html
-import re
-from collections.abc import Iterable
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 __all__ = [
     "AccessDenied",
@@ -34,12 +37,14 @@ __all__ = [
     "ConfigurationError",
     "InvalidClient",
     "InvalidGrant",
+    "LoopbackPortInUse",
     "OAuthError",
     "ReauthorizationRequired",
     "RedirectParseError",
     "StateMismatch",
     "TickTickError",
     "TokenCacheError",
+    "TokenExpiryWarning",
     "TokenFormatError",
     "TransportError",
 ]
@@ -114,6 +119,10 @@ class AuthorizationTimeout(TickTickError, TimeoutError):
     """The person did not finish authorizing within the allowed time."""
 
 
+class LoopbackPortInUse(TickTickError):
+    """The loopback port of the redirect URI is taken, so the redirect cannot be captured."""
+
+
 class TokenCacheError(TickTickError):
     """The token cache cannot be read, locked or written."""
 
@@ -124,6 +133,10 @@ class TransportError(TickTickError):
 
 class ConfigurationError(TickTickError, ValueError):
     """An argument cannot work, such as an unknown host or a plain-HTTP remote URL."""
+
+
+class TokenExpiryWarning(UserWarning):
+    """The token expires soon; a person should authorize again before it does."""
 
 
 _ERROR_CLASSES: dict[str, type[OAuthError]] = {
@@ -158,6 +171,9 @@ def _redact(text: str, secrets: Iterable[str | None]) -> str:
 
 def _excerpt(body: str, secrets: Iterable[str | None] = ()) -> str:
     """Return a short, single-line, tag-free excerpt of a response body, with secrets removed."""
+    import html
+    import re
+
     text = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", body)
     text = re.sub(r"(?s)<[^>]*>", " ", text)
     text = html.unescape(text)

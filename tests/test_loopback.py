@@ -1,0 +1,185 @@
+"""The one-shot loopback receiver."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import socket
+import threading
+import time
+
+import pytest
+import requests
+
+from ticktick import AuthorizationTimeout, LoopbackPortInUse, StateMismatch
+from ticktick.loopback import LoopbackReceiver, RedirectResult, loopback_address
+
+STATE = "the-right-state"
+
+
+def free_port(family: socket.AddressFamily = socket.AF_INET, host: str = "127.0.0.1") -> int:
+    with socket.socket(family) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def assert_port_free(
+    port: int, family: socket.AddressFamily = socket.AF_INET, host: str = "127.0.0.1"
+) -> None:
+    with socket.socket(family) as again:
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        again.bind((host, port))
+        again.listen()
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("http://127.0.0.1:8080/", ("127.0.0.1", 8080, "/")),
+        ("http://localhost:8080", ("127.0.0.1", 8080, "/")),
+        ("http://[::1]:9000/cb", ("::1", 9000, "/cb")),
+        ("http://127.0.0.2/x", ("127.0.0.2", 80, "/x")),
+        ("https://127.0.0.1:8080/", None),
+        ("http://192.168.1.5:8080/", None),
+        ("http://example.org:8080/", None),
+        ("http://127.0.0.1:99999/", None),
+    ],
+)
+def test_loopback_address(uri: str, expected: tuple[str, int, str] | None) -> None:
+    assert loopback_address(uri) == expected
+
+
+def test_non_loopback_uri_is_refused() -> None:
+    with pytest.raises(ValueError, match="not an http:// loopback"):
+        LoopbackReceiver("http://0.0.0.0:8080/", STATE)
+
+
+def test_other_paths_get_404_and_do_not_end_the_wait() -> None:
+    port = free_port()
+    with LoopbackReceiver(f"http://127.0.0.1:{port}/callback", STATE) as receiver:
+        base = f"http://127.0.0.1:{port}"
+        assert requests.get(f"{base}/favicon.ico", timeout=5).status_code == 404
+        assert requests.get(f"{base}/callback", timeout=5).status_code == 404  # no code
+        assert requests.get(f"{base}/other?code=x&state={STATE}", timeout=5).status_code == 404
+        assert requests.head(f"{base}/", timeout=5).status_code == 404
+        assert not receiver.done
+        answer = requests.get(f"{base}/callback?code=c0de&state={STATE}", timeout=5)
+        assert answer.status_code == 200
+        assert "Authorization complete" in answer.text
+        assert answer.headers["Referrer-Policy"] == "no-referrer"
+        assert answer.headers["Cache-Control"] == "no-store"
+        assert receiver.wait(1) == RedirectResult(code="c0de")
+        again = requests.get(f"{base}/callback?code=c0de2&state={STATE}", timeout=5)
+        assert again.status_code == 409
+    assert_port_free(port)
+
+
+def test_wrong_state_is_refused_and_the_real_redirect_still_works() -> None:
+    port = free_port()
+    with LoopbackReceiver(f"http://127.0.0.1:{port}/", STATE) as receiver:
+        forged = requests.get(f"http://127.0.0.1:{port}/?code=evil&state=forged", timeout=5)
+        assert forged.status_code == 400
+        assert "does not belong" in forged.text
+        assert not receiver.done
+        requests.get(f"http://127.0.0.1:{port}/?code=good&state={STATE}", timeout=5)
+        assert receiver.wait(1).code == "good"
+
+
+def test_only_wrong_states_then_timeout_is_a_state_mismatch() -> None:
+    port = free_port()
+    with LoopbackReceiver(f"http://127.0.0.1:{port}/", STATE) as receiver:
+        requests.get(f"http://127.0.0.1:{port}/?code=evil&state=forged", timeout=5)
+        with pytest.raises(StateMismatch, match="1 redirect"):
+            receiver.wait(0.2)
+
+
+def test_error_page_escapes_what_it_shows() -> None:
+    port = free_port()
+    with LoopbackReceiver(f"http://127.0.0.1:{port}/", STATE) as receiver:
+        answer = requests.get(
+            f"http://127.0.0.1:{port}/",
+            params={"error": "<script>x</script>", "state": STATE},
+            timeout=5,
+        )
+        assert "<script>" not in answer.text
+        assert "&lt;script&gt;" in answer.text
+        assert receiver.wait(1).error == "<script>x</script>"
+
+
+def test_timeout_fires_and_frees_the_port() -> None:
+    port = free_port()
+    started = time.monotonic()
+    with (
+        pytest.raises(AuthorizationTimeout, match=f"http://127.0.0.1:{port}/"),
+        LoopbackReceiver(f"http://127.0.0.1:{port}/", STATE) as receiver,
+    ):
+        receiver.wait(0.3)
+    assert time.monotonic() - started < 30  # it returned at all: no hang
+    assert_port_free(port)
+
+
+def test_busy_port_names_the_port_and_does_not_hang() -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        with pytest.raises(LoopbackPortInUse) as caught:
+            LoopbackReceiver(f"http://127.0.0.1:{port}/", STATE).start()
+        message = str(caught.value)
+        assert f"Port {port}" in message
+        assert "lsof" in message
+
+
+def test_ctrl_c_frees_the_port() -> None:
+    port = free_port()
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with (
+            pytest.raises(KeyboardInterrupt),
+            LoopbackReceiver(f"http://127.0.0.1:{port}/", STATE) as receiver,
+        ):
+            receiver.wait(30)
+    finally:
+        timer.cancel()
+    assert_port_free(port)
+
+
+def test_no_access_log(capfd: pytest.CaptureFixture[str]) -> None:
+    port = free_port()
+    with LoopbackReceiver(f"http://127.0.0.1:{port}/", STATE) as receiver:
+        requests.get(f"http://127.0.0.1:{port}/?code=SECRETCODE&state={STATE}", timeout=5)
+        receiver.wait(1)
+        with socket.create_connection(("127.0.0.1", port)) as raw:  # a malformed request
+            raw.sendall(b"NONSENSE /?code=SECRETCODE\r\n\r\n")
+            raw.recv(1024)
+    captured = capfd.readouterr()
+    assert "SECRETCODE" not in captured.out + captured.err
+    assert "SECRETCODE" not in repr(receiver.result)
+
+
+def test_ipv6_loopback() -> None:
+    port = free_port(socket.AF_INET6, "::1")
+    with LoopbackReceiver(f"http://[::1]:{port}/", STATE) as receiver:
+        assert receiver.address == "::1"
+        requests.get(f"http://[::1]:{port}/?code=six&state={STATE}", timeout=5)
+        assert receiver.wait(1).code == "six"
+    assert_port_free(port, socket.AF_INET6, "::1")
+
+
+def test_connections_beyond_the_cap_are_closed() -> None:
+    port = free_port()
+    with LoopbackReceiver(f"http://127.0.0.1:{port}/", STATE) as receiver:
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]
+        try:
+            time.sleep(0.5)  # the server accepts all 20 and closes those beyond the cap
+            readable, _, _ = select.select(idle, [], [], 0)
+            closed = sum(1 for sock in readable if sock.recv(1) == b"")
+            assert closed >= 4  # 20 idle connections, at most 16 served at once
+        finally:
+            for sock in idle:
+                sock.close()
+        time.sleep(0.2)
+        requests.get(f"http://127.0.0.1:{port}/?code=late&state={STATE}", timeout=15)
+        assert receiver.wait(1).code == "late"

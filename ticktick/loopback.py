@@ -1,0 +1,309 @@
+"""A one-shot HTTP receiver that captures the OAuth redirect on a loopback address.
+
+When the registered redirect URI is ``http://127.0.0.1:PORT/...`` (or ``localhost``,
+``[::1]``), TickTick sends the browser back to this machine after "Allow". The
+:class:`LoopbackReceiver` listens there, *before* the browser is opened, and:
+
+* binds only the loopback address of the redirect URI, never a public one;
+* answers requests to other paths (``/favicon.ico``, probes) with 404 and keeps waiting;
+* on the redirect path, checks ``state``: a wrong one gets an error page and is
+  ignored (a forged request cannot end the wait), the right one ends it with the
+  ``code`` or the ``error`` TickTick sent;
+* answers the browser with a small page (success, or the escaped error) that sends
+  no ``Referer`` onwards and is never cached;
+* keeps no access log, since request lines carry the code;
+* bounds everything: an overall timeout (5 minutes by default), a per-connection
+  timeout, a cap on connections served at once, and the port is freed on every exit
+  (success, timeout, Ctrl-C, error).
+
+A port already in use raises :class:`~ticktick.errors.LoopbackPortInUse` at once.
+"""
+
+from __future__ import annotations
+
+import errno
+import html
+import secrets
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from .endpoints import is_loopback
+from .errors import AuthorizationTimeout, LoopbackPortInUse, StateMismatch
+
+__all__ = ["LoopbackReceiver", "RedirectResult", "loopback_address"]
+
+MAX_CONNECTIONS = 16
+"""Connections served at once; more are closed at once."""
+
+CONNECTION_TIMEOUT = 10.0
+"""Seconds a single connection may take to send its request."""
+
+
+@dataclass(frozen=True)
+class RedirectResult:
+    """What the browser brought back: a ``code``, or an ``error`` (with its description)."""
+
+    code: str | None = None
+    error: str | None = None
+    error_description: str | None = None
+
+    def __repr__(self) -> str:
+        return f"RedirectResult(code={'<redacted>' if self.code else None}, error={self.error!r})"
+
+
+def loopback_address(redirect_uri: str) -> tuple[str, int, str] | None:
+    """Return ``(bind address, port, path)`` for a loopback ``http`` redirect URI, else ``None``.
+
+    ``localhost`` binds ``127.0.0.1``; a missing port is 80; an empty path is ``/``.
+    """
+    parts = urlsplit(redirect_uri)
+    if parts.scheme != "http" or not is_loopback(parts.hostname):
+        return None
+    assert parts.hostname is not None  # noqa: S101 - is_loopback checked it
+    address = "127.0.0.1" if parts.hostname.lower() == "localhost" else parts.hostname
+    try:
+        port = parts.port or 80
+    except ValueError:
+        return None
+    return address, port, parts.path or "/"
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>body {{ font-family: system-ui, sans-serif; max-width: 34rem; margin: 4rem auto;
+padding: 0 1rem; color: #222; }} h1 {{ font-size: 1.4rem; }} .bad {{ color: #b00020; }}</style>
+</head><body><h1 class="{css}">{title}</h1><p>{message}</p></body></html>
+"""
+
+
+def _page(title: str, message: str, *, ok: bool) -> bytes:
+    return _PAGE.format(
+        title=html.escape(title), message=html.escape(message), css="" if ok else "bad"
+    ).encode()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = sys.platform != "win32"  # on Windows it would allow port theft
+    receiver: LoopbackReceiver
+
+    def __init__(self, address: tuple[str, int], family: socket.AddressFamily) -> None:
+        self.address_family = family
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Say nothing: a broken connection must not end, or clutter, the wait."""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    timeout = CONNECTION_TIMEOUT
+    server_version = "ticktick-oauth"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Keep no access log: the request line carries the code."""
+
+    def log_error(self, format: str, *args: Any) -> None:
+        """Keep no error log either; it may quote the request line."""
+
+    def _answer(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        """Handle the browser's redirect, or anything else that knocks."""
+        self.close_connection = True
+        receiver = self.server.receiver
+        parts = urlsplit(self.path)
+        fields = parse_qs(parts.query)
+        if parts.path != receiver.path or not ("code" in fields or "error" in fields):
+            self._answer(404, _page("Not found", "Nothing here.", ok=False))
+            return
+        self._answer(*receiver._offer(fields))
+
+    do_HEAD = do_GET
+
+
+class LoopbackReceiver:
+    """Waits for the OAuth redirect on a loopback port.
+
+    Use it as a context manager: the port is bound on entry (so the browser can be
+    opened safely afterwards) and freed on exit, whatever happens.
+
+    Args:
+        redirect_uri: The registered redirect URI, e.g. ``http://127.0.0.1:8080/``.
+        state: The ``state`` the redirect must carry.
+
+    Raises:
+        ValueError: *redirect_uri* is not an ``http`` loopback URI.
+        LoopbackPortInUse: Another program listens on the port.
+
+    Example:
+        >>> with LoopbackReceiver("http://127.0.0.1:8080/", state) as receiver:  # doctest: +SKIP
+        ...     webbrowser.open(authorize_url)
+        ...     result = receiver.wait(timeout=300)
+    """
+
+    def __init__(self, redirect_uri: str, state: str) -> None:
+        where = loopback_address(redirect_uri)
+        if where is None:
+            raise ValueError(f"{redirect_uri!r} is not an http:// loopback redirect URI")
+        self.redirect_uri = redirect_uri
+        self.address, self.port, self.path = where
+        self.state = state
+        self._done = threading.Event()
+        self._result: RedirectResult | None = None
+        self._wrong_state = 0
+        self._lock = threading.Lock()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- life cycle --------------------------------------------------------------------
+
+    def start(self) -> LoopbackReceiver:
+        """Bind the port and start answering; return ``self``."""
+        family = socket.AF_INET6 if ":" in self.address else socket.AF_INET
+        try:
+            server = _Server((self.address, self.port), family)
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                why = (
+                    "is in use by another program"
+                    if exc.errno == errno.EADDRINUSE
+                    else ("cannot be opened by this user")
+                )
+                raise LoopbackPortInUse(
+                    f"Port {self.port} on {self.address} {why}, so the redirect to "
+                    f"{self.redirect_uri} cannot be captured. Stop the program using it "
+                    f"(find it with 'lsof -i :{self.port}'), or register another loopback "
+                    "redirect URI for the app (e.g. http://127.0.0.1:8765/) and use that, or "
+                    "paste the redirected URL instead (--no-capture)."
+                ) from None
+            raise
+        server.receiver = self
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop answering and free the port. Safe to call more than once."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> LoopbackReceiver:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- the redirect -------------------------------------------------------------------
+
+    def _offer(self, fields: dict[str, list[str]]) -> tuple[int, bytes]:
+        """Take a redirect's query fields; return the status and page to answer with."""
+        state = fields.get("state", [""])[0]
+        if not secrets.compare_digest(state.encode(), self.state.encode()):
+            with self._lock:
+                self._wrong_state += 1
+            return 400, _page(
+                "Authorization not accepted",
+                "This redirect does not belong to the sign-in that is waiting (its state "
+                "differs). Start the authorization again from the terminal.",
+                ok=False,
+            )
+        with self._lock:
+            if self._result is not None:
+                return 409, _page("Already done", "This sign-in was already completed.", ok=False)
+            error = fields.get("error", [None])[0]
+            if error is not None:
+                self._result = RedirectResult(
+                    error=error, error_description=fields.get("error_description", [None])[0]
+                )
+            else:
+                self._result = RedirectResult(code=fields["code"][0])
+            self._done.set()
+        if error is not None:
+            return 200, _page(
+                "Authorization refused",
+                f"TickTick answered: {error}. You can close this tab.",
+                ok=False,
+            )
+        return 200, _page(
+            "Authorization complete",
+            "You can close this tab and go back to the terminal.",
+            ok=True,
+        )
+
+    @property
+    def done(self) -> bool:
+        """Whether the redirect has arrived."""
+        return self._done.is_set()
+
+    @property
+    def result(self) -> RedirectResult | None:
+        """The redirect's result, once :attr:`done`."""
+        return self._result
+
+    def wait(self, timeout: float) -> RedirectResult:
+        """Wait for the redirect for at most *timeout* seconds.
+
+        Raises:
+            AuthorizationTimeout: Nothing arrived in time.
+            StateMismatch: Nothing valid arrived in time, but redirects with a wrong
+                ``state`` did (a forged request, or an older browser tab).
+        """
+        deadline = time.monotonic() + timeout
+        # Short slices keep Ctrl-C responsive on every platform.
+        while not self._done.wait(min(0.2, max(0.0, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline:
+                raise self.timeout_error(timeout)
+        assert self._result is not None  # noqa: S101 - set before _done
+        return self._result
+
+    def timeout_error(self, timeout: float) -> Exception:
+        """The error for a wait that ended without a valid redirect."""
+        if self._wrong_state:
+            return StateMismatch(
+                f"Within {timeout:g} s, {self._wrong_state} redirect(s) reached "
+                f"{self.redirect_uri} with a state that does not match this sign-in (a forged "
+                "request, or a tab from an earlier attempt), and no valid one. Authorize again."
+            )
+        return AuthorizationTimeout(
+            f"No redirect reached {self.redirect_uri} within {timeout:g} s. Authorize again, "
+            "or raise the timeout (--timeout)."
+        )
