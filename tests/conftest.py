@@ -38,7 +38,7 @@ def fake() -> Iterator[FakeTickTick]:
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Run every test in its own folder, with no token variable or CI flag inherited."""
     monkeypatch.chdir(tmp_path)
-    for name in ("ACCESS_TOKEN_DICT", "CI"):
+    for name in ("ACCESS_TOKEN_DICT", "CI", "BROWSER", "SSH_CONNECTION", "SSH_CLIENT", "SSH_TTY"):
         monkeypatch.delenv(name, raising=False)
 
 

@@ -25,6 +25,7 @@ from ticktick import (
     OAuthError,
     ReauthorizationRequired,
     StateMismatch,
+    TokenExpiryWarning,
     TokenFormatError,
     TransportError,
 )
@@ -188,7 +189,8 @@ def test_token_inside_the_margin_counts_as_expired(fake: FakeTickTick, cache_pat
     assert oauth.get_access_token() != "nearly"
     assert fake.token_requests == 1
     write_cache(fake, cache_path, token_dict("nearly", expire_time=int(time.time()) + 30))
-    relaxed = fake.oauth2(cache_path=cache_path, expiry_margin=10)
+    with pytest.warns(TokenExpiryWarning):
+        relaxed = fake.oauth2(cache_path=cache_path, expiry_margin=10)
     assert relaxed.get_access_token() == "nearly"
 
 
@@ -242,7 +244,9 @@ def test_expired_cache_without_terminal_raises_at_once(
     message = str(caught.value)
     assert "expired" in message
     assert "standard input is not a terminal" in message
-    assert str(cache_path) in message
+    assert f"ticktick-auth login --client-id {fake.client_id}" in message
+    assert f"--cache-path {cache_path}" in message
+    assert fake.client_secret not in message
     assert fake.requests == []
 
 
@@ -577,3 +581,63 @@ def test_bad_arguments(kwargs: dict[str, Any], match: str) -> None:
     }
     with pytest.raises(ConfigurationError, match=match):
         OAuth2(**settings)
+
+
+# -- near expiry, login command, forced authorization ---------------------------------
+
+
+def test_near_expiry_warns_once(
+    fake: FakeTickTick,
+    cache_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    recwarn: pytest.WarningsRecorder,
+) -> None:
+    write_cache(fake, cache_path, token_dict("soon", expire_time=int(time.time()) + 5 * 86400))
+    oauth = fake.oauth2(cache_path=cache_path, resolve=False)
+    assert oauth.get_access_token() == "soon"
+    oauth.forget_token()
+    assert oauth.get_access_token() == "soon"  # the same token again: no second warning
+    (warning,) = [w for w in recwarn if issubclass(w.category, TokenExpiryWarning)]
+    message = str(warning.message)
+    assert "(5.0 days left)" in message
+    assert "ticktick-auth login" in message
+    assert "'soon'" not in message
+    assert len([r for r in caplog.records if "days left" in r.getMessage()]) == 1
+
+
+def test_near_expiry_threshold_is_configurable(
+    fake: FakeTickTick, cache_path: Path, recwarn: pytest.WarningsRecorder
+) -> None:
+    write_cache(fake, cache_path, token_dict("soon", expire_time=int(time.time()) + 5 * 86400))
+    fake.oauth2(cache_path=cache_path, expiry_warning_days=3).get_access_token()
+    assert not [w for w in recwarn if issubclass(w.category, TokenExpiryWarning)]
+
+
+def test_near_expiry_of_an_env_token_says_to_update_the_variable(
+    fake: FakeTickTick, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    soon = token_dict("soon", expire_time=int(time.time()) + 86400)
+    monkeypatch.setenv("ACCESS_TOKEN_DICT", repr(soon))
+    with pytest.warns(TokenExpiryWarning, match="'ticktick-auth export' in ACCESS_TOKEN_DICT"):
+        fake.oauth2(cache_path=None, env_key="ACCESS_TOKEN_DICT")
+
+
+def test_login_command() -> None:
+    plain = OAuth2("my id", "s", "http://127.0.0.1:8080/", resolve=False)
+    assert plain.login_command() == (
+        "ticktick-auth login --client-id 'my id' --redirect-uri http://127.0.0.1:8080/"
+    )
+    dida = OAuth2(
+        "id", "s", "http://127.0.0.1:8080/", host="dida365.com", cache_path=None, resolve=False
+    )
+    assert dida.login_command().endswith("--host dida365.com --no-cache")
+
+
+def test_authorize_forces_a_new_token(fake: FakeTickTick, cache_path: Path) -> None:
+    oauth = fake.oauth2(cache_path=cache_path)
+    first = oauth.get_access_token()
+    renewed = oauth.authorize()
+    assert renewed["access_token"] != first
+    assert oauth.get_access_token() == renewed["access_token"]
+    assert json.loads(cache_path.read_text())["access_token"] == renewed["access_token"]
+    assert fake.token_requests == 2

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import getpass
 import io
 import os
+import socket
 import sys
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
 import requests
@@ -17,11 +21,11 @@ from ticktick import (
     OAuthError,
     ReauthorizationRequired,
     RedirectParseError,
+    SignOn,
     StateMismatch,
-    TerminalSignOn,
     parse_redirect,
 )
-from ticktick.signon import _read_terminal_line, no_terminal_reason
+from ticktick.signon import _read_terminal_line, headless_reason, no_terminal_reason
 from ticktick.testing import FakeTickTick
 
 STATE = "s3cr3t-state-value"
@@ -87,7 +91,7 @@ class Terminal:
         self.answers = list(answers)
         self.prompts: list[str] = []
 
-    def __call__(self, prompt: str, timeout: float) -> str:
+    def __call__(self, prompt: str, timeout: float, cancelled: Callable[[], bool]) -> str | None:
         assert timeout > 0
         self.prompts.append(prompt)
         return self.answers.pop(0)
@@ -105,47 +109,187 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return urls
 
 
-def test_terminal_signon_prints_url_opens_browser_reads_paste(opened: list[str]) -> None:
+PASTE_ONLY = AuthorizationRequest(
+    url=REQUEST.url, state=STATE, redirect_uri="https://example.org/callback", timeout=30
+)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def assert_port_free(port: int) -> None:
+    """Nothing listens on *port* any more (TIME_WAIT leftovers are normal TCP)."""
+    with socket.socket() as again:
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        again.bind(("127.0.0.1", port))
+        again.listen()
+
+
+def loopback_request(port: int, timeout: float = 10) -> AuthorizationRequest:
+    return AuthorizationRequest(REQUEST.url, STATE, f"http://127.0.0.1:{port}/cb", timeout)
+
+
+def visit_later(url: str, delay: float = 0.3) -> threading.Thread:
+    """The person's browser arriving at the redirect URI a moment later."""
+
+    def visit() -> None:
+        time.sleep(delay)
+        requests.get(url, timeout=5)
+
+    thread = threading.Thread(target=visit, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_signon_prints_url_opens_browser_reads_paste(opened: list[str]) -> None:
     out = io.StringIO()
-    terminal = Terminal(f"http://127.0.0.1:8080/?code=abc123&state={STATE}")
-    code = TerminalSignOn(read_line=terminal, output=out)(REQUEST)
+    terminal = Terminal(f"https://example.org/callback?code=abc123&state={STATE}")
+    code = SignOn(open_browser=True, paste=True, read_line=terminal, output=out)(PASTE_ONLY)
     assert code == "abc123"
-    assert REQUEST.url in out.getvalue()
-    assert opened == [REQUEST.url]
+    assert PASTE_ONLY.url in out.getvalue()
+    assert opened == [PASTE_ONLY.url]
 
 
-def test_terminal_signon_asks_again_then_gives_up(opened: list[str]) -> None:
+def test_signon_asks_again_then_gives_up(opened: list[str]) -> None:
     out = io.StringIO()
-    terminal = Terminal("", "http://127.0.0.1:8080/?nothing=here", "still wrong!")
+    terminal = Terminal("", "https://example.org/callback?nothing=here", "still wrong!")
     with pytest.raises(RedirectParseError, match="Gave up after 3"):
-        TerminalSignOn(read_line=terminal, output=out)(REQUEST)
+        SignOn(paste=True, read_line=terminal, output=out)(PASTE_ONLY)
     assert len(terminal.prompts) == 3
     assert "Try again (2 left)" in out.getvalue()
     assert "Try again (1 left)" in out.getvalue()
 
 
-def test_terminal_signon_recovers_after_a_bad_paste(opened: list[str]) -> None:
+def test_signon_recovers_after_a_bad_paste(opened: list[str]) -> None:
     terminal = Terminal("oops!", "abc123")
-    assert TerminalSignOn(read_line=terminal, output=io.StringIO())(REQUEST) == "abc123"
+    assert SignOn(paste=True, read_line=terminal, output=io.StringIO())(PASTE_ONLY) == "abc123"
 
 
-def test_terminal_signon_without_browser(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_signon_paste_with_wrong_state_and_access_denied(opened: list[str]) -> None:
+    wrong = Terminal("https://example.org/callback?code=abc123&state=other")
+    with pytest.raises(StateMismatch):
+        SignOn(paste=True, read_line=wrong, output=io.StringIO())(PASTE_ONLY)
+    denied = Terminal(f"https://example.org/callback?error=access_denied&state={STATE}")
+    with pytest.raises(AccessDenied):
+        SignOn(paste=True, read_line=denied, output=io.StringIO())(PASTE_ONLY)
+
+
+def test_signon_when_the_browser_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(url: str) -> bool:
         raise RuntimeError("no display")
 
     monkeypatch.setattr("webbrowser.open", broken)
     out = io.StringIO()
-    TerminalSignOn(read_line=Terminal("abc123"), output=out)(REQUEST)
+    SignOn(open_browser=True, paste=True, read_line=Terminal("abc123"), output=out)(PASTE_ONLY)
     assert "No browser could be opened" in out.getvalue()
+
+
+def test_signon_on_this_headless_machine_does_not_try_a_browser(opened: list[str]) -> None:
+    reason = headless_reason()
+    assert reason is not None  # CI machines have no display
     out = io.StringIO()
-    TerminalSignOn(open_browser=False, read_line=Terminal("abc123"), output=out)(REQUEST)
-    assert "No browser" not in out.getvalue()
+    SignOn(paste=True, read_line=Terminal("abc123"), output=out)(PASTE_ONLY)
+    assert opened == []
+    assert f"Not opening a browser here: {reason}" in out.getvalue()
+    assert PASTE_ONLY.url in out.getvalue()
 
 
-def test_terminal_signon_deadline(opened: list[str]) -> None:
-    expired = AuthorizationRequest(REQUEST.url, STATE, REQUEST.redirect_uri, timeout=0)
+def test_signon_asks_before_opening(opened: list[str]) -> None:
+    terminal = Terminal("n", "abc123")
+    SignOn(
+        open_browser=True, ask_to_open=True, paste=True, read_line=terminal, output=io.StringIO()
+    )(PASTE_ONLY)
+    assert opened == []
+    assert terminal.prompts[0] == "Open the browser to sign on? [Y/n]: "
+    SignOn(
+        open_browser=True,
+        ask_to_open=True,
+        paste=True,
+        read_line=Terminal("", "abc123"),
+        output=io.StringIO(),
+    )(PASTE_ONLY)
+    assert opened == [PASTE_ONLY.url]
+
+
+def test_signon_deadline(opened: list[str]) -> None:
+    expired = AuthorizationRequest(REQUEST.url, STATE, PASTE_ONLY.redirect_uri, timeout=0)
     with pytest.raises(AuthorizationTimeout, match="within 0 s"):
-        TerminalSignOn(read_line=Terminal("abc123"), output=io.StringIO())(expired)
+        SignOn(paste=True, read_line=Terminal("abc123"), output=io.StringIO())(expired)
+
+
+def test_signon_without_capture_or_terminal_refuses() -> None:
+    with pytest.raises(ReauthorizationRequired, match="no terminal to paste it into"):
+        SignOn(paste=False, output=io.StringIO())(PASTE_ONLY)
+
+
+def test_signon_captures_a_loopback_redirect(opened: list[str]) -> None:
+    port = free_port()
+    request = loopback_request(port)
+    visit_later(f"http://127.0.0.1:{port}/cb?code=captured1&state={STATE}")
+    out = io.StringIO()
+    assert SignOn(paste=False, output=out)(request) == "captured1"
+    assert f"Waiting for the browser to come back to http://127.0.0.1:{port}/cb" in out.getvalue()
+    assert_port_free(port)
+
+
+def test_signon_loopback_access_denied(opened: list[str]) -> None:
+    port = free_port()
+    visit_later(f"http://127.0.0.1:{port}/cb?error=access_denied&state={STATE}")
+    with pytest.raises(AccessDenied):
+        SignOn(paste=False, output=io.StringIO())(loopback_request(port))
+
+
+def test_signon_loopback_timeout(opened: list[str]) -> None:
+    port = free_port()
+    with pytest.raises(AuthorizationTimeout, match=f"http://127.0.0.1:{port}/cb"):
+        SignOn(paste=False, output=io.StringIO())(loopback_request(port, timeout=0.3))
+    with pytest.raises(AuthorizationTimeout):
+        SignOn(paste=True, read_line=Terminal(), output=io.StringIO())(
+            loopback_request(port, timeout=0)
+        )
+
+
+def test_ssh_session_gets_the_port_forwarding_hint(
+    monkeypatch: pytest.MonkeyPatch, opened: list[str]
+) -> None:
+    monkeypatch.setenv("SSH_CONNECTION", "10.0.0.2 50000 10.0.0.1 22")
+    port = free_port()
+    out = io.StringIO()
+    code = SignOn(paste=True, read_line=Terminal("pasted1"), output=out)(loopback_request(port))
+    assert code == "pasted1"
+    text = out.getvalue()
+    expected = f"ssh -L {port}:127.0.0.1:{port} {getpass.getuser()}@{socket.gethostname()}"
+    assert expected in text
+    assert "Not opening a browser here: this is an SSH session" in text
+    assert opened == []
+
+
+@pytest.mark.parametrize(
+    ("environ", "markers", "platform", "reason"),
+    [
+        ({"SSH_TTY": "/dev/pts/1", "DISPLAY": ":0"}, (), "linux", "SSH session"),
+        ({"container": "podman", "DISPLAY": ":0"}, (), "linux", "container"),
+        ({"DISPLAY": ":0"}, ("/",), "linux", "container"),
+        ({}, (), "linux", "no graphical display"),
+        ({"WAYLAND_DISPLAY": "wayland-0"}, (), "linux", None),
+        ({"DISPLAY": ":0"}, (), "linux", None),
+        ({}, (), "darwin", None),
+        ({}, (), "win32", None),
+        ({"BROWSER": "host-open", "SSH_TTY": "/dev/pts/1"}, ("/",), "linux", None),
+    ],
+)
+def test_headless_reason(
+    environ: dict[str, str], markers: tuple[str, ...], platform: str, reason: str | None
+) -> None:
+    found = headless_reason(environ, markers=markers, platform=platform)
+    if reason is None:
+        assert found is None
+    else:
+        assert found is not None
+        assert reason in found
 
 
 def test_authorization_request_repr_hides_state() -> None:
@@ -165,36 +309,58 @@ def pty_stdin(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
         os.close(primary)
 
 
+def never() -> bool:
+    return False
+
+
 def test_read_terminal_line_from_a_real_pty(
     pty_stdin: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
     os.write(pty_stdin, b"abc123\n")
-    assert _read_terminal_line("Paste: ", 5).strip() == "abc123"
+    assert (_read_terminal_line("Paste: ", 5, never) or "").strip() == "abc123"
     assert "Paste: " in capsys.readouterr().err
     assert no_terminal_reason() is None
 
 
 def test_read_terminal_line_times_out(pty_stdin: int) -> None:
     with pytest.raises(AuthorizationTimeout, match=r"No answer within 0\.2 s"):
-        _read_terminal_line("Paste: ", 0.2)
+        _read_terminal_line("Paste: ", 0.2, never)
+
+
+def test_read_terminal_line_is_cancelled(pty_stdin: int) -> None:
+    assert _read_terminal_line("Paste: ", 5, lambda: True) is None
+
+
+def test_loopback_capture_ends_the_paste_prompt(pty_stdin: int, opened: list[str]) -> None:
+    """With a terminal and a loopback redirect, whichever comes first wins: here the browser."""
+    port = free_port()
+    visit_later(f"http://127.0.0.1:{port}/cb?code=viabrowser&state={STATE}")
+    out = io.StringIO()
+    assert SignOn(paste=True, output=out)(loopback_request(port)) == "viabrowser"
+    assert "Received the redirect from the browser." in out.getvalue()
 
 
 def test_terminal_signon_end_to_end_over_a_pty(
     pty_stdin: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with FakeTickTick(auto_approve=True) as fake:
+    with FakeTickTick(auto_approve=True, redirect_uris=["https://example.org/callback"]) as fake:
         oauth = fake.oauth2(cache_path=None, authorizer=None, resolve=False)
         assert oauth._no_prompt_reason() is None  # a terminal, no CI: it may prompt
 
-        def browser(url: str) -> bool:
-            """The person's browser: follows the authorize URL, the person pastes the redirect."""
-            answer = requests.get(url, allow_redirects=False, timeout=5)
-            os.write(pty_stdin, answer.headers["Location"].encode() + b"\n")
-            return True
+        def person_pastes() -> None:
+            """The person opens the printed URL elsewhere and pastes where it led."""
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                text = capsys.readouterr().err
+                for line in text.splitlines():
+                    if line.strip().startswith(fake.url):
+                        answer = requests.get(line.strip(), allow_redirects=False, timeout=5)
+                        os.write(pty_stdin, answer.headers["Location"].encode() + b"\n")
+                        return
+                time.sleep(0.05)
 
-        monkeypatch.setattr("webbrowser.open", browser)
+        threading.Thread(target=person_pastes, daemon=True).start()
         assert oauth.get_access_token() in fake.issued
-        assert "open this URL in a browser" in capsys.readouterr().err
 
 
 def test_read_terminal_line_eof(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -203,7 +369,7 @@ def test_read_terminal_line_eof(monkeypatch: pytest.MonkeyPatch) -> None:
     with os.fdopen(read_fd) as closed:
         monkeypatch.setattr(sys, "stdin", closed)
         with pytest.raises(ReauthorizationRequired, match="Standard input closed"):
-            _read_terminal_line("Paste: ", 1)
+            _read_terminal_line("Paste: ", 1, never)
 
 
 def test_no_terminal_reason(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,31 +5,45 @@
 ...                redirect_uri="http://127.0.0.1:8080/", env_key="ACCESS_TOKEN_DICT")
 >>> oauth.get_access_token()  # doctest: +SKIP
 '628ff081-5331-4a37-...'
+
+Names are imported on first use, so ``import ticktick`` (and ``ticktick-auth token``)
+stays fast and does not load ``requests`` until something needs it.
 """
 
-from .endpoints import DIDA365, TICKTICK, Endpoints
-from .errors import (
-    AccessDenied,
-    AuthorizationTimeout,
-    ConfigurationError,
-    InvalidClient,
-    InvalidGrant,
-    OAuthError,
-    ReauthorizationRequired,
-    RedirectParseError,
-    StateMismatch,
-    TickTickError,
-    TokenCacheError,
-    TokenFormatError,
-    TransportError,
-)
-from .oauth2 import OAuth2
-from .session import requests_retry_session
-from .signon import AuthorizationRequest, TerminalSignOn, parse_redirect
-from .store import CacheHandler, TokenIdentity
-from .token import TokenDict
+from __future__ import annotations
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 
 __version__ = "0.1.0"
+
+_WHERE = {
+    "DIDA365": "endpoints",
+    "TICKTICK": "endpoints",
+    "Endpoints": "endpoints",
+    "AccessDenied": "errors",
+    "AuthorizationTimeout": "errors",
+    "ConfigurationError": "errors",
+    "InvalidClient": "errors",
+    "InvalidGrant": "errors",
+    "LoopbackPortInUse": "errors",
+    "OAuthError": "errors",
+    "ReauthorizationRequired": "errors",
+    "RedirectParseError": "errors",
+    "StateMismatch": "errors",
+    "TickTickError": "errors",
+    "TokenCacheError": "errors",
+    "TokenExpiryWarning": "errors",
+    "TokenFormatError": "errors",
+    "TransportError": "errors",
+    "OAuth2": "oauth2",
+    "requests_retry_session": "session",
+    "AuthorizationRequest": "signon",
+    "SignOn": "signon",
+    "parse_redirect": "signon",
+    "CacheHandler": "store",
+    "TokenIdentity": "store",
+    "TokenDict": "token",
+}
 
 __all__ = [
     "DIDA365",
@@ -42,15 +56,17 @@ __all__ = [
     "Endpoints",
     "InvalidClient",
     "InvalidGrant",
+    "LoopbackPortInUse",
     "OAuth2",
     "OAuthError",
     "ReauthorizationRequired",
     "RedirectParseError",
+    "SignOn",
     "StateMismatch",
-    "TerminalSignOn",
     "TickTickError",
     "TokenCacheError",
     "TokenDict",
+    "TokenExpiryWarning",
     "TokenFormatError",
     "TokenIdentity",
     "TransportError",
@@ -58,3 +74,44 @@ __all__ = [
     "parse_redirect",
     "requests_retry_session",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ticktick' has no attribute {name!r}")
+    value = getattr(__import__(f"{__name__}.{module}", fromlist=[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .endpoints import DIDA365, TICKTICK, Endpoints
+    from .errors import (
+        AccessDenied,
+        AuthorizationTimeout,
+        ConfigurationError,
+        InvalidClient,
+        InvalidGrant,
+        LoopbackPortInUse,
+        OAuthError,
+        ReauthorizationRequired,
+        RedirectParseError,
+        StateMismatch,
+        TickTickError,
+        TokenCacheError,
+        TokenExpiryWarning,
+        TokenFormatError,
+        TransportError,
+    )
+    from .oauth2 import OAuth2
+    from .session import requests_retry_session
+    from .signon import AuthorizationRequest, SignOn, parse_redirect
+    from .store import CacheHandler, TokenIdentity
+    from .token import TokenDict

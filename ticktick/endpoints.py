@@ -7,18 +7,13 @@ region and every URL follows from it.
 
 from __future__ import annotations
 
-import ipaddress
-from dataclasses import dataclass
-from urllib.parse import urlsplit
-
 from .errors import ConfigurationError
 
 __all__ = ["DIDA365", "TICKTICK", "Endpoints", "resolve_host"]
 
 
-@dataclass(frozen=True)
 class Endpoints:
-    """The URLs of one TickTick region (or of a test server).
+    """The URLs of one TickTick region (or of a test server). Immutable.
 
     Attributes:
         host: The name tokens are recorded under (``"ticktick.com"``, or a base URL).
@@ -27,10 +22,34 @@ class Endpoints:
         api_base_url: The Open API V1 base URL.
     """
 
+    # A plain class rather than a dataclass: `ticktick-auth token` must start fast.
+    __slots__ = ("api_base_url", "authorize_url", "host", "token_url")
+
     host: str
     authorize_url: str
     token_url: str
     api_base_url: str
+
+    def __init__(self, host: str, authorize_url: str, token_url: str, api_base_url: str) -> None:
+        for name, value in zip(
+            self.__slots__, (api_base_url, authorize_url, host, token_url), strict=True
+        ):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Endpoints is immutable")
+
+    def _key(self) -> tuple[str, str, str, str]:
+        return (self.host, self.authorize_url, self.token_url, self.api_base_url)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Endpoints) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return "Endpoints({!r}, {!r}, {!r}, {!r})".format(*self._key())
 
     @classmethod
     def from_base_url(cls, base_url: str) -> Endpoints:
@@ -60,6 +79,8 @@ def is_loopback(hostname: str | None) -> bool:
         return False
     if hostname.lower() == "localhost":
         return True
+    import ipaddress
+
     try:
         return ipaddress.ip_address(hostname).is_loopback
     except ValueError:
@@ -81,6 +102,8 @@ def resolve_host(host: str | Endpoints) -> Endpoints:
     known = _KNOWN.get(host.strip().lower())
     if known is not None:
         return known
+    from urllib.parse import urlsplit
+
     parts = urlsplit(host.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(

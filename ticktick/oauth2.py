@@ -28,8 +28,10 @@ import json
 import logging
 import os
 import secrets
+import shlex
 import threading
 import time
+import warnings
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -43,6 +45,7 @@ from .errors import (
     ConfigurationError,
     OAuthError,
     ReauthorizationRequired,
+    TokenExpiryWarning,
     TokenFormatError,
     TransportError,
     _excerpt,
@@ -53,7 +56,7 @@ from .signon import (
     DEFAULT_SIGNON_TIMEOUT,
     AuthorizationRequest,
     Authorizer,
-    TerminalSignOn,
+    SignOn,
     no_terminal_reason,
 )
 from .store import DEFAULT_CACHE_PATH, CacheHandler, TokenIdentity
@@ -99,6 +102,8 @@ class OAuth2:
         expiry_margin: Seconds before expiry at which a token counts as expired.
         timeout: Timeout of each HTTP request, in seconds or ``(connect, read)``.
         signon_timeout: Seconds a person has to complete an authorization.
+        expiry_warning_days: Warn (logging and :class:`~ticktick.errors.TokenExpiryWarning`)
+            once when a resolved token has fewer days left than this.
         interactive: Whether a person may be asked to authorize. ``None`` (default)
             asks only when standard input is a terminal and ``CI`` is not set, or when
             a custom ``authorizer`` is given.
@@ -132,6 +137,7 @@ class OAuth2:
         expiry_margin: float = DEFAULT_EXPIRY_MARGIN,
         timeout: Timeout = DEFAULT_TIMEOUT,
         signon_timeout: float = DEFAULT_SIGNON_TIMEOUT,
+        expiry_warning_days: float = 14,
         interactive: bool | None = None,
         authorizer: Authorizer | None = None,
         resolve: bool = True,
@@ -159,13 +165,15 @@ class OAuth2:
         self.expiry_margin = expiry_margin
         self.timeout = timeout
         self.signon_timeout = signon_timeout
+        self.expiry_warning_days = expiry_warning_days
+        self._warned_token: str | None = None
         self.interactive = interactive
         self.identity = TokenIdentity(self.endpoints.host, client_id, scope)
         self.session = session or requests_retry_session(timeout=timeout)
         self.cache: CacheHandler | None = (
             CacheHandler(cache_path, identity=self.identity) if cache_path is not None else None
         )
-        self._authorizer: Authorizer = authorizer or TerminalSignOn()
+        self._authorizer: Authorizer = authorizer or SignOn()
         self._custom_authorizer = authorizer is not None
         self._token_adapter = TimeoutHTTPAdapter(max_retries=token_retry(), timeout=timeout)
         self._lock = threading.RLock()
@@ -243,7 +251,40 @@ class OAuth2:
             info, source = self._resolve(check_cache, env_name or None)
             self._set_token(info, source)
             access_token: str = info["access_token"]
+            self._warn_if_expiring(info, access_token)
             return access_token
+
+    def _warn_if_expiring(self, info: Mapping[str, Any], access_token: str) -> None:
+        """Warn once per token when it has fewer than ``expiry_warning_days`` left."""
+        expire_time = expire_time_of(info)
+        if expire_time is None or self._warned_token == access_token:
+            return
+        days_left = (expire_time - time.time()) / 86400
+        if days_left >= self.expiry_warning_days:
+            return
+        self._warned_token = access_token
+        renew = f"run '{self.login_command()}'"
+        if self.token_source is not None and self.token_source.startswith("env:"):
+            renew += f", then store 'ticktick-auth export' in {self.token_source[4:]}"
+        message = (
+            f"The TickTick token from {self.token_source} expires on "
+            f"{readable_time(expire_time)} ({max(days_left, 0):.1f} days left). TickTick "
+            f"issues no refresh tokens: to renew it, {renew}."
+        )
+        logger.warning(message)
+        warnings.warn(message, TokenExpiryWarning, stacklevel=3)
+
+    def login_command(self) -> str:
+        """The ``ticktick-auth login`` command line that gets a new token for this client."""
+        parts = ["ticktick-auth", "login", "--client-id", self._client_id]
+        parts += ["--redirect-uri", self._redirect_uri]
+        if self.endpoints.host != "ticktick.com":
+            parts += ["--host", self.endpoints.host]
+        if self.cache is None:
+            parts += ["--no-cache"]
+        elif str(self.cache.path) != DEFAULT_CACHE_PATH:
+            parts += ["--cache-path", str(self.cache.path)]
+        return shlex.join(parts)
 
     def _resolve(self, check_cache: bool, env_name: str | None) -> tuple[TokenDict, str]:
         if env_name is not None:
@@ -336,15 +377,33 @@ class OAuth2:
             return None
         return no_terminal_reason()
 
+    def authorize(self) -> TokenDict:
+        """Run a fresh authorization now, whatever token exists; return and keep the new one.
+
+        The new token is written to the cache file (unless ``cache_path=None``).
+
+        Raises:
+            ReauthorizationRequired: Nobody can be asked here (see ``interactive``).
+            OAuthError: The person refused, or the token request failed.
+        """
+        with self._lock:
+            info = self._authorize("A new token was asked for")
+            self._set_token(info, "authorization")
+            return info
+
     def _authorize(self, why: str) -> TokenDict:
         """Run a fresh authorization and return the new token, written to the cache."""
         reason = self._no_prompt_reason()
         if reason is not None:
-            where = f" or set {self.env_key} to a fresh token dict" if self.env_key else ""
+            where = (
+                f", then put the output of 'ticktick-auth export' in {self.env_key}"
+                if self.env_key
+                else ""
+            )
             raise ReauthorizationRequired(
                 f"{why}, and a new token needs a person to authorize in a browser, which "
-                f"cannot happen here: {reason}. Run this program once from a terminal to "
-                f"authorize (the token is cached in {self._cache_name()}){where}."
+                f"cannot happen here: {reason}. In a terminal, run: {self.login_command()}"
+                f"{where}."
             )
         logger.info("%s; starting a fresh authorization.", why)
         state = self._state if self._state is not None else secrets.token_urlsafe(24)
@@ -359,9 +418,6 @@ class OAuth2:
         if self.cache is not None:
             self.cache.write_token_to_cache(info)
         return info
-
-    def _cache_name(self) -> str:
-        return str(self.cache.path) if self.cache is not None else "memory only"
 
     def exchange_code(self, code: str) -> TokenDict:
         """Exchange an authorization code for a token (sent once; never retried after sending).

@@ -2,10 +2,11 @@
 
 :class:`~ticktick.OAuth2` builds an :class:`AuthorizationRequest` (the authorize URL
 with a fresh random ``state``) and hands it to an *authorizer*: any callable that
-returns the authorization code, or raises. The default, :class:`TerminalSignOn`,
-prints the URL, tries to open a browser, and reads the redirected URL (or the bare
-code) that the person pastes. Pass ``authorizer=`` to ``OAuth2`` to replace it, for
-example with ``FakeTickTick.approver()`` in tests.
+returns the authorization code, or raises. The default, :class:`SignOn`, captures
+a loopback redirect with a one-shot local server, opens a browser where there is a
+display, and reads a pasted redirected URL (or bare code) from the terminal. Pass
+``authorizer=`` to ``OAuth2`` to replace it, for example with
+``FakeTickTick.approver()`` in tests.
 
 :func:`parse_redirect` turns what a person pasted into a code, checking ``state``
 so that a forged or stale redirect is refused.
@@ -13,14 +14,17 @@ so that a forged or stale redirect is refused.
 
 from __future__ import annotations
 
+import contextlib
+import getpass
 import os
 import re
 import secrets
 import select
+import socket
 import sys
 import time
 import webbrowser
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TextIO
 from urllib.parse import parse_qs, urlsplit
@@ -32,12 +36,14 @@ from .errors import (
     StateMismatch,
     _oauth_error,
 )
+from .loopback import LoopbackReceiver, RedirectResult, loopback_address
 
 __all__ = [
     "DEFAULT_SIGNON_TIMEOUT",
     "AuthorizationRequest",
     "Authorizer",
-    "TerminalSignOn",
+    "SignOn",
+    "headless_reason",
     "parse_redirect",
 ]
 
@@ -144,20 +150,58 @@ def no_terminal_reason() -> str | None:
     return None
 
 
-ReadLine = Callable[[str, float], str]
+CONTAINER_MARKERS = ("/.dockerenv", "/run/.containerenv")
+"""Files whose presence shows a Docker or Podman container."""
 
 
-def _read_terminal_line(prompt: str, timeout: float) -> str:
-    """Read one line from the terminal, waiting at most *timeout* seconds."""
+def headless_reason(
+    environ: Mapping[str, str] | None = None,
+    markers: Sequence[str] = CONTAINER_MARKERS,
+    platform: str = sys.platform,
+) -> str | None:
+    """Say why a browser cannot be opened on this machine, or ``None`` if it can.
+
+    Headless means: an SSH session, a container, or Linux without a display, unless
+    ``$BROWSER`` names a browser command (as dev containers set it to open URLs on
+    the host), which :mod:`webbrowser` then uses.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("BROWSER"):
+        return None
+    if any(env.get(name) for name in ("SSH_CONNECTION", "SSH_CLIENT", "SSH_TTY")):
+        return "this is an SSH session"
+    if env.get("container") or any(os.path.exists(marker) for marker in markers):
+        return "this looks like a container"
+    if platform.startswith("linux") and not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")):
+        return "there is no graphical display (DISPLAY and WAYLAND_DISPLAY are unset)"
+    return None
+
+
+ReadLine = Callable[[str, float, Callable[[], bool]], "str | None"]
+"""``read_line(prompt, timeout, cancelled)``: a typed line, or ``None`` once ``cancelled()``."""
+
+_SLICE = 0.2
+
+
+def _read_terminal_line(prompt: str, timeout: float, cancelled: Callable[[], bool]) -> str | None:
+    """Read one line from the terminal within *timeout* s; ``None`` if *cancelled* first."""
     sys.stderr.write(prompt)
     sys.stderr.flush()
+    deadline = time.monotonic() + timeout
     if sys.platform != "win32":
-        ready, _, _ = select.select([sys.stdin], [], [], timeout)
-        if not ready:
-            sys.stderr.write("\n")
-            raise AuthorizationTimeout(
-                f"No answer within {timeout:g} s. Authorize again when you are ready."
-            )
+        while True:
+            if cancelled():
+                sys.stderr.write("\n")
+                return None
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                sys.stderr.write("\n")
+                raise AuthorizationTimeout(
+                    f"No answer within {timeout:g} s. Authorize again when you are ready."
+                )
+            ready, _, _ = select.select([sys.stdin], [], [], min(_SLICE, remaining))
+            if ready:
+                break
     line = sys.stdin.readline()
     if not line:
         raise ReauthorizationRequired(
@@ -167,62 +211,133 @@ def _read_terminal_line(prompt: str, timeout: float) -> str:
     return line
 
 
-class TerminalSignOn:
-    """Sign on in a terminal: print the URL, open a browser, read the pasted redirect.
+class SignOn:
+    """Get a code from a person: loopback capture, a browser, or a pasted URL.
+
+    This is :class:`~ticktick.OAuth2`'s default authorizer. For a loopback redirect
+    URI (``http://127.0.0.1:PORT/``, ``localhost``, ``[::1]``) it binds the port
+    *before* opening the browser and captures the redirect itself; otherwise, or as
+    well when a terminal is at hand, it reads the redirected URL (or bare code) that
+    the person pastes. On a machine with no display, over SSH or in a container it
+    does not try a browser: it prints the URL, and over SSH the ``ssh -L`` command
+    that forwards the loopback port from the person's own machine.
 
     Args:
-        open_browser: Try to open the URL in the default browser.
-        read_line: ``read_line(prompt, timeout)`` returns one line typed by the person;
-            reads the terminal with a timeout by default.
+        open_browser: Open the URL in a browser: ``None`` (default) when the machine
+            is not headless; ``True`` always; ``False`` never.
+        capture: Capture a loopback redirect with a one-shot local server.
+        paste: Accept a pasted URL: ``None`` (default) when standard input is a
+            terminal and ``CI`` is unset.
+        read_line: Replaces the terminal reader (for tests); see :data:`ReadLine`.
         output: Where instructions are written (standard error by default, so that a
             program's own output stays clean).
         attempts: How many unreadable pastes are allowed before giving up.
+        ask_to_open: Ask "Open the browser? [Y/n]" before opening it (with a terminal).
     """
 
     def __init__(
         self,
         *,
-        open_browser: bool = True,
+        open_browser: bool | None = None,
+        ask_to_open: bool = False,
+        capture: bool = True,
+        paste: bool | None = None,
         read_line: ReadLine | None = None,
         output: TextIO | None = None,
         attempts: int = 3,
     ) -> None:
         self.open_browser = open_browser
+        self.ask_to_open = ask_to_open
+        self.capture = capture
+        self.paste = paste
         self.read_line = read_line or _read_terminal_line
         self.output = output
         self.attempts = attempts
 
+    def _say(self, text: str) -> None:
+        print(text, file=self.output or sys.stderr, flush=True)
+
     def __call__(self, request: AuthorizationRequest) -> str:
         """Run the sign-on for *request* and return the code."""
-        out = self.output or sys.stderr
-        print(
+        can_paste = self.paste if self.paste is not None else no_terminal_reason() is None
+        receiver: LoopbackReceiver | None = None
+        if self.capture and loopback_address(request.redirect_uri) is not None:
+            receiver = LoopbackReceiver(request.redirect_uri, request.state)
+        if receiver is None and not can_paste:
+            raise ReauthorizationRequired(
+                f"The redirect URI {request.redirect_uri} is not a loopback address, so the "
+                "redirect can only be pasted, and there is no terminal to paste it into. Run "
+                "'ticktick-auth login' in a terminal."
+            )
+        with contextlib.ExitStack() as stack:
+            if receiver is not None:
+                stack.enter_context(receiver)  # bound before the browser is opened
+            self._show(request, receiver, can_paste)
+            deadline = time.monotonic() + request.timeout
+            if not can_paste:
+                assert receiver is not None  # noqa: S101 - checked above
+                return _code_of(receiver.wait(request.timeout))
+            return self._read_paste(request, receiver, deadline)
+
+    def _show(
+        self, request: AuthorizationRequest, receiver: LoopbackReceiver | None, can_paste: bool
+    ) -> None:
+        self._say(
             "To authorize this app, open this URL in a browser, sign in and click Allow:\n\n"
-            f"    {request.url}\n",
-            file=out,
-            flush=True,
+            f"    {request.url}\n"
         )
-        if self.open_browser:
+        headless = headless_reason()
+        wants_browser = self.open_browser if self.open_browser is not None else headless is None
+        if wants_browser and self.ask_to_open and can_paste:
+            answer = self.read_line(
+                "Open the browser to sign on? [Y/n]: ", request.timeout, lambda: False
+            )
+            wants_browser = (answer or "").strip().lower() not in ("n", "no")
+        if wants_browser:
             try:
                 opened = webbrowser.open(request.url)
             except Exception:
                 opened = False
             if not opened:
-                print("(No browser could be opened; copy the URL by hand.)", file=out)
-        print(
-            f"You will be redirected to {request.redirect_uri} (the page may not load). "
-            "Copy the whole address from the browser and paste it here.",
-            file=out,
-            flush=True,
-        )
-        deadline = time.monotonic() + request.timeout
+                self._say("(No browser could be opened; open the URL by hand.)")
+        elif headless is not None and self.open_browser is None:
+            self._say(f"Not opening a browser here: {headless}. Open the URL on any machine.")
+        if receiver is not None and os.environ.get("SSH_CONNECTION"):
+            host = f"[{receiver.address}]" if ":" in receiver.address else receiver.address
+            self._say(
+                "This is an SSH session. To let your own browser reach this machine's "
+                f"{request.redirect_uri}, reconnect with port forwarding:\n\n"
+                f"    ssh -L {receiver.port}:{host}:{receiver.port} "
+                f"{getpass.getuser()}@{socket.gethostname()}\n\n"
+                "or paste the address you are redirected to below."
+            )
+        if receiver is not None:
+            self._say(f"Waiting for the browser to come back to {request.redirect_uri} ...")
+        if can_paste:
+            self._say(
+                f"If the redirect to {request.redirect_uri} does not load, copy the whole "
+                "address from the browser and paste it here."
+            )
+
+    def _read_paste(
+        self, request: AuthorizationRequest, receiver: LoopbackReceiver | None, deadline: float
+    ) -> str:
+        def captured() -> bool:
+            return receiver is not None and receiver.done
+
         for attempt in range(1, self.attempts + 1):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise AuthorizationTimeout(
-                    f"The authorization was not completed within {request.timeout:g} s. "
-                    "Authorize again when you are ready."
-                )
-            answer = self.read_line("Redirected URL (or code): ", remaining)
+                break
+            try:
+                answer = self.read_line("Redirected URL (or code): ", remaining, captured)
+            except AuthorizationTimeout:
+                break
+            if answer is None:
+                assert receiver is not None  # noqa: S101 - only a receiver cancels a read
+                assert receiver.result is not None  # noqa: S101 - set when it cancels
+                self._say("Received the redirect from the browser.")
+                return _code_of(receiver.result)
             try:
                 return parse_redirect(answer, request.state)
             except RedirectParseError as exc:
@@ -230,5 +345,21 @@ class TerminalSignOn:
                     raise RedirectParseError(
                         f"{exc} Gave up after {self.attempts} unreadable answers."
                     ) from None
-                print(f"{exc} Try again ({self.attempts - attempt} left).", file=out, flush=True)
-        raise AssertionError("unreachable")  # pragma: no cover
+                self._say(f"{exc} Try again ({self.attempts - attempt} left).")
+        if receiver is not None:
+            raise receiver.timeout_error(request.timeout)
+        raise AuthorizationTimeout(
+            f"The authorization was not completed within {request.timeout:g} s. "
+            "Authorize again when you are ready."
+        )
+
+
+def _code_of(result: RedirectResult) -> str:
+    if result.error is not None or not result.code:
+        raise _oauth_error(
+            what="The authorization",
+            status=None,
+            error=result.error or "invalid_request",
+            error_description=result.error_description,
+        )
+    return result.code

@@ -28,27 +28,33 @@ Guarantees:
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
-import logging
 import os
-import secrets
 import stat
 import sys
-import tempfile
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from .errors import TokenCacheError
 from .token import TokenDict, token_problem, validate_token_dict
 
+# Modules used only on rarer paths (logging, tempfile) are imported where they are
+# needed; paths are plain strings (os.path, not pathlib) and no dataclass is used:
+# `ticktick-auth token` must start fast.
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    import logging
+    from collections.abc import Mapping
+    from typing import Any
+
 __all__ = ["DEFAULT_CACHE_PATH", "CacheHandler", "TokenIdentity"]
 
-logger = logging.getLogger("ticktick")
+
+def _logger() -> logging.Logger:
+    import logging
+
+    return logging.getLogger("ticktick")
+
 
 DEFAULT_CACHE_PATH = ".token-oauth"
 LEGACY_HOST = "ticktick.com"
@@ -61,18 +67,37 @@ def normalize_scope(scope: str) -> str:
     return " ".join(sorted(set(scope.split())))
 
 
-@dataclass(frozen=True)
 class TokenIdentity:
-    """What a token was issued for: the host, the app (client id) and the scope."""
+    """What a token was issued for: the host, the app (client id) and the scope.
+
+    ``None`` for the client id or the scope matches any (for readers that do not
+    know them, such as ``ticktick-auth token``); a writer must know all three.
+    """
+
+    __slots__ = ("client_id", "host", "scope")
 
     host: str
-    client_id: str
-    scope: str
+    client_id: str | None
+    scope: str | None
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "scope", normalize_scope(self.scope))
+    def __init__(self, host: str, client_id: str | None, scope: str | None) -> None:
+        object.__setattr__(self, "host", host)
+        object.__setattr__(self, "client_id", client_id)
+        object.__setattr__(self, "scope", None if scope is None else normalize_scope(scope))
 
-    def as_dict(self) -> dict[str, str]:
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("TokenIdentity is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TokenIdentity) and self.as_dict() == other.as_dict()
+
+    def __hash__(self) -> int:
+        return hash((self.host, self.client_id, self.scope))
+
+    def __repr__(self) -> str:
+        return f"TokenIdentity({self.host!r}, {self.client_id!r}, {self.scope!r})"
+
+    def as_dict(self) -> dict[str, str | None]:
         """The ``issued_for`` object stored beside the token."""
         return {"host": self.host, "client_id": self.client_id, "scope": self.scope}
 
@@ -83,12 +108,18 @@ class TokenIdentity:
             if self.host != LEGACY_HOST:
                 return f"it has no host recorded, so it is taken as issued for {LEGACY_HOST}"
             granted = stored.get("scope")
-            if isinstance(granted, str) and not set(self.scope.split()) <= set(granted.split()):
+            if (
+                self.scope is not None
+                and isinstance(granted, str)
+                and not set(self.scope.split()) <= set(granted.split())
+            ):
                 return f"its scope {granted!r} does not cover {self.scope!r}"
             return None
         if not isinstance(issued_for, dict):
             return "its 'issued_for' field is not an object"
         for field, wanted in self.as_dict().items():
+            if wanted is None:
+                continue
             have = issued_for.get(field)
             if field == "scope" and isinstance(have, str):
                 have = normalize_scope(have)
@@ -102,35 +133,50 @@ class _FileLock:
 
     _POLL = 0.02
 
-    def __init__(self, path: Path, timeout: float) -> None:
+    def __init__(self, path: str, timeout: float) -> None:
         self.path = path
         self.timeout = timeout
 
-    @contextlib.contextmanager
-    def hold(self) -> Iterator[None]:
+    def hold(self) -> _HeldLock:
+        """A context manager that holds the lock (each use has its own file descriptor)."""
+        return _HeldLock(self)
+
+
+class _HeldLock:
+    """One holding of a :class:`_FileLock` (a class, not contextlib, for start-up time)."""
+
+    __slots__ = ("fd", "lock")
+
+    def __init__(self, lock: _FileLock) -> None:
+        self.lock = lock
+        self.fd = -1
+
+    def __enter__(self) -> None:
+        path, timeout = self.lock.path, self.lock.timeout
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise TokenCacheError(
-                f"Cannot open the lock file {self.path}: {exc.strerror}. "
+                f"Cannot open the lock file {path}: {exc.strerror}. "
                 "Check that its folder exists and is writable."
             ) from None
+        deadline = time.monotonic() + timeout
+        while not _try_lock(fd):
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise TokenCacheError(
+                    f"Waited {timeout:g} s for the lock {path}, held by another "
+                    "process. If no other process is using this cache, that process may be "
+                    "stuck: stop it and try again."
+                )
+            time.sleep(_FileLock._POLL)
+        self.fd = fd
+
+    def __exit__(self, *exc_info: object) -> None:
         try:
-            deadline = time.monotonic() + self.timeout
-            while not _try_lock(fd):
-                if time.monotonic() >= deadline:
-                    raise TokenCacheError(
-                        f"Waited {self.timeout:g} s for the lock {self.path}, held by another "
-                        "process. If no other process is using this cache, that process may be "
-                        "stuck: stop it and try again."
-                    )
-                time.sleep(self._POLL)
-            try:
-                yield
-            finally:
-                _unlock(fd)
+            _unlock(self.fd)
         finally:
-            os.close(fd)
+            os.close(self.fd)
 
 
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
@@ -181,13 +227,14 @@ class CacheHandler:
         identity: TokenIdentity | None = None,
         lock_timeout: float = 10.0,
     ) -> None:
-        self.path = Path(path)
+        self.path: str = os.fspath(path)
+        """The cache file's path, as given."""
         self.identity = identity
-        self._lock = _FileLock(self.path.with_name(self.path.name + ".lock"), lock_timeout)
+        self._lock = _FileLock(self.path + ".lock", lock_timeout)
         self._warned_mode = False
 
     def __repr__(self) -> str:
-        return f"CacheHandler({str(self.path)!r})"
+        return f"CacheHandler({self.path!r})"
 
     # -- reading ---------------------------------------------------------------------
 
@@ -215,7 +262,7 @@ class CacheHandler:
     def _warn_if_shared(self, mode: int) -> None:
         if mode & 0o077 and not self._warned_mode:
             self._warned_mode = True
-            logger.warning(
+            _logger().warning(
                 "The token cache %s can be read by other users (mode %s). It will be rewritten "
                 "with mode 0600 at the next write; run 'chmod 600 %s' to fix it now.",
                 self.path,
@@ -257,7 +304,7 @@ class CacheHandler:
         if self.identity is not None:
             mismatch = self.identity.mismatch(token)
             if mismatch is not None:
-                logger.warning(
+                _logger().warning(
                     "Not using the token cached in %s: %s. A new authorization will move it aside; "
                     "give each app and region its own cache_path=.",
                     self.path,
@@ -281,6 +328,8 @@ class CacheHandler:
         """
         data: dict[str, Any] = {key: value for key, value in token.items() if key != _ISSUED_FOR}
         if self.identity is not None:
+            if None in self.identity.as_dict().values():
+                raise ValueError("a token can only be written with a full TokenIdentity")
             data[_ISSUED_FOR] = self.identity.as_dict()
         payload = json.dumps(data, indent=2).encode("utf-8") + b"\n"
         self._make_parent()
@@ -290,11 +339,11 @@ class CacheHandler:
 
     def delete(self) -> bool:
         """Remove the cache file; return whether there was one."""
-        if not self.path.parent.is_dir():
+        if not os.path.isdir(os.path.dirname(self.path) or "."):
             return False
         with self._lock.hold():
             try:
-                self.path.unlink()
+                os.unlink(self.path)
             except FileNotFoundError:
                 return False
             except OSError as exc:
@@ -304,10 +353,10 @@ class CacheHandler:
             return True
 
     def _make_parent(self) -> None:
-        parent = self.path.parent
-        if not parent.exists():
+        parent = os.path.dirname(self.path)
+        if parent and not os.path.exists(parent):
             try:
-                parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                os.makedirs(parent, mode=0o700, exist_ok=True)
             except OSError as exc:
                 raise TokenCacheError(
                     f"Cannot create the folder {parent} for the token cache: {exc.strerror}."
@@ -334,7 +383,7 @@ class CacheHandler:
 
     def _rename_aside(self, kind: str, why: str) -> None:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        aside = self.path.with_name(f"{self.path.name}.{kind}-{stamp}-{secrets.token_hex(3)}")
+        aside = f"{self.path}.{kind}-{stamp}-{os.urandom(3).hex()}"
         try:
             os.replace(self.path, aside)
         except FileNotFoundError:
@@ -344,44 +393,67 @@ class CacheHandler:
                 f"The token cache {self.path} is unusable ({why}) and cannot be moved aside: "
                 f"{exc.strerror}. Move or delete it by hand."
             ) from None
-        logger.warning(
+        _logger().warning(
             "The token cache %s was unusable (%s); it was moved to %s and a new token is needed.",
             self.path,
             why,
-            aside.name,
+            os.path.basename(aside),
         )
 
     def _atomic_write(self, payload: bytes) -> None:
-        parent = self.path.parent
-        try:
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=parent)
-        except OSError as exc:
-            raise TokenCacheError(
-                f"Cannot write the token cache in {parent}: {exc.strerror}. "
-                "Make the folder writable or pass another cache_path=."
-            ) from None
-        try:
-            with os.fdopen(fd, "wb") as file:
-                file.write(payload)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(tmp_name, self.path)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
-            full = " (the disk is full)" if exc.errno in (errno.ENOSPC, errno.EFBIG) else ""
-            raise TokenCacheError(
-                f"Cannot write the token cache {self.path}{full}: {exc.strerror}. "
-                "The previous file, if any, is unchanged."
-            ) from None
-        _fsync_dir(parent)
+        write_private_file(self.path, payload, what="the token cache")
 
 
-def _fsync_dir(path: Path) -> None:
+def write_private_file(path: str | os.PathLike[str], payload: bytes, *, what: str) -> None:
+    """Write *payload* to *path* atomically, in a file created with mode 0600.
+
+    The data goes to a temporary file in the same folder, is flushed to disk, and
+    replaces *path* in one rename; the old file, if any, is intact until then.
+
+    Raises:
+        TokenCacheError: The folder or the file cannot be written (*what* names it).
+    """
+    import tempfile
+
+    path = os.fspath(path)
+    parent = os.path.dirname(path) or "."
+    try:
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=parent
+        )
+    except OSError as exc:
+        raise TokenCacheError(
+            f"Cannot write {what} in {parent}: {exc.strerror}. "
+            "Make the folder writable or choose another path."
+        ) from None
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(payload)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp_name, path)
+    except OSError as exc:
+        try:  # noqa: SIM105 - contextlib.suppress would cost start-up time
+            os.unlink(tmp_name)
+        except OSError:
+            pass
+        full = " (the disk is full)" if exc.errno in (errno.ENOSPC, errno.EFBIG) else ""
+        raise TokenCacheError(
+            f"Cannot write {what} {path}{full}: {exc.strerror}. "
+            "The previous file, if any, is unchanged."
+        ) from None
+    _fsync_dir(parent)
+
+
+def _fsync_dir(path: str) -> None:
     """Make a rename durable by syncing its folder (a no-op where unsupported)."""
-    with contextlib.suppress(OSError):
+    try:
         fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

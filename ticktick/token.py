@@ -21,13 +21,19 @@ the server refuses it.
 
 from __future__ import annotations
 
-import ast
 import json
 import time
-from collections.abc import Mapping
-from typing import Any
 
 from .errors import TokenFormatError
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    _DictBase = dict[str, Any]
+else:
+    _DictBase = dict
 
 __all__ = [
     "DEFAULT_EXPIRY_MARGIN",
@@ -48,7 +54,7 @@ MAX_LITERAL_SIZE = 64 * 1024
 _SECRET_KEYS = frozenset({"access_token", "refresh_token", "id_token"})
 
 
-class TokenDict(dict[str, Any]):
+class TokenDict(_DictBase):
     """A token dictionary whose ``repr()`` and ``str()`` hide the token values."""
 
     def __repr__(self) -> str:
@@ -176,6 +182,8 @@ def parse_token_literal(text: str, *, source: str, advice: str) -> TokenDict:
     try:
         value = json.loads(text)
     except ValueError:
+        import ast
+
         try:
             value = ast.literal_eval(text.strip())
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
