@@ -1,0 +1,519 @@
+"""The ticktick-auth command: in-process, in a real pseudo-terminal, and with no terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pexpect
+import pytest
+import requests
+
+from ticktick.cli import main
+from ticktick.testing import FakeTickTick
+
+FUTURE = int(time.time()) + 100 * 86400
+
+
+def token_dict(access_token: str = "tok-1234-abcd", expire_time: int = FUTURE) -> dict[str, Any]:
+    return {
+        "access_token": access_token,
+        "token_type": "bearer",
+        "expires_in": 15551999,
+        "scope": "tasks:read tasks:write",
+        "expire_time": expire_time,
+    }
+
+
+def write_cache(path: Path, token: dict[str, Any], host: str = "ticktick.com") -> None:
+    issued_for = {"host": host, "client_id": "cid", "scope": "tasks:read tasks:write"}
+    path.write_text(json.dumps({**token, "issued_for": issued_for}))
+    path.chmod(0o600)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# -- token / status / export / logout ---------------------------------------------------
+
+
+def test_token_prints_only_the_token(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_cache(tmp_path / ".token-oauth", token_dict())
+    assert run(capsys, "token") == (0, "tok-1234-abcd\n", "")
+
+
+def test_token_from_the_environment_comes_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_cache(tmp_path / ".token-oauth", token_dict())
+    monkeypatch.setenv("ACCESS_TOKEN_DICT", repr(token_dict("from-env")))
+    assert run(capsys, "token")[1] == "from-env\n"
+    assert run(capsys, "token", "--env-key", "")[1] == "tok-1234-abcd\n"
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        ("missing", "No token found in ACCESS_TOKEN_DICT or .token-oauth"),
+        ("expired", "expired on"),
+        ("corrupt", "No token found"),
+        ("foreign", "No token found"),
+        ("bad-env", "The environment variable ACCESS_TOKEN_DICT has no 'access_token'"),
+    ],
+)
+def test_token_failures_are_one_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    setup: str,
+    message: str,
+) -> None:
+    cache = tmp_path / ".token-oauth"
+    if setup == "expired":
+        write_cache(cache, token_dict(expire_time=int(time.time()) - 10))
+    elif setup == "corrupt":
+        cache.write_text("{not json")
+    elif setup == "foreign":
+        write_cache(cache, token_dict(), host="dida365.com")
+    elif setup == "bad-env":
+        monkeypatch.setenv("ACCESS_TOKEN_DICT", "{'token': 'tok-secret-5678'}")
+    code, out, err = run(capsys, "token")
+    assert code == 1
+    assert out == ""
+    assert message in err
+    assert err.count("\n") == 1 or setup == "corrupt"  # corrupt: plus the set-aside warning
+    assert "ticktick-auth login" in err or setup == "bad-env"
+    assert "tok-" not in err
+
+
+def test_token_with_client_id_checks_the_app(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_cache(tmp_path / ".token-oauth", token_dict())
+    assert run(capsys, "token", "--client-id", "cid")[0] == 0
+    assert run(capsys, "token", "--client-id", "other")[0] == 1
+
+
+def test_status(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_cache(tmp_path / ".token-oauth", token_dict(expire_time=int(time.time()) + 10 * 86400))
+    code, out, _ = run(capsys, "status", "--client-id", "cid")
+    assert code == 0
+    assert "source:   cache file .token-oauth" in out
+    assert "host:     ticktick.com" in out
+    assert "client:   cid" in out
+    assert "scope:    tasks:read tasks:write" in out
+    assert "(10.0 days left)" in out or "(9.9 days left)" in out
+    assert "status:   valid" in out
+    assert "tok-1234" not in out
+    code, out, _ = run(capsys, "status", "--min-days", "30")
+    assert code == 3
+    assert "fewer than 30 days left" in out
+
+
+def test_status_expired_missing_unknown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run(capsys, "status")[0] == 1
+    write_cache(tmp_path / ".token-oauth", token_dict(expire_time=int(time.time()) - 10))
+    code, out, _ = run(capsys, "status")
+    assert code == 1
+    assert "EXPIRED" in out
+    monkeypatch.setenv("ACCESS_TOKEN_DICT", "{'access_token': 'x', 'expires_in': 100}")
+    code, out, _ = run(capsys, "status")
+    assert code == 0
+    assert "source:   environment variable ACCESS_TOKEN_DICT" in out
+    assert "expires:  unknown" in out
+
+
+@pytest.mark.parametrize("fmt", ["env-dict", "json", "dotenv"])
+def test_export(tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str) -> None:
+    import ast
+
+    write_cache(tmp_path / ".token-oauth", token_dict())
+    code, out, err = run(capsys, "export", "--format", fmt)
+    assert code == 0
+    assert "This is a secret" in err
+    if fmt == "env-dict":
+        value = ast.literal_eval(out)
+    elif fmt == "json":
+        value = json.loads(out)
+    else:
+        name, _, quoted = out.strip().partition("=")
+        assert name == "ACCESS_TOKEN_DICT"
+        value = json.loads(quoted.strip("'"))
+    assert {key: value[key] for key in token_dict()} == token_dict()
+    assert set(value) == {*token_dict(), "readable_expire_time"}  # ticktick-py's shape
+
+
+def test_export_round_trips_through_the_variable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_cache(tmp_path / ".token-oauth", token_dict())
+    exported = run(capsys, "export")[1]
+    (tmp_path / ".token-oauth").unlink()
+    monkeypatch.setenv("ACCESS_TOKEN_DICT", exported)
+    assert run(capsys, "token")[1] == "tok-1234-abcd\n"
+
+
+def test_export_expired_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_cache(tmp_path / ".token-oauth", token_dict(expire_time=1))
+    assert run(capsys, "export")[0] == 1
+
+
+def test_logout_removes_only_the_cache(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cache = tmp_path / ".token-oauth"
+    write_cache(cache, token_dict())
+    other = tmp_path / ".token-oauth.corrupt-keep"
+    other.write_text("kept")
+    code, out, _ = run(capsys, "logout")
+    assert (code, out) == (0, "Removed the cached token .token-oauth.\n")
+    assert not cache.exists()
+    assert other.exists()
+    assert run(capsys, "logout")[1] == "No cached token at .token-oauth.\n"
+
+
+@pytest.mark.parametrize("command", [[], ["login"], ["token"], ["status"], ["export"], ["logout"]])
+def test_help_everywhere(command: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "ticktick", *command, "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert "usage: ticktick-auth" in result.stdout
+
+
+def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["status", "--min-days", "soon"])
+    assert caught.value.code == 2
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    from ticktick.cli import _Failure
+
+    with pytest.raises(_Failure):
+        main(["token", "--debug"])
+
+
+def test_token_does_not_import_requests(tmp_path: Path) -> None:
+    write_cache(tmp_path / ".token-oauth", token_dict())
+    probe = (
+        "import sys, runpy\n"
+        "sys.argv = ['ticktick-auth', 'token']\n"
+        "try:\n"
+        "    runpy.run_module('ticktick', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('requests' in sys.modules, 'urllib3' in sys.modules, file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.stdout == "tok-1234-abcd\n"
+    assert result.stderr.strip() == "False False"
+
+
+# -- login --------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def desktop(tmp_path: Path) -> dict[str, str]:
+    """An environment with a 'browser' and a 'clipboard' that record what they are given."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    browser = bin_dir / "record-browser"
+    browser.write_text(f'#!/bin/sh\necho "$1" >> {tmp_path}/opened.txt\n')
+    clip = bin_dir / "xclip"
+    clip.write_text(f"#!/bin/sh\ncat > {tmp_path}/clipboard.txt\n")
+    for tool in (browser, clip):
+        tool.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "TICKTICK_CLIENT_SECRET")}
+    env.update(
+        {
+            "PATH": f"{bin_dir}{os.pathsep}{env['PATH']}",
+            "BROWSER": f"{browser} %s",
+            "DISPLAY": ":99",
+            "TERM": "dumb",
+        }
+    )
+    return env
+
+
+def _approve(fake: FakeTickTick, url: str) -> str:
+    """Click Allow on the fake's page for *url*; return where the browser is sent."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    form = {**dict(parse_qsl(urlsplit(url).query)), "decision": "allow"}
+    answer = requests.post(
+        f"{fake.url}/oauth/authorize", data=form, allow_redirects=False, timeout=5
+    )
+    return answer.headers["Location"]
+
+
+def _login_in_pty(
+    fake: FakeTickTick, tmp_path: Path, env: dict[str, str], redirect: str
+) -> pexpect.spawn[str]:
+    child = pexpect.spawn(
+        sys.executable,
+        [
+            "-m",
+            "ticktick",
+            "login",
+            "--host",
+            fake.url,
+            "--cache-path",
+            str(tmp_path / "c" / "tok"),
+        ],
+        env=env,
+        cwd=str(tmp_path),
+        timeout=30,
+        encoding="utf-8",
+    )
+    child.expect_exact("Enter your client_id: ")
+    child.sendline(fake.client_id)
+    child.expect_exact("Enter your client_secret: ")
+    child.sendline(fake.client_secret)
+    child.expect_exact("Enter your OAuth redirect URL: ")
+    child.sendline(redirect)
+    child.expect(r"(http://127\.0\.0\.1:\d+/oauth/authorize\?\S+)")
+    child.expect_exact("Open the browser to sign on? [Y/n]: ")
+    child.sendline("")
+    child.expect_exact("Redirected URL (or code): ")
+    opened = (tmp_path / "opened.txt").read_text().strip()
+    assert opened.startswith(f"{fake.url}/oauth/authorize?")
+    child.sendline(_approve(fake, opened))
+    return child
+
+
+def test_login_in_a_pty_answers_every_prompt_and_saves_to_a_file(
+    tmp_path: Path, desktop: dict[str, str]
+) -> None:
+    redirect = f"http://127.0.0.1:{_free_port()}/"
+    with FakeTickTick(redirect_uris=[redirect]) as fake:
+        child = _login_in_pty(fake, tmp_path, desktop, redirect)
+        child.expect_exact("Do you want the token to be copied to the clipboard? [Y/n]: ")
+        child.sendline("n")
+        child.expect_exact("Do you want to print the token and its expiration? [Y/n]: ")
+        child.sendline("n")
+        child.expect_exact("Enter the file path to save the token and expiration (empty to skip): ")
+        saved = tmp_path / "new-folder" / "token.json"
+        child.sendline(str(saved))
+        child.expect_exact("(mode 0600)")
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 0
+        transcript = child.before or ""
+        (token,) = fake.issued
+    assert json.loads(saved.read_text())["access_token"] == token
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    assert stat.S_IMODE(saved.parent.stat().st_mode) == 0o700
+    cache = tmp_path / "c" / "tok"
+    assert json.loads(cache.read_text())["access_token"] == token
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o600
+    assert fake.client_secret not in transcript
+
+
+def test_login_in_a_pty_copies_or_prints(tmp_path: Path, desktop: dict[str, str]) -> None:
+    redirect = f"http://127.0.0.1:{_free_port()}/"
+    with FakeTickTick(redirect_uris=[redirect]) as fake:
+        child = _login_in_pty(fake, tmp_path, desktop, redirect)
+        child.expect_exact("Do you want the token to be copied to the clipboard? [Y/n]: ")
+        child.sendline("y")
+        child.expect_exact("Copied the token and its expiration (two lines) to the clipboard.")
+        child.expect(pexpect.EOF)
+        (token,) = fake.issued
+        copied = (tmp_path / "clipboard.txt").read_text().split("\n")
+        assert copied[0] == token
+        assert int(copied[1]) > time.time() + 170 * 86400
+
+        desktop["PATH"] = os.environ["PATH"]  # no clipboard tool: the offer is skipped
+        (tmp_path / "opened.txt").unlink()
+        child = _login_in_pty(fake, tmp_path, desktop, redirect)
+        child.expect_exact("Do you want to print the token and its expiration? [Y/n]: ")
+        child.sendline("y")
+        child.expect(r"access_token: (\S+)")
+        assert isinstance(child.match, re.Match)
+        printed = child.match.group(1)
+        child.expect(r"expire_time:  (\d+)")
+        child.expect(pexpect.EOF)
+        assert printed in fake.issued
+        assert printed != token
+        all_output = child.before or ""
+        assert fake.client_secret not in all_output
+
+
+def test_login_with_flags_and_no_terminal(tmp_path: Path) -> None:
+    port = _free_port()
+    redirect = f"http://127.0.0.1:{port}/"
+    cache = tmp_path / "token-cache"
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    env["TICKTICK_CLIENT_SECRET"] = "fake-client-secret"
+    with FakeTickTick(redirect_uris=[redirect], auto_approve=True) as fake:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ticktick",
+                "login",
+                "--client-id",
+                fake.client_id,
+                "--redirect-uri",
+                redirect,
+                "--host",
+                fake.url,
+                "--cache-path",
+                str(cache),
+                "--no-browser",
+                "--output",
+                "json",
+                "--timeout",
+                "30",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+        )
+        lines: queue.Queue[str] = queue.Queue()
+        assert proc.stderr is not None
+        stderr = proc.stderr
+
+        def pump() -> None:
+            for text in stderr:
+                lines.put(text)
+
+        threading.Thread(target=pump, daemon=True).start()
+        seen: list[str] = []
+        while True:
+            line = lines.get(timeout=30)
+            seen.append(line)
+            if line.strip().startswith(f"{fake.url}/oauth/authorize?"):
+                break
+        # The person's browser: TickTick (auto-approving) sends it to the loopback receiver.
+        location = requests.get(line.strip(), allow_redirects=False, timeout=5).headers["Location"]
+        assert requests.get(location, timeout=5).status_code == 200
+        out, _ = proc.communicate(timeout=30)
+        time.sleep(0.1)
+        while not lines.empty():
+            seen.append(lines.get())
+    assert proc.returncode == 0, "".join(seen)
+    token = json.loads(out)
+    assert token["access_token"] in fake.issued
+    assert json.loads(cache.read_text())["access_token"] == token["access_token"]
+    text = out + "".join(seen)
+    assert "fake-client-secret" not in text
+    assert "Enter your" not in text  # no prompt without a terminal
+
+
+def test_login_without_terminal_or_secret_fails_clearly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TICKTICK_CLIENT_SECRET", raising=False)
+    code, _, err = run(capsys, "login", "--client-id", "x", "--redirect-uri", "http://127.0.0.1:1/")
+    assert code == 1
+    assert "No client_secret and no terminal to ask for it: set TICKTICK_CLIENT_SECRET." in err
+
+
+def test_login_busy_port_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    monkeypatch.setenv("TICKTICK_CLIENT_SECRET", "s")
+    with FakeTickTick() as fake, socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        code, _, err = run(
+            capsys,
+            "login",
+            "--client-id",
+            "x",
+            "--redirect-uri",
+            f"http://127.0.0.1:{port}/",
+            "--host",
+            fake.url,
+            "--no-browser",
+        )
+    assert code == 1
+    assert err.startswith(f"ticktick-auth: Port {port} on 127.0.0.1 is in use")
+    assert "Traceback" not in err
+
+
+def test_login_output_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scripted login writing a dotenv file, with the loopback redirect answered in-process."""
+    port = _free_port()
+    redirect = f"http://127.0.0.1:{port}/"
+    monkeypatch.setenv("TICKTICK_CLIENT_SECRET", "fake-client-secret")
+    with FakeTickTick(redirect_uris=[redirect], auto_approve=True) as fake:
+
+        def browser() -> None:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                for line in capsys.readouterr().err.splitlines():
+                    if line.strip().startswith(f"{fake.url}/oauth/authorize?"):
+                        hop = requests.get(line.strip(), allow_redirects=False, timeout=5)
+                        requests.get(hop.headers["Location"], timeout=5)
+                        return
+                time.sleep(0.05)
+
+        threading.Thread(target=browser, daemon=True).start()
+        out_file = tmp_path / "out" / "token.env"
+        code = main(
+            [
+                "login",
+                "--client-id",
+                fake.client_id,
+                "--redirect-uri",
+                redirect,
+                "--host",
+                fake.url,
+                "--no-browser",
+                "--no-cache",
+                "--output",
+                "dotenv",
+                "--output-file",
+                str(out_file),
+                "--timeout",
+                "20",
+            ]
+        )
+        assert code == 0
+        (token,) = fake.issued
+    name, _, value = out_file.read_text().strip().partition("=")
+    assert name == "ACCESS_TOKEN_DICT"
+    assert json.loads(value.strip("'"))["access_token"] == token
+    assert stat.S_IMODE(out_file.stat().st_mode) == 0o600
+    assert not (tmp_path / ".token-oauth").exists()  # --no-cache
