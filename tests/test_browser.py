@@ -1,0 +1,159 @@
+"""End to end in a real headless Chromium: the fake's login page, Allow/Deny, loopback capture.
+
+Needs Debian's chromium at /usr/bin/chromium and Playwright's Python package (no
+downloaded browser). Skips with the reason where either is missing; .ci/run installs
+both and makes any skip a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ticktick import AccessDenied, OAuth2, SignOn
+from ticktick.testing import FakeTickTick
+
+CHROMIUM = os.environ.get("TICKTICK_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+try:
+    from playwright.sync_api import Page, sync_playwright
+except ImportError:  # pragma: no cover - the test extra installs it
+    sync_playwright = None  # type: ignore[assignment]
+
+pytestmark = [
+    pytest.mark.skipif(
+        sync_playwright is None, reason="Playwright is not installed: pip install -e '.[test]'"
+    ),
+    pytest.mark.skipif(
+        not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)),
+        reason=f"Chromium not found at {CHROMIUM}: apt-get install chromium",
+    ),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Person:
+    """A person at a real headless Chromium, driven by Playwright in its own thread."""
+
+    def __init__(self, click: str, screenshots: Path | None = None) -> None:
+        self.click = click
+        self.screenshots = screenshots
+        self.final_text = ""
+        self.errors: list[BaseException] = []
+        self.thread: threading.Thread | None = None
+
+    def open(self, url: str) -> bool:
+        """Stands in for webbrowser.open: the browser starts and the person acts."""
+        self.thread = threading.Thread(target=self._run, args=(url,), daemon=True)
+        self.thread.start()
+        return True
+
+    def _run(self, url: str) -> None:
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+                )
+                try:
+                    page = browser.new_page(viewport={"width": 720, "height": 560})
+                    self._act(page, url)
+                finally:
+                    browser.close()
+        except BaseException as exc:
+            self.errors.append(exc)
+
+    def _act(self, page: Page, url: str) -> None:
+        page.goto(url)
+        page.wait_for_selector("#allow")
+        if self.screenshots is not None:
+            page.screenshot(path=str(self.screenshots / "allow-page.png"))
+        page.fill("#email", "person@example.com")
+        page.click(self.click)
+        page.wait_for_load_state()
+        self.final_text = page.inner_text("body")
+        if self.screenshots is not None:
+            page.screenshot(path=str(self.screenshots / f"after-{self.click[1:]}.png"))
+
+    def join(self) -> None:
+        assert self.thread is not None
+        self.thread.join(timeout=60)
+        if self.errors:
+            raise self.errors[0]
+
+
+@pytest.fixture
+def person(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], Person]]:
+    made: list[Person] = []
+
+    def make(click: str) -> Person:
+        shots = os.environ.get("TICKTICK_SCREENSHOTS")
+        chosen = Person(click, Path(shots) if shots else None)
+        monkeypatch.setattr("webbrowser.open", chosen.open)
+        made.append(chosen)
+        return chosen
+
+    yield make
+    for chosen in made:
+        if chosen.thread is not None:
+            chosen.thread.join(timeout=60)
+
+
+def oauth_for(fake: FakeTickTick, redirect: str, cache: Path, **kwargs: Any) -> OAuth2:
+    return fake.oauth2(
+        redirect_uri=redirect,
+        cache_path=cache,
+        authorizer=SignOn(open_browser=True, paste=False),
+        resolve=False,
+        **kwargs,
+    )
+
+
+def test_allow_in_chromium_is_captured_and_cached(
+    tmp_path: Path, person: Callable[[str], Person]
+) -> None:
+    redirect = f"http://127.0.0.1:{free_port()}/callback"
+    cache = tmp_path / ".token-oauth"
+    with FakeTickTick(redirect_uris=[redirect]) as fake:
+        chromium = person("#allow")
+        token = oauth_for(fake, redirect, cache).get_access_token()
+        chromium.join()
+        assert token in fake.issued
+        assert "Authorization complete" in chromium.final_text
+        before = len(fake.requests)
+        again = fake.oauth2(redirect_uri=redirect, cache_path=cache, authorizer=None)
+        assert again.get_access_token() == token
+        assert again.token_source == f"cache:{cache}"
+        assert len(fake.requests) == before
+
+
+def test_deny_in_chromium_is_access_denied(tmp_path: Path, person: Callable[[str], Person]) -> None:
+    redirect = f"http://127.0.0.1:{free_port()}/callback"
+    with FakeTickTick(redirect_uris=[redirect]) as fake:
+        chromium = person("#deny")
+        with pytest.raises(AccessDenied):
+            oauth_for(fake, redirect, tmp_path / ".token-oauth").get_access_token()
+        chromium.join()
+        assert "Authorization refused" in chromium.final_text
+        assert fake.token_requests == 0
+        assert not (tmp_path / ".token-oauth").exists()
