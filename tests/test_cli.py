@@ -517,3 +517,22 @@ def test_login_output_file(
     assert json.loads(value.strip("'"))["access_token"] == token
     assert stat.S_IMODE(out_file.stat().st_mode) == 0o600
     assert not (tmp_path / ".token-oauth").exists()  # --no-cache
+
+
+@pytest.mark.parametrize("command", ["status", "export", "logout"])
+def test_corrupt_cache_with_every_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    cache = tmp_path / ".token-oauth"
+    cache.write_text('{"access_token": "tok-half')
+    code, out, err = run(capsys, command)
+    if command == "logout":
+        assert code == 0
+        assert "Removed the cached token" in out
+        assert not cache.exists()
+        return
+    assert code == 1  # no usable token; the corrupt file is set aside, not lost
+    assert "ticktick-auth login" in out + err
+    (aside,) = tmp_path.glob(".token-oauth.corrupt-*")
+    assert aside.read_text() == '{"access_token": "tok-half'
+    assert "tok-half" not in out + err
