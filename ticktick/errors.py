@@ -20,7 +20,12 @@ The tree::
     ├── LoopbackPortInUse          the redirect URI's loopback port is taken
     ├── TokenCacheError            the token file cannot be read, locked or written
     ├── TransportError             the server could not be reached or did not answer
-    └── ConfigurationError         an argument cannot work (unknown host, bad URL)
+    ├── ConfigurationError         an argument cannot work (unknown host, bad URL)
+    └── ApiError                   the Open API answered with an error
+        ├── Unauthorized           401: the token was refused, even after re-resolving
+        ├── Forbidden              403: the token may not do this
+        ├── NotFound               404: no such project or task
+        └── RateLimited            429 or ``exceed_query_limit``: slow down
 
     TokenExpiryWarning             (a warning) the token expires within a few days
 """
@@ -33,12 +38,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AccessDenied",
+    "ApiError",
     "AuthorizationTimeout",
     "ConfigurationError",
+    "Forbidden",
     "InvalidClient",
     "InvalidGrant",
     "LoopbackPortInUse",
+    "NotFound",
     "OAuthError",
+    "RateLimited",
     "ReauthorizationRequired",
     "RedirectParseError",
     "StateMismatch",
@@ -47,6 +56,7 @@ __all__ = [
     "TokenExpiryWarning",
     "TokenFormatError",
     "TransportError",
+    "Unauthorized",
 ]
 
 _EXCERPT_LIMIT = 200
@@ -133,6 +143,46 @@ class TransportError(TickTickError):
 
 class ConfigurationError(TickTickError, ValueError):
     """An argument cannot work, such as an unknown host or a plain-HTTP remote URL."""
+
+
+class ApiError(TickTickError):
+    """The Open API answered with an error.
+
+    Attributes:
+        status: The HTTP status.
+        body_excerpt: A short, safe excerpt of the answer's body.
+    """
+
+    def __init__(self, message: str, *, status: int, body_excerpt: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.body_excerpt = body_excerpt
+
+
+class Unauthorized(ApiError):
+    """TickTick refused the access token (401), even after resolving a token again."""
+
+
+class Forbidden(ApiError):
+    """The token may not do this (403): another person's project, or a missing scope."""
+
+
+class NotFound(ApiError):
+    """No such project or task (404), or it belongs to another account."""
+
+
+class RateLimited(ApiError):
+    """Too many requests (429, or TickTick's ``exceed_query_limit`` answer).
+
+    Attributes:
+        retry_after: Seconds the server asked to wait, when it said.
+    """
+
+    def __init__(
+        self, message: str, *, status: int, body_excerpt: str = "", retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, status=status, body_excerpt=body_excerpt)
+        self.retry_after = retry_after
 
 
 class TokenExpiryWarning(UserWarning):

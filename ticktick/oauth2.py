@@ -221,6 +221,20 @@ class OAuth2:
         """Drop the token held in memory; the next call resolves again."""
         self._set_token(None, None)
 
+    def discard_token(self, access_token: str) -> None:
+        """Forget *access_token* because the server refused it.
+
+        Drops it from memory, and from the cache file if the file still holds it (a
+        newer token written meanwhile by another process is kept). The next
+        :meth:`get_access_token` resolves again: the environment, the cache, or a new
+        authorization (``ReauthorizationRequired`` where nobody can be asked).
+        """
+        with self._lock:
+            if self._token == access_token:
+                self._set_token(None, None)
+            if self.cache is not None:
+                self.cache.discard(access_token)
+
     # -- resolution -------------------------------------------------------------------
 
     def get_access_token(self, check_cache: bool = True, check_env: str | None = None) -> str:

@@ -352,6 +352,29 @@ class CacheHandler:
                 ) from None
             return True
 
+    def discard(self, access_token: str) -> bool:
+        """Remove the cache file if it holds *access_token*; return whether it did.
+
+        Used when the server refused that token: a newer token that another process
+        wrote meanwhile is left alone.
+        """
+        if not os.path.isdir(os.path.dirname(self.path) or "."):
+            return False
+        with self._lock.hold():
+            raw = self._read_bytes()
+            token = None if raw is None else self._parse(raw)[0]
+            if token is None or token["access_token"] != access_token:
+                return False
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                return False
+            except OSError as exc:
+                raise TokenCacheError(
+                    f"Cannot remove the refused token from {self.path}: {exc.strerror}."
+                ) from None
+            return True
+
     def _make_parent(self) -> None:
         parent = os.path.dirname(self.path)
         if parent and not os.path.exists(parent):

@@ -1,0 +1,104 @@
+"""Authorize ``requests`` calls with the token an :class:`~ticktick.OAuth2` keeps.
+
+:class:`TickTickAuth` is a ``requests`` auth object::
+
+    session.get("https://api.ticktick.com/open/v1/project", auth=TickTickAuth(oauth))
+
+Each request gets ``Authorization: Bearer <token>`` from
+:meth:`OAuth2.get_access_token() <ticktick.OAuth2.get_access_token>`. When TickTick
+answers 401, the refused token is discarded (from memory, and from the cache file if
+it is still there), a token is resolved again and the request is sent once more, once.
+A second refusal is returned as it is: there is no loop. Where nobody can be asked
+to sign on, resolving again raises :class:`~ticktick.errors.ReauthorizationRequired`.
+
+The token is attached only to URLs under the Open API base of the client's region, so
+a ticktick.com token is never sent to dida365.com, nor to any other host.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.auth import AuthBase
+
+from .errors import ConfigurationError
+from .oauth2 import OAuth2
+
+__all__ = ["TickTickAuth"]
+
+logger = logging.getLogger("ticktick")
+
+_RETRIED = "_ticktick_retried"
+
+
+def _origin_and_path(url: str) -> tuple[str, str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.path
+
+
+class TickTickAuth(AuthBase):
+    """A ``requests`` auth that sends the OAuth2 client's token, renewing it once on 401.
+
+    Args:
+        oauth: The client that holds the token.
+        api_base_url: Only URLs under this base get the token; by default the Open API
+            base of ``oauth``'s region (``https://api.ticktick.com/open/v1``).
+
+    Raises:
+        ConfigurationError: (when a request is prepared) its URL is outside
+            ``api_base_url``; the token is not sent.
+    """
+
+    def __init__(self, oauth: OAuth2, *, api_base_url: str | None = None) -> None:
+        self.oauth = oauth
+        self.api_base_url = (api_base_url or oauth.endpoints.api_base_url).rstrip("/")
+        self._allowed = _origin_and_path(self.api_base_url)
+
+    def __repr__(self) -> str:
+        return f"TickTickAuth(api_base_url={self.api_base_url!r})"
+
+    def _check_destination(self, url: str | None) -> None:
+        scheme, host, path = _origin_and_path(url or "")
+        allowed_scheme, allowed_host, allowed_path = self._allowed
+        port_ok = urlsplit(url or "").port == urlsplit(self.api_base_url).port
+        if (
+            (scheme, host) != (allowed_scheme, allowed_host)
+            or not port_ok
+            or not (path == allowed_path or path.startswith(allowed_path + "/"))
+        ):
+            raise ConfigurationError(
+                f"Refusing to send the TickTick token to {scheme}://{host}{path}: it is not "
+                f"under {self.api_base_url}, the Open API of the token's region "
+                f"({self.oauth.endpoints.host}). Use the matching host= or api_base_url=."
+            )
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        self._check_destination(request.url)
+        request.headers["Authorization"] = f"Bearer {self.oauth.get_access_token()}"
+        request.register_hook("response", self._handle_401)  # type: ignore[no-untyped-call]
+        return request
+
+    def _handle_401(self, response: requests.Response, **kwargs: Any) -> requests.Response:
+        request = response.request
+        if response.status_code != 401 or getattr(request, _RETRIED, False):
+            return response
+        if request.body is not None and not isinstance(request.body, (bytes, str)):
+            return response  # a streamed body cannot be sent twice
+        refused = (request.headers.get("Authorization") or "").removeprefix("Bearer ")
+        self.oauth.discard_token(refused)
+        token = self.oauth.get_access_token()  # may raise ReauthorizationRequired
+        if token == refused:
+            return response  # the same token again (e.g. from the environment): no point
+        logger.info("TickTick refused the token (HTTP 401); retrying once with a new one.")
+        response.content  # noqa: B018 - read the body so the connection can be reused
+        response.close()
+        retry = request.copy()
+        retry.headers["Authorization"] = f"Bearer {token}"
+        setattr(retry, _RETRIED, True)
+        again: requests.Response = response.connection.send(retry, **kwargs)
+        again.history.append(response)
+        again.request = retry
+        return again
