@@ -1,0 +1,319 @@
+"""A small client for every endpoint of the TickTick Open API V1.
+
+>>> api = OpenAPI(oauth)  # doctest: +SKIP
+>>> inbox = api.get_project_data("inbox")  # doctest: +SKIP
+>>> task = api.create_task(inbox["project"]["id"], "Buy milk",  # doctest: +SKIP
+...                        {"dueDate": datetime(2026, 12, 1, 9, 0), "priority": 3})
+
+Requests go through the OAuth2 client's retrying session (its connection pool is
+reused across calls) with :class:`~ticktick.TickTickAuth`, which renews a refused
+token once. Values are the plain JSON of the API, typed with the typed dicts of
+:mod:`ticktick.models`; ``datetime`` values are sent in TickTick's format (a naive
+``datetime`` is taken as local time). Errors are typed: :class:`~ticktick.errors.NotFound`,
+:class:`~ticktick.errors.Forbidden`, :class:`~ticktick.errors.RateLimited`,
+:class:`~ticktick.errors.Unauthorized`, and :class:`~ticktick.errors.ApiError` for the rest.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, cast
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from .auth import TickTickAuth
+from .endpoints import DIDA365, TICKTICK
+from .errors import (
+    ApiError,
+    ConfigurationError,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    TransportError,
+    Unauthorized,
+    _excerpt,
+)
+from .models import Date, Project, ProjectData, ProjectFields, Task, TaskFields, TaskMove
+from .oauth2 import OAuth2
+
+__all__ = ["DATE_FORMAT", "OpenAPI", "format_date"]
+
+DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+"""TickTick's date format, ``yyyy-MM-dd'T'HH:mm:ssZ``: ``2019-11-13T03:00:00+0000``."""
+
+_RATE_LIMIT_MARK = "exceed_query_limit"
+
+
+def format_date(value: datetime) -> str:
+    """Format a ``datetime`` as TickTick expects; a naive one is taken as local time."""
+    return (
+        value.astimezone().strftime(DATE_FORMAT)
+        if value.tzinfo is None
+        else value.strftime(DATE_FORMAT)
+    )
+
+
+def _encode(value: object) -> object:
+    """Turn ``datetime`` values, at any depth, into TickTick date strings."""
+    if isinstance(value, datetime):
+        return format_date(value)
+    if isinstance(value, Mapping):
+        return {key: _encode(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(item) for item in value]
+    return value
+
+
+def _segment(value: str) -> str:
+    """An id as one URL path segment (no '/', '..' or '?' can escape it)."""
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError(f"An id must be a non-empty string, not {value!r}.")
+    return quote(value, safe="")
+
+
+def _region_of(url: str) -> str | None:
+    host = (urlsplit(url).hostname or "").lower()
+    for endpoints in (TICKTICK, DIDA365):
+        if host == endpoints.host or host.endswith("." + endpoints.host):
+            return endpoints.host
+    return None
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    parsed = email.utils.parsedate_to_datetime(value) if "," in value else None
+    return max(0.0, parsed.timestamp() - time.time()) if parsed is not None else None
+
+
+class OpenAPI:
+    """The TickTick Open API V1, authorized by an :class:`~ticktick.OAuth2` client.
+
+    Args:
+        oauth: The client that keeps the token.
+        base_url: The API base; by default the Open API of ``oauth``'s region
+            (``https://api.ticktick.com/open/v1`` or ``https://api.dida365.com/open/v1``).
+            A TickTick or Dida365 URL of the *other* region is refused.
+        session: The ``requests`` session to use; ``oauth.session`` by default.
+        timeout: Timeout of each request; the session's default when ``None``.
+
+    Raises:
+        ConfigurationError: ``base_url`` belongs to the other region.
+    """
+
+    def __init__(
+        self,
+        oauth: OAuth2,
+        *,
+        base_url: str | None = None,
+        session: requests.Session | None = None,
+        timeout: float | tuple[float, float] | None = None,
+    ) -> None:
+        self.oauth = oauth
+        self.base_url = (base_url or oauth.endpoints.api_base_url).rstrip("/")
+        region = _region_of(self.base_url)
+        if region is not None and region != _region_of(oauth.endpoints.api_base_url):
+            raise ConfigurationError(
+                f"base_url {self.base_url} belongs to {region}, but the token is for "
+                f"{oauth.endpoints.host}; tokens work only in their own region. Pass the "
+                "matching host= to OAuth2."
+            )
+        self.session = session or oauth.session
+        self.auth = TickTickAuth(oauth, api_base_url=self.base_url)
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"OpenAPI(base_url={self.base_url!r})"
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    def request(self, method: str, path: str, body: object = None) -> Any:
+        """Send one authorized request; return the decoded JSON answer (``None`` if empty).
+
+        Raises:
+            NotFound, Forbidden, RateLimited, Unauthorized, ApiError: The API refused.
+            TransportError: The API could not be reached.
+            ReauthorizationRequired: The token was refused and nobody can sign on here.
+        """
+        url = f"{self.base_url}{path}"
+        try:
+            response = self.session.request(
+                method,
+                url,
+                json=None if body is None else _encode(body),
+                auth=self.auth,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.Timeout:
+            raise TransportError(f"{method} {url} did not answer in time.") from None
+        except requests.ConnectionError:
+            raise TransportError(
+                f"Could not reach {url}. Check the network, any proxy, and host=."
+            ) from None
+        text = response.text
+        if not 200 <= response.status_code < 300:
+            raise self._error(method, url, response, text)
+        if not text.strip():
+            return None
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise ApiError(
+                f"{method} {url} answered HTTP {response.status_code} with a body that is not "
+                f"JSON: {_excerpt(text)!r}",
+                status=response.status_code,
+                body_excerpt=_excerpt(text),
+            ) from None
+        if isinstance(value, dict) and _RATE_LIMIT_MARK in (
+            str(value.get("errorCode")),
+            str(value.get("errorId")),
+        ):
+            raise self._error(method, url, response, text)
+        return value
+
+    def _error(self, method: str, url: str, response: requests.Response, text: str) -> ApiError:
+        status = response.status_code
+        body = _excerpt(text, [self._current_token()])
+        where = f"{method} {url} failed with HTTP {status}"
+        if status == 429 or _RATE_LIMIT_MARK in text:
+            retry_after = _retry_after(response)
+            wait = f"wait {retry_after:g} s" if retry_after is not None else "wait a minute"
+            return RateLimited(
+                f"{where}: TickTick's rate limit was reached ({body!r}). Slow down: {wait}, then "
+                "try again.",
+                status=status,
+                body_excerpt=body,
+                retry_after=retry_after,
+            )
+        if status == 401:
+            return Unauthorized(
+                f"{where}: TickTick refused the access token from {self.oauth.token_source}, "
+                "also after resolving it again. It was revoked or belongs to another app. Run "
+                f"'{self.oauth.login_command()}' (and update the environment variable, if you "
+                "use one).",
+                status=status,
+                body_excerpt=body,
+            )
+        if status == 403:
+            return Forbidden(
+                f"{where}: the token may not do this ({body!r}). Check the project belongs to "
+                "the signed-in account and the scope includes tasks:write.",
+                status=status,
+                body_excerpt=body,
+            )
+        if status == 404:
+            return NotFound(
+                f"{where}: no such project or task ({body!r}). Check the ids.",
+                status=status,
+                body_excerpt=body,
+            )
+        return ApiError(f"{where}: {body!r}.", status=status, body_excerpt=body)
+
+    def _current_token(self) -> str | None:
+        info = self.oauth.access_token_info
+        return None if info is None else str(info["access_token"])
+
+    # -- projects ---------------------------------------------------------------------
+
+    def list_projects(self) -> list[Project]:
+        """All projects of the account (the cheapest call to check that a token works)."""
+        return cast("list[Project]", self.request("GET", "/project"))
+
+    def get_project(self, project_id: str) -> Project:
+        """One project."""
+        return cast("Project", self.request("GET", f"/project/{_segment(project_id)}"))
+
+    def get_project_data(self, project_id: str) -> ProjectData:
+        """A project with its undone tasks and columns; ``"inbox"`` names the inbox."""
+        return cast("ProjectData", self.request("GET", f"/project/{_segment(project_id)}/data"))
+
+    def create_project(self, name: str, fields: ProjectFields | None = None) -> Project:
+        """Create a project named *name*, with optional ``color``, ``viewMode``, ``kind``..."""
+        return cast("Project", self.request("POST", "/project", {**(fields or {}), "name": name}))
+
+    def update_project(self, project_id: str, fields: ProjectFields) -> Project:
+        """Change a project's fields."""
+        return cast(
+            "Project", self.request("POST", f"/project/{_segment(project_id)}", dict(fields))
+        )
+
+    def delete_project(self, project_id: str) -> None:
+        """Delete a project and its tasks."""
+        self.request("DELETE", f"/project/{_segment(project_id)}")
+
+    # -- tasks ------------------------------------------------------------------------
+
+    def get_task(self, project_id: str, task_id: str) -> Task:
+        """One task."""
+        path = f"/project/{_segment(project_id)}/task/{_segment(task_id)}"
+        return cast("Task", self.request("GET", path))
+
+    def create_task(self, project_id: str, title: str, fields: TaskFields | None = None) -> Task:
+        """Create a task in a project; ``fields`` may set ``dueDate``, ``priority``..."""
+        body = {**(fields or {}), "projectId": project_id, "title": title}
+        return cast("Task", self.request("POST", "/task", body))
+
+    def update_task(self, project_id: str, task_id: str, fields: TaskFields) -> Task:
+        """Change a task's fields."""
+        body = {**fields, "id": task_id, "projectId": project_id}
+        return cast("Task", self.request("POST", f"/task/{_segment(task_id)}", body))
+
+    def complete_task(self, project_id: str, task_id: str) -> None:
+        """Mark a task completed."""
+        path = f"/project/{_segment(project_id)}/task/{_segment(task_id)}/complete"
+        self.request("POST", path)
+
+    def delete_task(self, project_id: str, task_id: str) -> None:
+        """Delete a task."""
+        self.request("DELETE", f"/project/{_segment(project_id)}/task/{_segment(task_id)}")
+
+    def move_tasks(self, moves: Sequence[TaskMove]) -> list[dict[str, Any]]:
+        """Move tasks between projects; returns TickTick's answer for each move."""
+        return cast("list[dict[str, Any]]", self.request("POST", "/task/move", list(moves)))
+
+    def list_completed_tasks(
+        self,
+        project_ids: Sequence[str] | None = None,
+        start_date: Date | None = None,
+        end_date: Date | None = None,
+    ) -> list[Task]:
+        """Completed tasks, optionally of some projects, completed between two dates."""
+        body = _without_none(projectIds=project_ids, startDate=start_date, endDate=end_date)
+        return cast("list[Task]", self.request("POST", "/task/completed", body))
+
+    def filter_tasks(
+        self,
+        project_ids: Sequence[str] | None = None,
+        start_date: Date | None = None,
+        end_date: Date | None = None,
+        priority: Sequence[int] | None = None,
+        tag: Sequence[str] | None = None,
+        status: Sequence[int] | None = None,
+    ) -> list[Task]:
+        """Tasks matching every filter given (projects, dates, priorities, tags, statuses)."""
+        body = _without_none(
+            projectIds=project_ids,
+            startDate=start_date,
+            endDate=end_date,
+            priority=priority,
+            tag=tag,
+            status=status,
+        )
+        return cast("list[Task]", self.request("POST", "/task/filter", body))
+
+
+def _without_none(**fields: object) -> dict[str, object]:
+    return {
+        key: list(value) if isinstance(value, (list, tuple)) else value
+        for key, value in fields.items()
+        if value is not None
+    }
