@@ -192,3 +192,5 @@ def test_demo_runs(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert "from env:DEMO_ACCESS_TOKEN_DICT" in out
     assert "ReauthorizationRequired" in out
     assert "mode 0600" in out
+    assert "completed tasks in the project: ['Try ticktick-oauth']" in out
+    assert "projects: ['Demo project']" in out

@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..api import OpenAPI
 from ..oauth2 import OAuth2
 from .server import FakeTickTick
 
@@ -102,6 +103,16 @@ def run(workdir: Path) -> int:
         if result.returncode != 3:
             print(result.stderr, file=sys.stderr)
             return 1
+        _step(5, "Use the token: the Open API client on the fake server.")
+        api = OpenAPI(oauth)
+        project = api.create_project("Demo project")
+        print(f"   created project {project['name']!r} ({project['id']})")
+        task = api.create_task(project["id"], "Try ticktick-oauth", {"priority": 3})
+        print(f"   created task {task['title']!r} with priority {task.get('priority')}")
+        api.complete_task(project["id"], task["id"])
+        done = api.list_completed_tasks([project["id"]])
+        print(f"   completed it; completed tasks in the project: {[t['title'] for t in done]}")
+        print(f"   projects: {[p['name'] for p in api.list_projects()]}")
         print(f"\nDone: {fake.token_requests} token request(s) in all.")
     return 0
 

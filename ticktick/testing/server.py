@@ -1,4 +1,4 @@
-"""A fake TickTick OAuth server for tests and demos.
+"""A fake TickTick server (OAuth and Open API V1) for tests and demos.
 
 :class:`FakeTickTick` is a real HTTP server on ``127.0.0.1`` (a free port), written
 with the standard library only. It behaves like TickTick's OAuth endpoints:
@@ -9,11 +9,15 @@ with the standard library only. It behaves like TickTick's OAuth endpoints:
   ``code`` and ``state``, or ``error=access_denied``;
 * ``POST /oauth/token`` requires HTTP Basic client credentials, an exact
   ``redirect_uri`` match and a code that was never used, and answers errors in
-  TickTick's JSON form.
+  TickTick's JSON form;
+* ``/open/v1/...`` serves the Open API V1 over in-memory projects and tasks
+  (:class:`~ticktick.testing.openapi.FakeOpenAPI`), for bearer tokens it issued and
+  that have not expired or been revoked (401 otherwise).
 
 Every request is recorded (:attr:`FakeTickTick.requests`), and faults can be
-injected per path (:meth:`FakeTickTick.fail`): statuses, ``Retry-After``, HTML
-bodies, delays and dropped connections.
+injected per path or path prefix (:meth:`FakeTickTick.fail`): statuses,
+``Retry-After``, HTML bodies, delays and dropped connections;
+:meth:`FakeTickTick.limit_rate` answers like TickTick's rate limit.
 
 Example:
     >>> from ticktick.testing import FakeTickTick
@@ -50,6 +54,7 @@ from ..endpoints import Endpoints
 from ..errors import OAuthError, _excerpt
 from ..oauth2 import OAuth2
 from ..signon import AuthorizationRequest, Authorizer, parse_redirect
+from .openapi import FakeOpenAPI
 
 __all__ = ["FakeTickTick", "Fault", "IssuedToken", "RecordedRequest"]
 
@@ -69,6 +74,8 @@ class RecordedRequest:
     query: str
     headers: Mapping[str, str]
     body: bytes
+    client_port: int = 0
+    """The client's source port: requests on one kept-alive connection share it."""
 
     @property
     def target(self) -> str:
@@ -150,6 +157,8 @@ class FakeTickTick:
         self.clients: dict[str, _Client] = {client_id: _Client(client_secret, tuple(redirect_uris))}
         self.requests: list[RecordedRequest] = []
         self.issued: dict[str, IssuedToken] = {}
+        self.api = FakeOpenAPI()
+        """The in-memory projects and tasks behind ``/open/v1``."""
         self._codes: dict[str, _Code] = {}
         self._faults: dict[str, deque[Fault]] = {}
         self._lock = threading.Lock()
@@ -216,6 +225,8 @@ class FakeTickTick:
     def fail(self, path: str, status: int | None = None, **options: Any) -> Fault:
         """Make the next request(s) to *path* misbehave; see :class:`Fault` for options.
 
+        A *path* ending in ``/`` matches every path below it (``"/open/v1/"``).
+
         Example:
             >>> fake.fail("/oauth/token", 503, headers={"Retry-After": "1"})  # doctest: +SKIP
         """
@@ -224,9 +235,40 @@ class FakeTickTick:
             self._faults.setdefault(path, deque()).append(fault)
         return fault
 
+    def limit_rate(self, times: int = 1, *, retry_after: int | None = None) -> Fault:
+        """Answer the next *times* Open API requests as TickTick's rate limit does (429)."""
+        body = json.dumps(
+            {
+                "errorId": "fake",
+                "errorCode": "exceed_query_limit",
+                "errorMessage": "exceed_query_limit",
+                "data": None,
+            }
+        )
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        return self.fail("/open/v1/", 429, body=body, headers=headers, times=times)
+
+    def revoke(self, token: str) -> None:
+        """Make the Open API refuse *token* (401) from now on."""
+        with self._lock:
+            self.issued.pop(token, None)
+
+    def _token_valid(self, authorization: str) -> bool:
+        scheme, _, token = authorization.partition(" ")
+        with self._lock:
+            issued = self.issued.get(token.strip())
+        return (
+            scheme.lower() == "bearer" and issued is not None and issued.expire_time > time.time()
+        )
+
     def _take_fault(self, path: str) -> Fault | None:
         with self._lock:
             queue = self._faults.get(path)
+            if not queue:
+                prefixes = [
+                    key for key in self._faults if key.endswith("/") and path.startswith(key)
+                ]
+                queue = self._faults.get(prefixes[0]) if prefixes else None
             if not queue:
                 return None
             fault = queue[0]
@@ -409,6 +451,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
     server_version = "FakeTickTick/1.0"
+    disable_nagle_algorithm = True  # headers and body go in two writes: avoid a 40 ms stall
 
     def log_message(self, format: str, *args: Any) -> None:
         """Keep no access log: request lines carry codes."""
@@ -458,7 +501,14 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         with fake._lock:
             fake.requests.append(
-                RecordedRequest(self.command, parts.path, parts.query, dict(self.headers), body)
+                RecordedRequest(
+                    self.command,
+                    parts.path,
+                    parts.query,
+                    dict(self.headers),
+                    body,
+                    int(self.client_address[1]),
+                )
             )
         fault = fake._take_fault(parts.path)
         if fault is not None and fault.delay:
@@ -492,6 +542,21 @@ class _Handler(BaseHTTPRequestHandler):
                 self.headers.get("Authorization", ""), self.headers.get("Content-Type", ""), form
             )
             if answer:
+                self._send_json(status, value)
+        elif path == "/open/v1" or path.startswith("/open/v1/"):
+            if not fake._token_valid(self.headers.get("Authorization", "")):
+                status, value = (
+                    401,
+                    {
+                        "error": "invalid_token",
+                        "error_description": "The access token is missing, unknown or expired",
+                    },
+                )
+            else:
+                status, value = fake.api.handle(self.command, path[len("/open/v1") :], body)
+            if answer and value is None:
+                self._send(status, b"", "application/json")
+            elif answer:
                 self._send_json(status, value)
         elif answer:
             self._send_json(404, {"error": "not_found", "error_description": "No such endpoint"})
