@@ -32,6 +32,7 @@ demo: $(STAMP)
 # Benchmarks print ratios against a baseline measured in the same run; not part of `test`.
 bench: $(STAMP)
 	$(BIN)/python bench/bench_token_command.py
+	$(BIN)/python bench/bench_api_overhead.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .coverage .pytest_cache .mypy_cache .ruff_cache

@@ -117,6 +117,7 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     timeout = CONNECTION_TIMEOUT
+    disable_nagle_algorithm = True
     server_version = "ticktick-oauth"
     sys_version = ""
 

@@ -1,0 +1,81 @@
+"""Authorized-request overhead: the client against a bare requests.Session, same run.
+
+Sends N authorized GETs (2,000 by default) to ``/open/v1/project`` on the fake
+TickTick server three ways, in interleaved blocks so that drift in machine load
+hits all of them equally:
+
+* ``bare session``: ``requests.Session`` with a fixed ``Authorization`` header;
+* ``TickTickAuth``: ``oauth.session`` (the retrying session) with ``auth=TickTickAuth``;
+* ``OpenAPI.list_projects``: the Open API client (errors mapped, JSON decoded).
+
+All three decode the JSON answer. Prints the median time per request in each block
+and the ratios to the bare session (goal for the client: within 1.05x).
+
+    python bench/bench_api_overhead.py [--requests 2000] [--block 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+import requests
+
+from ticktick import OpenAPI, TickTickAuth
+from ticktick.testing import FakeTickTick
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000, help="GETs per way")
+    parser.add_argument("--block", type=int, default=100, help="GETs per timed block")
+    args = parser.parse_args(argv)
+    with FakeTickTick() as fake:
+        oauth = fake.oauth2(cache_path=None)
+        token = oauth.get_access_token()
+        url = f"{fake.url}/open/v1/project"
+        bare = requests.Session()
+        bare.headers["Authorization"] = f"Bearer {token}"
+        auth = TickTickAuth(oauth)
+        api = OpenAPI(oauth)
+        ways: dict[str, Callable[[], object]] = {
+            "bare session": lambda: bare.get(url, timeout=30).json(),
+            "TickTickAuth": lambda: oauth.session.get(url, auth=auth).json(),
+            "OpenAPI.list_projects": api.list_projects,
+        }
+        for call in ways.values():  # warm up connections and code paths
+            for _ in range(20):
+                call()
+        per_request: dict[str, list[float]] = {name: [] for name in ways}
+        blocks = max(1, args.requests // args.block)
+        for _ in range(blocks):
+            for name, call in ways.items():
+                started = time.perf_counter()
+                for _ in range(args.block):
+                    call()
+                per_request[name].append((time.perf_counter() - started) / args.block)
+        sent = len(fake.requests_to("/open/v1/project"))
+    print(
+        f"python {sys.version.split()[0]}, requests {requests.__version__}, "
+        f"{blocks * args.block} GETs per way in blocks of {args.block} ({sent} sent in all)"
+    )
+    print(f"{'way':<24}{'median us':>11}{'min us':>9}{'max us':>9}{'ratio':>8}")
+    baseline = statistics.median(per_request["bare session"])
+    for name, values in per_request.items():
+        median = statistics.median(values)
+        print(
+            f"{name:<24}{median * 1e6:>11.0f}{min(values) * 1e6:>9.0f}"
+            f"{max(values) * 1e6:>9.0f}{median / baseline:>7.3f}x"
+        )
+    client = statistics.median(per_request["OpenAPI.list_projects"]) / baseline
+    print(
+        f"client ratio: {client:.3f}x   goal: <= 1.05x   {'met' if client <= 1.05 else 'NOT met'}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
