@@ -59,13 +59,12 @@ from .signon import (
     SignOn,
     no_terminal_reason,
 )
-from .store import DEFAULT_CACHE_PATH, CacheHandler, TokenIdentity
+from .store import DEFAULT_CACHE_PATH, EnvSource, FileStore, TokenIdentity, TokenStore
 from .token import (
     DEFAULT_EXPIRY_MARGIN,
     TokenDict,
     expire_time_of,
     is_expired,
-    parse_token_literal,
     readable_time,
     token_from_response,
     validate_token_dict,
@@ -108,6 +107,9 @@ class OAuth2:
             asks only when standard input is a terminal and ``CI`` is not set, or when
             a custom ``authorizer`` is given.
         authorizer: Replaces the terminal sign-on; see :mod:`ticktick.signon`.
+        store: Where the token is kept and shared (:mod:`ticktick.store`); replaces
+            ``cache_path``. A store's lock makes sure that, of many processes needing
+            a token at once, exactly one asks a person and the others use its result.
         resolve: Resolve a token in the constructor, as ticktick-py does. With
             ``False``, the first :meth:`get_access_token` call does it.
 
@@ -140,6 +142,7 @@ class OAuth2:
         expiry_warning_days: float = 14,
         interactive: bool | None = None,
         authorizer: Authorizer | None = None,
+        store: TokenStore | None = None,
         resolve: bool = True,
     ) -> None:
         for name, value in (("client_id", client_id), ("client_secret", client_secret)):
@@ -170,9 +173,20 @@ class OAuth2:
         self.interactive = interactive
         self.identity = TokenIdentity(self.endpoints.host, client_id, scope)
         self.session = session or requests_retry_session(timeout=timeout)
-        self.cache: CacheHandler | None = (
-            CacheHandler(cache_path, identity=self.identity) if cache_path is not None else None
-        )
+        self.cache: TokenStore | None
+        """The token store (ticktick-py's ``cache``; ``get_cached_token()`` works on it)."""
+        if store is not None:
+            if store.identity is None:
+                store.identity = self.identity
+            elif store.identity != self.identity:
+                raise ConfigurationError(
+                    f"The store is for {store.identity}, but this client is {self.identity}."
+                )
+            self.cache = store
+        elif cache_path is not None:
+            self.cache = FileStore(cache_path, identity=self.identity)
+        else:
+            self.cache = None
         self._authorizer: Authorizer = authorizer or SignOn()
         self._custom_authorizer = authorizer is not None
         self._token_adapter = TimeoutHTTPAdapter(max_retries=token_retry(), timeout=timeout)
@@ -296,39 +310,46 @@ class OAuth2:
             parts += ["--host", self.endpoints.host]
         if self.cache is None:
             parts += ["--no-cache"]
-        elif str(self.cache.path) != DEFAULT_CACHE_PATH:
-            parts += ["--cache-path", str(self.cache.path)]
+        elif isinstance(self.cache, FileStore):
+            if self.cache.path != DEFAULT_CACHE_PATH:
+                parts += ["--cache-path", self.cache.path]
+        else:
+            parts += getattr(self.cache, "cli_options", lambda: [])()
         return shlex.join(parts)
 
     def _resolve(self, check_cache: bool, env_name: str | None) -> tuple[TokenDict, str]:
         if env_name is not None:
-            info = self._token_from_env(env_name)
+            info = EnvSource(env_name).read()
             if info is not None:
-                origin = f"The token in the environment variable {env_name}"
                 if not self._expired(info):
                     return info, f"env:{env_name}"
-                return self._authorize(self._expired_reason(info, origin)), "authorization"
+                origin = f"The token in the environment variable {env_name}"
+                return self._fresh_token(self._expired_reason(info, origin), check_cache)
         if check_cache and self.cache is not None:
-            info = self.cache.get_cached_token()
+            info = self.cache.read()
             if info is not None:
-                origin = f"The token cached in {self.cache.path}"
                 if not self._expired(info):
-                    return info, f"cache:{self.cache.path}"
-                return self._authorize(self._expired_reason(info, origin)), "authorization"
-        return self._authorize("No token was found"), "authorization"
+                    return info, f"cache:{self.cache.describe()}"
+                origin = f"The token cached in {self.cache.describe()}"
+                return self._fresh_token(self._expired_reason(info, origin), check_cache)
+        return self._fresh_token("No token was found", check_cache)
 
-    def _token_from_env(self, name: str) -> TokenDict | None:
-        text = os.environ.get(name)
-        if text is None or not text.strip():
-            return None
-        return parse_token_literal(
-            text,
-            source=f"The environment variable {name}",
-            advice=(
-                f"Set {name} to the token dict (JSON, or the Python dict literal ticktick-py "
-                f"uses) with at least 'access_token' and 'expire_time', or unset {name}."
-            ),
-        )
+    def _fresh_token(self, why: str, reuse_cache: bool) -> tuple[TokenDict, str]:
+        """A new token, authorized by at most one process sharing the store.
+
+        Under the store's lock: read the store again (another process may have just
+        authorized; then that token is used), and only if it still has no valid token,
+        authorize and write. Every other process waits on the lock meanwhile.
+        """
+        if self.cache is None:
+            return self._authorize(why), "authorization"
+        with self.cache.lock(self.signon_timeout + 30):
+            if reuse_cache:
+                info = self.cache.read()
+                if info is not None and not self._expired(info):
+                    logger.info("Another process renewed the token meanwhile; using it.")
+                    return info, f"cache:{self.cache.describe()}"
+            return self._authorize(why), "authorization"
 
     def _expired(self, info: Mapping[str, Any]) -> bool:
         return is_expired(info, self.expiry_margin)
@@ -353,7 +374,10 @@ class OAuth2:
             return None
         info = validate_token_dict(token_dict, source="The token dict", advice="")
         if self._expired(info):
-            return self._authorize(self._expired_reason(info, "The token"))
+            with self._lock:
+                fresh, source = self._fresh_token(self._expired_reason(info, "The token"), True)
+                self._set_token(fresh, source)
+                return fresh
         return info
 
     @staticmethod
@@ -401,7 +425,11 @@ class OAuth2:
             OAuthError: The person refused, or the token request failed.
         """
         with self._lock:
-            info = self._authorize("A new token was asked for")
+            if self.cache is None:
+                info = self._authorize("A new token was asked for")
+            else:
+                with self.cache.lock(self.signon_timeout + 30):
+                    info = self._authorize("A new token was asked for")
             self._set_token(info, "authorization")
             return info
 
@@ -430,7 +458,7 @@ class OAuth2:
         code = self._authorizer(request)
         info = self.exchange_code(code)
         if self.cache is not None:
-            self.cache.write_token_to_cache(info)
+            self.cache.write(info)
         return info
 
     def exchange_code(self, code: str) -> TokenDict:

@@ -1,4 +1,22 @@
-"""The token cache file (``.token-oauth``).
+"""Token stores: where a token is kept between runs, and who may renew it.
+
+Every store follows one small interface, :class:`TokenStore`: ``read``, ``write``,
+``delete``, ``discard`` (drop a refused token, and only that one) and ``lock``, the
+section in which exactly one process re-reads the store, asks a person if the token
+is still missing, and writes the result, while every other process waits and then
+reads that result. ``OAuth2(store=...)`` selects one; ``cache_path=`` selects the file.
+
+* :class:`FileStore` (default, ``.token-oauth``; also ``CacheHandler``): one machine.
+* :class:`MemoryStore`: one process (tests, short scripts).
+* :class:`EnvSource`: read-only, a variable such as ``ACCESS_TOKEN_DICT``.
+* ``KeyringStore`` (:mod:`ticktick.keyring_store`): the system's secret store.
+* ``RedisStore`` (:mod:`ticktick.redis_store`): many machines.
+
+Every stored token carries an ``issued_for`` record (host, client id, scope) and is
+returned only to a client of that identity.
+
+The file store
+--------------
 
 The file holds one JSON object in ticktick-py's shape, so files that ticktick-py
 wrote load unchanged, plus an ``issued_for`` object recording the host, client id
@@ -34,6 +52,8 @@ import os
 import stat
 import sys
 import time
+from _thread import get_ident
+from abc import ABC, abstractmethod
 
 from .errors import TokenCacheError
 from .token import TokenDict, token_problem, validate_token_dict
@@ -45,9 +65,18 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-
 if TYPE_CHECKING:
     import logging
     from collections.abc import Mapping
+    from contextlib import AbstractContextManager
     from typing import Any
 
-__all__ = ["DEFAULT_CACHE_PATH", "CacheHandler", "TokenIdentity"]
+__all__ = [
+    "DEFAULT_CACHE_PATH",
+    "CacheHandler",
+    "EnvSource",
+    "FileStore",
+    "MemoryStore",
+    "TokenIdentity",
+    "TokenStore",
+]
 
 
 def _logger() -> logging.Logger:
@@ -136,23 +165,30 @@ class _FileLock:
     def __init__(self, path: str, timeout: float) -> None:
         self.path = path
         self.timeout = timeout
+        self.owner: int | None = None  # the thread holding it, for re-entry
+        self.depth = 0
 
-    def hold(self) -> _HeldLock:
-        """A context manager that holds the lock (each use has its own file descriptor)."""
-        return _HeldLock(self)
+    def hold(self, timeout: float | None = None) -> _HeldLock:
+        """A context manager that holds the lock; the holding thread may enter again."""
+        return _HeldLock(self, self.timeout if timeout is None else timeout)
 
 
 class _HeldLock:
     """One holding of a :class:`_FileLock` (a class, not contextlib, for start-up time)."""
 
-    __slots__ = ("fd", "lock")
+    __slots__ = ("fd", "lock", "timeout")
 
-    def __init__(self, lock: _FileLock) -> None:
+    def __init__(self, lock: _FileLock, timeout: float) -> None:
         self.lock = lock
+        self.timeout = timeout
         self.fd = -1
 
     def __enter__(self) -> None:
-        path, timeout = self.lock.path, self.lock.timeout
+        lock = self.lock
+        if lock.owner == get_ident():  # re-entry by the holding thread
+            lock.depth += 1
+            return
+        path, timeout = lock.path, self.timeout
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
@@ -171,8 +207,14 @@ class _HeldLock:
                 )
             time.sleep(_FileLock._POLL)
         self.fd = fd
+        lock.owner, lock.depth = get_ident(), 1
 
     def __exit__(self, *exc_info: object) -> None:
+        lock = self.lock
+        lock.depth -= 1
+        if self.fd < 0:
+            return
+        lock.owner = None
         try:
             _unlock(self.fd)
         finally:
@@ -207,11 +249,104 @@ else:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
-class CacheHandler:
-    """Reads and writes the token cache file.
+class TokenStore(ABC):
+    """Where a token is kept: the interface every store follows.
 
-    Keeps ticktick-py's ``CacheHandler`` methods (:meth:`get_cached_token`,
-    :meth:`write_token_to_cache`) with safe storage underneath.
+    Attributes:
+        identity: What the token must have been issued for. ``OAuth2`` sets it when
+            a store is given without one.
+        read_only: Whether :meth:`write` is refused (the environment).
+    """
+
+    identity: TokenIdentity | None = None
+    read_only = False
+
+    @abstractmethod
+    def read(self) -> TokenDict | None:
+        """The stored token for :attr:`identity`, or ``None``; unusable data is set aside."""
+
+    @abstractmethod
+    def write(self, token: Mapping[str, Any]) -> None:
+        """Store *token* (atomically: readers see the old token or the new one)."""
+
+    @abstractmethod
+    def delete(self) -> bool:
+        """Remove the stored token; return whether there was one."""
+
+    @abstractmethod
+    def discard(self, access_token: str) -> bool:
+        """Remove the stored token if it is *access_token* (refused by the server)."""
+
+    @abstractmethod
+    def lock(self, timeout: float) -> AbstractContextManager[None]:
+        """Hold the store's "only one authorizes" lock, waiting at most *timeout* seconds.
+
+        Raises:
+            TokenCacheError: The wait timed out or the store cannot be reached.
+        """
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where the token lives, for messages (never a password)."""
+
+    # ticktick-py's CacheHandler names, so code written for it keeps working.
+
+    def get_cached_token(self) -> TokenDict | None:
+        """ticktick-py's name for :meth:`read`."""
+        return self.read()
+
+    def write_token_to_cache(self, token: Mapping[str, Any]) -> None:
+        """ticktick-py's name for :meth:`write`."""
+        self.write(token)
+
+
+def encode_token(token: Mapping[str, Any], identity: TokenIdentity | None) -> bytes:
+    """The stored form of *token*: JSON with the ``issued_for`` record of *identity*."""
+    data: dict[str, Any] = {key: value for key, value in token.items() if key != _ISSUED_FOR}
+    if identity is not None:
+        if None in identity.as_dict().values():
+            raise ValueError("a token can only be written with a full TokenIdentity")
+        data[_ISSUED_FOR] = identity.as_dict()
+    return json.dumps(data, indent=2).encode("utf-8") + b"\n"
+
+
+def decode_token(raw: bytes) -> tuple[TokenDict | None, str | None]:
+    """Return ``(token, None)`` for a usable stored token, or ``(None, problem)``."""
+    if len(raw) > MAX_CACHE_SIZE:
+        return None, f"it is larger than {MAX_CACHE_SIZE} bytes"
+    try:
+        value = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None, "it is not valid JSON (it may be truncated)"
+    problem = token_problem(value)
+    if problem is not None:
+        return None, f"it {problem}"
+    return validate_token_dict(value, source="", advice=""), None
+
+
+def check_identity(
+    token: TokenDict, identity: TokenIdentity | None, where: str
+) -> TokenDict | None:
+    """*token* without its ``issued_for`` record if it belongs to *identity*, else ``None``."""
+    if identity is not None:
+        mismatch = identity.mismatch(token)
+        if mismatch is not None:
+            _logger().warning(
+                "Not using the token in %s: %s. A new authorization will move it aside; "
+                "give each app and region its own store.",
+                where,
+                mismatch,
+            )
+            return None
+    token.pop(_ISSUED_FOR, None)
+    return token
+
+
+class FileStore(TokenStore):
+    """The token cache file (``.token-oauth``); see the module's notes for its guarantees.
+
+    Also available as ``CacheHandler``, ticktick-py's name, with its methods
+    (:meth:`get_cached_token`, :meth:`write_token_to_cache`).
 
     Args:
         path: The cache file, ``.token-oauth`` in the working folder by default.
@@ -234,7 +369,16 @@ class CacheHandler:
         self._warned_mode = False
 
     def __repr__(self) -> str:
-        return f"CacheHandler({self.path!r})"
+        return f"FileStore({self.path!r})"
+
+    def describe(self) -> str:
+        """The file's path."""
+        return self.path
+
+    def lock(self, timeout: float) -> AbstractContextManager[None]:
+        """The sidecar-file lock; the holding thread may re-enter it (writes do)."""
+        self._make_parent()
+        return self._lock.hold(timeout)
 
     # -- reading ---------------------------------------------------------------------
 
@@ -270,20 +414,7 @@ class CacheHandler:
                 self.path,
             )
 
-    def _parse(self, raw: bytes) -> tuple[TokenDict | None, str | None]:
-        """Return ``(token, None)`` for a usable file, or ``(None, problem)``."""
-        if len(raw) > MAX_CACHE_SIZE:
-            return None, f"it is larger than {MAX_CACHE_SIZE} bytes"
-        try:
-            value = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            return None, "it is not valid JSON (it may be truncated)"
-        problem = token_problem(value)
-        if problem is not None:
-            return None, f"it {problem}"
-        return validate_token_dict(value, source="", advice=""), None
-
-    def get_cached_token(self) -> TokenDict | None:
+    def read(self) -> TokenDict | None:
         """Return the cached token, or ``None`` when there is no usable one.
 
         A missing file returns ``None`` silently. A corrupt file is renamed aside
@@ -297,27 +428,18 @@ class CacheHandler:
         if read is None:
             return None
         raw, mode = read
-        token, problem = self._parse(raw)
+        token, problem = decode_token(raw)
         if token is None:
             self._set_aside_if_unchanged(raw, "corrupt", problem or "")
             return None
-        if self.identity is not None:
-            mismatch = self.identity.mismatch(token)
-            if mismatch is not None:
-                _logger().warning(
-                    "Not using the token cached in %s: %s. A new authorization will move it aside; "
-                    "give each app and region its own cache_path=.",
-                    self.path,
-                    mismatch,
-                )
-                return None
-        self._warn_if_shared(mode)
-        token.pop(_ISSUED_FOR, None)
+        token = check_identity(token, self.identity, self.path)
+        if token is not None:
+            self._warn_if_shared(mode)
         return token
 
     # -- writing ---------------------------------------------------------------------
 
-    def write_token_to_cache(self, token: Mapping[str, Any]) -> None:
+    def write(self, token: Mapping[str, Any]) -> None:
         """Store *token* atomically, with mode 0600, under the cross-process lock.
 
         A file holding another identity's token, or a corrupt one, is renamed aside
@@ -326,15 +448,11 @@ class CacheHandler:
         Raises:
             TokenCacheError: The file or its folder cannot be written.
         """
-        data: dict[str, Any] = {key: value for key, value in token.items() if key != _ISSUED_FOR}
-        if self.identity is not None:
-            if None in self.identity.as_dict().values():
-                raise ValueError("a token can only be written with a full TokenIdentity")
-            data[_ISSUED_FOR] = self.identity.as_dict()
-        payload = json.dumps(data, indent=2).encode("utf-8") + b"\n"
+        payload = encode_token(token, self.identity)
         self._make_parent()
         with self._lock.hold():
             self._set_aside_unusable()
+            self._remove_dead_temporaries()
             self._atomic_write(payload)
 
     def delete(self) -> bool:
@@ -362,7 +480,7 @@ class CacheHandler:
             return False
         with self._lock.hold():
             raw = self._read_bytes()
-            token = None if raw is None else self._parse(raw)[0]
+            token = None if raw is None else decode_token(raw)[0]
             if token is None or token["access_token"] != access_token:
                 return False
             try:
@@ -390,13 +508,29 @@ class CacheHandler:
         raw = self._read_bytes()
         if raw is None:
             return
-        token, problem = self._parse(raw)
+        token, problem = decode_token(raw)
         if token is None:
             self._rename_aside("corrupt", problem or "")
         elif self.identity is not None:
             mismatch = self.identity.mismatch(token)
             if mismatch is not None:
                 self._rename_aside("foreign", mismatch)
+
+    def _remove_dead_temporaries(self) -> None:
+        """Remove temporary files of writers that died mid-write. Lock held.
+
+        Every write happens under the lock, so while it is held no temporary file of
+        this store belongs to a live writer.
+        """
+        folder = os.path.dirname(self.path) or "."
+        prefix = f".{os.path.basename(self.path)}."
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            return
+        for name in names:
+            if name.startswith(prefix) and name.endswith(".tmp"):
+                _unlink_quietly(os.path.join(folder, name))
 
     def _set_aside_if_unchanged(self, raw: bytes, kind: str, why: str) -> None:
         """Rename the file aside if it still holds *raw* (another process may have fixed it)."""
@@ -425,6 +559,159 @@ class CacheHandler:
 
     def _atomic_write(self, payload: bytes) -> None:
         write_private_file(self.path, payload, what="the token cache")
+
+
+CacheHandler = FileStore
+"""ticktick-py's name for the file store."""
+
+
+class _ThreadLock:
+    """A re-entrant, in-process lock waited for with a timeout (a context manager)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.RLock()
+
+    def hold(self, timeout: float, what: str) -> _HeldThreadLock:
+        return _HeldThreadLock(self._lock, timeout, what)
+
+
+class _HeldThreadLock:
+    __slots__ = ("lock", "timeout", "what")
+
+    def __init__(self, lock: Any, timeout: float, what: str) -> None:
+        self.lock, self.timeout, self.what = lock, timeout, what
+
+    def __enter__(self) -> None:
+        if not self.lock.acquire(timeout=max(self.timeout, 0)):
+            raise TokenCacheError(
+                f"Waited {self.timeout:g} s for the lock of {self.what}, held by another thread."
+            )
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.lock.release()
+
+
+class MemoryStore(TokenStore):
+    """Keeps the token in this process only: for tests and short scripts.
+
+    One instance can be shared by several ``OAuth2`` clients (and threads) of the
+    process; it applies the same identity check and lock as the other stores.
+    """
+
+    def __init__(self, *, identity: TokenIdentity | None = None) -> None:
+        self.identity = identity
+        self._stored: bytes | None = None
+        self._lock = _ThreadLock()
+
+    def __repr__(self) -> str:
+        return "MemoryStore()"
+
+    def describe(self) -> str:
+        """``memory``."""
+        return "memory"
+
+    def read(self) -> TokenDict | None:
+        """The token kept here, if it belongs to :attr:`identity`."""
+        stored = self._stored
+        if stored is None:
+            return None
+        token, _ = decode_token(stored)
+        return None if token is None else check_identity(token, self.identity, "memory")
+
+    def write(self, token: Mapping[str, Any]) -> None:
+        """Keep *token*."""
+        self._stored = encode_token(token, self.identity)
+
+    def delete(self) -> bool:
+        """Forget the token; return whether there was one."""
+        had, self._stored = self._stored is not None, None
+        return had
+
+    def discard(self, access_token: str) -> bool:
+        """Forget the token if it is *access_token*."""
+        with self._lock.hold(10.0, "the memory store"):
+            stored = self._stored
+            token = None if stored is None else decode_token(stored)[0]
+            if token is None or token["access_token"] != access_token:
+                return False
+            self._stored = None
+            return True
+
+    def lock(self, timeout: float) -> AbstractContextManager[None]:
+        """An in-process lock (threads of this process wait for each other)."""
+        return self._lock.hold(timeout, "the memory store")
+
+
+class _NoLock:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+
+class EnvSource(TokenStore):
+    """A read-only source: an environment variable holding the token dict.
+
+    The value is JSON or the Python dict literal ticktick-py users keep in
+    ``ACCESS_TOKEN_DICT``. Unset or empty reads as no token; a malformed value raises
+    :class:`~ticktick.errors.TokenFormatError` naming the variable (never the value).
+    Nothing is ever written to it, and no identity is checked: the variable is
+    trusted as configured.
+    """
+
+    read_only = True
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"EnvSource({self.name!r})"
+
+    def describe(self) -> str:
+        """``env:NAME``."""
+        return f"env:{self.name}"
+
+    def read(self) -> TokenDict | None:
+        """The token in the variable, or ``None`` when it is unset or empty."""
+        from .token import parse_token_literal
+
+        text = os.environ.get(self.name)
+        if text is None or not text.strip():
+            return None
+        return parse_token_literal(
+            text,
+            source=f"The environment variable {self.name}",
+            advice=(
+                f"Set {self.name} to the token dict (JSON, or the Python dict literal "
+                "ticktick-py uses) with at least 'access_token' and 'expire_time' "
+                f"('ticktick-auth export' prints one), or unset {self.name}."
+            ),
+        )
+
+    def _refuse(self) -> TokenCacheError:
+        return TokenCacheError(
+            f"The environment variable {self.name} is read-only: a new token must be put "
+            f"there by hand (run 'ticktick-auth export' and update {self.name})."
+        )
+
+    def write(self, token: Mapping[str, Any]) -> None:
+        """Refused: the environment is read-only."""
+        raise self._refuse()
+
+    def delete(self) -> bool:
+        """Refused: the environment is read-only."""
+        raise self._refuse()
+
+    def discard(self, access_token: str) -> bool:
+        """Nothing to do: the variable cannot be changed from here."""
+        return False
+
+    def lock(self, timeout: float) -> AbstractContextManager[None]:
+        """No lock: nothing is written."""
+        return _NoLock()
 
 
 def write_private_file(path: str | os.PathLike[str], payload: bytes, *, what: str) -> None:
@@ -456,16 +743,21 @@ def write_private_file(path: str | os.PathLike[str], payload: bytes, *, what: st
             os.fsync(file.fileno())
         os.replace(tmp_name, path)
     except OSError as exc:
-        try:  # noqa: SIM105 - contextlib.suppress would cost start-up time
-            os.unlink(tmp_name)
-        except OSError:
-            pass
+        _unlink_quietly(tmp_name)
         full = " (the disk is full)" if exc.errno in (errno.ENOSPC, errno.EFBIG) else ""
         raise TokenCacheError(
             f"Cannot write {what} {path}{full}: {exc.strerror}. "
             "The previous file, if any, is unchanged."
         ) from None
     _fsync_dir(parent)
+
+
+def _unlink_quietly(path: str) -> None:
+    """Remove *path* if possible (contextlib.suppress would cost start-up time)."""
+    try:
+        os.unlink(path)
+    except OSError:
+        return
 
 
 def _fsync_dir(path: str) -> None:
