@@ -1,0 +1,239 @@
+"""A token store in Redis, shared by every process on every machine that can reach it.
+
+Needs ``pip install 'ticktick-oauth[redis]'`` (the ``redis`` package).
+
+* The token lives under one key derived from host, client id and scope
+  (``ticktick-oauth:<host>:<digest>``), written with a single ``SET ... EX``: readers
+  see the old token or the new one, and Redis drops it when it expires.
+* The "only one authorizes" lock is a key set with ``SET NX PX`` and a random owner
+  value. Only its owner releases it (a compare-and-delete script); while held it is
+  renewed in the background, so a live holder keeps it through a long sign-on, and
+  a holder that dies (even by ``SIGKILL``) loses it after ``lock_ttl`` seconds, when
+  another worker takes over. Waiting is bounded by a timeout.
+* Every network operation has a timeout. An unreachable Redis raises
+  :class:`~ticktick.errors.TokenCacheError` naming the address (never the
+  password); there is no silent fallback to another store.
+
+Example:
+    >>> store = RedisStore("redis://cache.internal:6379/0")  # doctest: +SKIP
+    >>> oauth = OAuth2(client_id, client_secret, redirect_uri, store=store)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+from .errors import ConfigurationError, TokenCacheError
+from .store import TokenIdentity, TokenStore, _logger, check_identity, decode_token, encode_token
+from .token import TokenDict, expire_time_of
+
+__all__ = ["RedisStore"]
+
+DEFAULT_URL = "redis://127.0.0.1:6379/0"
+
+# Delete the key only if it still holds this owner's value (or this access token).
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+_DISCARD = """
+local value = redis.call('GET', KEYS[1])
+if not value then return 0 end
+local ok, token = pcall(cjson.decode, value)
+if ok and type(token) == 'table' and token['access_token'] == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+def _safe_address(url: str) -> str:
+    """The URL without user name or password, for messages."""
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+class RedisStore(TokenStore):
+    """Keeps the token in Redis; its lock spans every machine.
+
+    Args:
+        url: The Redis URL (``redis://[:password@]host:port/db``, or ``rediss://``).
+        identity: What the token is for; ``OAuth2`` sets it when left out.
+        prefix: The first part of every key.
+        lock_ttl: Seconds after which the lock of a holder that died is free again.
+        timeout: Seconds for connecting and for each command.
+        client: A ready ``redis.Redis`` client to use instead of *url*.
+
+    Raises:
+        ConfigurationError: The ``redis`` package is not installed.
+    """
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        identity: TokenIdentity | None = None,
+        prefix: str = "ticktick-oauth",
+        lock_ttl: float = 30.0,
+        timeout: float = 5.0,
+        client: Any = None,
+    ) -> None:
+        try:
+            import redis
+        except ImportError:
+            raise ConfigurationError(
+                "The Redis store needs the redis package: pip install 'ticktick-oauth[redis]'."
+            ) from None
+        self._errors: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
+        self.url = url
+        self.address = _safe_address(url)
+        self.identity = identity
+        self.prefix = prefix
+        self.lock_ttl = lock_ttl
+        self._client = client or redis.Redis.from_url(
+            url, socket_connect_timeout=timeout, socket_timeout=timeout, retry_on_timeout=False
+        )
+
+    def __repr__(self) -> str:
+        return f"RedisStore({self.address!r})"
+
+    @property
+    def key(self) -> str:
+        """The key holding the token: derived from host, client id and scope."""
+        identity = self.identity
+        if identity is None or identity.client_id is None or identity.scope is None:
+            raise ConfigurationError(
+                "The Redis store needs the client id and scope to find the token "
+                "(pass --client-id, or use it through OAuth2)."
+            )
+        digest = hashlib.sha256(
+            f"{identity.host}\n{identity.client_id}\n{identity.scope}".encode()
+        ).hexdigest()[:24]
+        return f"{self.prefix}:{identity.host}:{digest}"
+
+    def describe(self) -> str:
+        """The server and key, e.g. ``redis://127.0.0.1:6379/0 ticktick-oauth:...``."""
+        return f"{self.address} {self.key}"
+
+    def cli_options(self) -> list[str]:
+        """The ``ticktick-auth`` options that select this store (never a password)."""
+        return ["--store", "redis", "--redis-url", self.address]
+
+    def _fail(self, doing: str, exc: BaseException) -> NoReturn:
+        raise TokenCacheError(
+            f"Redis at {self.address} could not {doing} ({type(exc).__name__}). Check that "
+            "the server runs and that --redis-url / TICKTICK_REDIS_URL points to it. No other "
+            "store was used."
+        ) from None
+
+    # -- the token -------------------------------------------------------------------
+
+    def read(self) -> TokenDict | None:
+        """The token in Redis, or ``None``; an unreadable value is renamed aside."""
+        key = self.key
+        try:
+            raw = self._client.get(key)
+        except self._errors as exc:
+            self._fail("be read", exc)
+        if raw is None:
+            return None
+        token, problem = decode_token(raw if isinstance(raw, bytes) else str(raw).encode())
+        if token is None:
+            aside = f"{key}:corrupt-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+            try:
+                self._client.renamenx(key, aside)
+            except self._errors as exc:
+                self._fail("set aside an unreadable token", exc)
+            _logger().warning(
+                "The token in Redis (%s) was unusable (%s); it was renamed to %s.",
+                self.address,
+                problem,
+                aside,
+            )
+            return None
+        return check_identity(token, self.identity, self.describe())
+
+    def write(self, token: Mapping[str, Any]) -> None:
+        """Store *token* with one ``SET``, expiring with the token."""
+        expire_time = expire_time_of(token)
+        ttl = None if expire_time is None else max(1, int(expire_time - time.time()))
+        try:
+            self._client.set(self.key, encode_token(token, self.identity), ex=ttl)
+        except self._errors as exc:
+            self._fail("store the token", exc)
+
+    def delete(self) -> bool:
+        """Remove the token; return whether there was one."""
+        try:
+            return bool(self._client.delete(self.key))
+        except self._errors as exc:
+            self._fail("delete the token", exc)
+
+    def discard(self, access_token: str) -> bool:
+        """Remove the token if it is still *access_token* (one atomic script)."""
+        try:
+            return bool(self._client.eval(_DISCARD, 1, self.key, access_token))
+        except self._errors as exc:
+            self._fail("discard the refused token", exc)
+
+    # -- the lock --------------------------------------------------------------------
+
+    def lock(self, timeout: float) -> AbstractContextManager[None]:
+        """The distributed lock (see the module's notes)."""
+        return self._hold(timeout)
+
+    @contextmanager
+    def _hold(self, timeout: float) -> Iterator[None]:
+        key = f"{self.key}:lock"
+        owner = secrets.token_hex(16)
+        ttl_ms = max(1, int(self.lock_ttl * 1000))
+        deadline = time.monotonic() + timeout
+        pause = 0.02
+        while True:
+            try:
+                if self._client.set(key, owner, nx=True, px=ttl_ms):
+                    break
+            except self._errors as exc:
+                self._fail("take the lock", exc)
+            if time.monotonic() >= deadline:
+                raise TokenCacheError(
+                    f"Waited {timeout:g} s for the token lock in Redis ({self.address} {key}), "
+                    "held by another worker. If that worker died, the lock frees itself within "
+                    f"{self.lock_ttl:g} s."
+                )
+            time.sleep(pause)
+            pause = min(pause * 2, 0.25)
+        stop = threading.Event()
+        renewer = threading.Thread(target=self._renew, args=(key, owner, ttl_ms, stop), daemon=True)
+        renewer.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            renewer.join(timeout=5)
+            try:
+                self._client.eval(_RELEASE, 1, key, owner)
+            except self._errors as exc:
+                self._fail("release the lock", exc)
+
+    def _renew(self, key: str, owner: str, ttl_ms: int, stop: threading.Event) -> None:
+        """Keep the lock while its holder lives; stop quietly if Redis goes away."""
+        while not stop.wait(ttl_ms / 3000):
+            try:
+                if not self._client.eval(_RENEW, 1, key, owner, ttl_ms):
+                    return
+            except self._errors:
+                return
