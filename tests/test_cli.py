@@ -66,7 +66,7 @@ def test_token_from_the_environment_comes_first(
 @pytest.mark.parametrize(
     ("setup", "message"),
     [
-        ("missing", "No token found in ACCESS_TOKEN_DICT or .token-oauth"),
+        ("missing", "No token found in ACCESS_TOKEN_DICT or cache file .token-oauth"),
         ("expired", "expired on"),
         ("corrupt", "No token found"),
         ("foreign", "No token found"),
@@ -178,10 +178,10 @@ def test_logout_removes_only_the_cache(tmp_path: Path, capsys: pytest.CaptureFix
     other = tmp_path / ".token-oauth.corrupt-keep"
     other.write_text("kept")
     code, out, _ = run(capsys, "logout")
-    assert (code, out) == (0, "Removed the cached token .token-oauth.\n")
+    assert (code, out) == (0, "Removed the cached token (cache file .token-oauth).\n")
     assert not cache.exists()
     assert other.exists()
-    assert run(capsys, "logout")[1] == "No cached token at .token-oauth.\n"
+    assert run(capsys, "logout")[1] == "No cached token in cache file .token-oauth.\n"
 
 
 @pytest.mark.parametrize("command", [[], ["login"], ["token"], ["status"], ["export"], ["logout"]])

@@ -27,7 +27,7 @@ import time
 from . import __version__
 from .endpoints import resolve_host
 from .errors import ConfigurationError, TickTickError
-from .store import DEFAULT_CACHE_PATH, CacheHandler, TokenIdentity, write_private_file
+from .store import DEFAULT_CACHE_PATH, FileStore, TokenIdentity, TokenStore, write_private_file
 from .token import TokenDict, expire_time_of, is_expired, parse_token_literal, readable_time
 
 # `ticktick-auth token` must start fast (it runs inside `$(...)` in scripts), so
@@ -65,8 +65,28 @@ class _Failure(TickTickError):
 # -- finding a token without network ----------------------------------------------------
 
 
+def _store(args: Options, client_id: str | None = None) -> TokenStore:
+    """The store chosen by ``--store`` (the file by default), for this host, app and scope."""
+    host = resolve_host(args.host).host
+    client = client_id or args.client_id or None
+    if args.store == "file":
+        return FileStore(args.cache_path, identity=TokenIdentity(host, client, args.scope))
+    identity = TokenIdentity(host, client, args.scope or DEFAULT_SCOPE)
+    if args.store == "keyring":
+        from .keyring_store import KeyringStore
+
+        return KeyringStore(identity=identity)
+    from .redis_store import RedisStore
+
+    return RedisStore(args.redis_url, identity=identity)
+
+
+def _where(store: TokenStore) -> str:
+    return f"cache file {store.describe()}" if isinstance(store, FileStore) else store.describe()
+
+
 def _find_token(args: Options) -> tuple[TokenDict, str] | None:
-    """The token from the environment variable or the cache file, with where it came from."""
+    """The token from the environment variable or the store, with where it came from."""
     text = os.environ.get(args.env_key, "") if args.env_key else ""
     if text.strip():
         token = parse_token_literal(
@@ -75,12 +95,11 @@ def _find_token(args: Options) -> tuple[TokenDict, str] | None:
             advice=f"Fix or unset {args.env_key}; 'ticktick-auth export' prints a valid value.",
         )
         return token, f"environment variable {args.env_key}"
-    host = resolve_host(args.host).host
-    identity = TokenIdentity(host, args.client_id or None, args.scope)
-    cached = CacheHandler(args.cache_path, identity=identity).get_cached_token()
+    store = _store(args)
+    cached = store.read()
     if cached is None:
         return None
-    return cached, f"cache file {args.cache_path}"
+    return cached, _where(store)
 
 
 def _valid_token(args: Options) -> tuple[TokenDict, str]:
@@ -89,8 +108,8 @@ def _valid_token(args: Options) -> tuple[TokenDict, str]:
     if found is None:
         where = f"{args.env_key} or " if args.env_key else ""
         raise _Failure(
-            f"No token found in {where}{args.cache_path} for {resolve_host(args.host).host}. "
-            f"Run '{_PROG} login' to get one."
+            f"No token found in {where}{_where(_store(args))} for "
+            f"{resolve_host(args.host).host}. Run '{_PROG} login' to get one."
         )
     token, source = found
     if is_expired(token, 60):
@@ -146,14 +165,16 @@ def _cmd_token(args: Options) -> int:
 def _cmd_status(args: Options) -> int:
     found = _find_token(args)
     if found is None:
+        where = _where(_store(args))
         print(f"No token for {resolve_host(args.host).host} in ", end="")
-        print(f"{args.env_key} or {args.cache_path}." if args.env_key else f"{args.cache_path}.")
+        print(f"{args.env_key} or {where}." if args.env_key else f"{where}.")
         print(f"Run '{_PROG} login' to get one.")
         return EXIT_FAILURE
     token, source = found
     days = _days_left(token)
     expire_time = expire_time_of(token)
     print(f"source:   {source}")
+    print(f"store:    {'environment' if source.startswith('environment') else args.store}")
     print(f"host:     {resolve_host(args.host).host}")
     if args.client_id:
         print(f"client:   {args.client_id}")
@@ -186,10 +207,11 @@ def _cmd_export(args: Options) -> int:
 
 
 def _cmd_logout(args: Options) -> int:
-    if CacheHandler(args.cache_path).delete():
-        print(f"Removed the cached token {args.cache_path}.")
+    store = _store(args)
+    if store.delete():
+        print(f"Removed the cached token ({_where(store)}).")
     else:
-        print(f"No cached token at {args.cache_path}.")
+        print(f"No cached token in {_where(store)}.")
     return EXIT_OK
 
 
@@ -334,7 +356,8 @@ def _cmd_login(args: Options) -> int:
         client_secret,
         redirect_uri,
         scope=args.scope,
-        cache_path=None if args.no_cache else args.cache_path,
+        cache_path=None,
+        store=None if args.no_cache else _store(args, client_id),
         host=args.host,
         signon_timeout=args.timeout,
         interactive=True,
@@ -343,7 +366,7 @@ def _cmd_login(args: Options) -> int:
     )
     token = oauth.authorize()
     days = _days_left(token)
-    stored = "kept in memory only" if args.no_cache else f"cached in {args.cache_path}"
+    stored = "kept in memory only" if oauth.cache is None else f"stored in {_where(oauth.cache)}"
     valid = f", valid {days:.0f} days" if days is not None else ""
     print(f"Signed on: token {stored}{valid}.", file=sys.stderr)
     if args.output is not None and args.output != "cache":
@@ -364,6 +387,8 @@ def _common_defaults() -> dict[str, Any]:
         "env_key": DEFAULT_ENV_KEY,
         "client_id": os.environ.get("TICKTICK_CLIENT_ID"),
         "scope": None,
+        "store": os.environ.get("TICKTICK_STORE", "file"),
+        "redis_url": os.environ.get("TICKTICK_REDIS_URL", "redis://127.0.0.1:6379/0"),
         "debug": False,
     }
 
@@ -382,6 +407,8 @@ def _quick_token_args(argv: Sequence[str]) -> Options | None:
     if not argv or argv[0] != "token":
         return None
     values = _common_defaults()
+    if values["store"] != "file":
+        return None
     rest = list(argv[1:])
     while rest:
         option = rest.pop(0)
@@ -425,6 +452,17 @@ def _parser() -> argparse.ArgumentParser:
         help="the app's client id (default: $TICKTICK_CLIENT_ID)",
     )
     common.add_argument("--scope", default=defaults["scope"], help="the scope asked for")
+    common.add_argument(
+        "--store",
+        choices=("file", "keyring", "redis"),
+        default=defaults["store"],
+        help="where the token is kept (default: %(default)s; $TICKTICK_STORE)",
+    )
+    common.add_argument(
+        "--redis-url",
+        default=defaults["redis_url"],
+        help="the Redis server of --store redis (default: $TICKTICK_REDIS_URL or %(default)s)",
+    )
     common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
 
     parser = argparse.ArgumentParser(

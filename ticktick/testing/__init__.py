@@ -8,6 +8,6 @@ fixture that installing ticktick-oauth registers::
         assert oauth.get_access_token() in fake_ticktick.issued
 """
 
-from .server import FakeTickTick, Fault, IssuedToken, RecordedRequest
+from .server import FakeTickTick, Fault, IssuedToken, RecordedRequest, approve
 
-__all__ = ["FakeTickTick", "Fault", "IssuedToken", "RecordedRequest"]
+__all__ = ["FakeTickTick", "Fault", "IssuedToken", "RecordedRequest", "approve"]

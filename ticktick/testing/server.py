@@ -33,6 +33,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import functools
 import html
 import json
 import secrets
@@ -56,7 +57,7 @@ from ..oauth2 import OAuth2
 from ..signon import AuthorizationRequest, Authorizer, parse_redirect
 from .openapi import FakeOpenAPI
 
-__all__ = ["FakeTickTick", "Fault", "IssuedToken", "RecordedRequest"]
+__all__ = ["FakeTickTick", "Fault", "IssuedToken", "RecordedRequest", "approve"]
 
 DEFAULT_CLIENT_ID = "fake-client-id"
 DEFAULT_CLIENT_SECRET = "fake-client-secret"  # noqa: S105 - a test credential
@@ -307,29 +308,9 @@ class FakeTickTick:
         """An authorizer that clicks *decision* (``"allow"`` or ``"deny"``) on the page.
 
         It posts the consent form over real HTTP, as a browser would, and reads the
-        code from the redirect.
+        code from the redirect (see :func:`approve`).
         """
-
-        def approve(request: AuthorizationRequest) -> str:
-            parts = urlsplit(request.url)
-            form = dict(parse_qsl(parts.query))
-            form["decision"] = decision
-            answer = requests.post(
-                f"{parts.scheme}://{parts.netloc}{parts.path}",
-                data=form,
-                allow_redirects=False,
-                timeout=timeout,
-            )
-            location = answer.headers.get("Location")
-            if answer.status_code not in (302, 303) or not location:
-                raise OAuthError(
-                    f"The authorize page answered HTTP {answer.status_code} instead of a "
-                    f"redirect: {_excerpt(answer.text)!r}",
-                    status=answer.status_code,
-                )
-            return parse_redirect(location, request.state)
-
-        return approve
+        return functools.partial(approve, decision=decision, timeout=timeout)
 
     # -- OAuth logic, called by the handler ---------------------------------------------
 
@@ -399,6 +380,35 @@ class FakeTickTick:
             "expires_in": self.expires_in,
             "scope": scope,
         }
+
+
+def approve(request: AuthorizationRequest, decision: str = "allow", timeout: float = 10.0) -> str:
+    """Click *decision* on a fake server's consent page for *request*; return the code.
+
+    Usable as an ``authorizer`` in any process that can reach the fake server:
+    ``OAuth2(..., authorizer=approve)``.
+
+    Raises:
+        OAuthError: The page answered with an error instead of a redirect.
+        AccessDenied: *decision* was ``"deny"``.
+    """
+    parts = urlsplit(request.url)
+    form = dict(parse_qsl(parts.query))
+    form["decision"] = decision
+    answer = requests.post(
+        f"{parts.scheme}://{parts.netloc}{parts.path}",
+        data=form,
+        allow_redirects=False,
+        timeout=timeout,
+    )
+    location = answer.headers.get("Location")
+    if answer.status_code not in (302, 303) or not location:
+        raise OAuthError(
+            f"The authorize page answered HTTP {answer.status_code} instead of a "
+            f"redirect: {_excerpt(answer.text)!r}",
+            status=answer.status_code,
+        )
+    return parse_redirect(location, request.state)
 
 
 def _basic_user(header: str, clients: Mapping[str, _Client]) -> str | None:
