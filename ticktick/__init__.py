@@ -48,6 +48,10 @@ _WHERE = {
     "SignOn": "signon",
     "parse_redirect": "signon",
     "CacheHandler": "store",
+    "EnvSource": "store",
+    "FileStore": "store",
+    "MemoryStore": "store",
+    "TokenStore": "store",
     "TokenIdentity": "store",
     "TokenDict": "token",
 }
@@ -62,10 +66,13 @@ __all__ = [
     "CacheHandler",
     "ConfigurationError",
     "Endpoints",
+    "EnvSource",
+    "FileStore",
     "Forbidden",
     "InvalidClient",
     "InvalidGrant",
     "LoopbackPortInUse",
+    "MemoryStore",
     "NotFound",
     "OAuth2",
     "OAuthError",
@@ -82,6 +89,7 @@ __all__ = [
     "TokenExpiryWarning",
     "TokenFormatError",
     "TokenIdentity",
+    "TokenStore",
     "TransportError",
     "Unauthorized",
     "__version__",
@@ -134,5 +142,12 @@ if TYPE_CHECKING:
     from .oauth2 import OAuth2
     from .session import requests_retry_session
     from .signon import AuthorizationRequest, SignOn, parse_redirect
-    from .store import CacheHandler, TokenIdentity
+    from .store import (
+        CacheHandler,
+        EnvSource,
+        FileStore,
+        MemoryStore,
+        TokenIdentity,
+        TokenStore,
+    )
     from .token import TokenDict
