@@ -1,17 +1,19 @@
 """A small client for every endpoint of the TickTick Open API V1.
 
->>> api = OpenAPI(oauth)  # doctest: +SKIP
->>> inbox = api.get_project_data("inbox")  # doctest: +SKIP
->>> task = api.create_task(inbox["project"]["id"], "Buy milk",  # doctest: +SKIP
-...                        {"dueDate": datetime(2026, 12, 1, 9, 0), "priority": 3})
-
 Requests go through the OAuth2 client's retrying session (its connection pool is
-reused across calls) with :class:`~ticktick.TickTickAuth`, which renews a refused
+reused across calls) with [`TickTickAuth`][ticktick.auth.TickTickAuth], which renews a refused
 token once. Values are the plain JSON of the API, typed with the typed dicts of
-:mod:`ticktick.models`; ``datetime`` values are sent in TickTick's format (a naive
-``datetime`` is taken as local time). Errors are typed: :class:`~ticktick.errors.NotFound`,
-:class:`~ticktick.errors.Forbidden`, :class:`~ticktick.errors.RateLimited`,
-:class:`~ticktick.errors.Unauthorized`, and :class:`~ticktick.errors.ApiError` for the rest.
+[`ticktick.models`][ticktick.models]; ``datetime`` values are sent in TickTick's format (a naive
+``datetime`` is taken as local time). Errors are typed: [`NotFound`][ticktick.errors.NotFound],
+[`Forbidden`][ticktick.errors.Forbidden], [`RateLimited`][ticktick.errors.RateLimited],
+[`Unauthorized`][ticktick.errors.Unauthorized], and [`ApiError`][ticktick.errors.ApiError] for
+the rest.
+
+Examples:
+    >>> api = OpenAPI(oauth)  # doctest: +SKIP
+    >>> inbox = api.get_project_data("inbox")  # doctest: +SKIP
+    >>> task = api.create_task(inbox["project"]["id"], "Buy milk",  # doctest: +SKIP
+    ...                        {"dueDate": datetime(2026, 12, 1, 9, 0), "priority": 3})
 """
 
 from __future__ import annotations
@@ -95,7 +97,7 @@ def _retry_after(response: requests.Response) -> float | None:
 
 
 class OpenAPI:
-    """The TickTick Open API V1, authorized by an :class:`~ticktick.OAuth2` client.
+    """The TickTick Open API V1, authorized by an [`OAuth2`][ticktick.oauth2.OAuth2] client.
 
     Args:
         oauth: The client that keeps the token.

@@ -1,15 +1,16 @@
-"""Authorize ``requests`` calls with the token an :class:`~ticktick.OAuth2` keeps.
+"""Authorize ``requests`` calls with the token an [`OAuth2`][ticktick.oauth2.OAuth2] keeps.
 
-:class:`TickTickAuth` is a ``requests`` auth object::
+`TickTickAuth` is a ``requests`` auth object::
 
     session.get("https://api.ticktick.com/open/v1/project", auth=TickTickAuth(oauth))
 
 Each request gets ``Authorization: Bearer <token>`` from
-:meth:`OAuth2.get_access_token() <ticktick.OAuth2.get_access_token>`. When TickTick
+[`OAuth2.get_access_token()`][ticktick.oauth2.OAuth2.get_access_token]. When TickTick
 answers 401, the refused token is discarded (from memory, and from the cache file if
 it is still there), a token is resolved again and the request is sent once more, once.
 A second refusal is returned as it is: there is no loop. Where nobody can be asked
-to sign on, resolving again raises :class:`~ticktick.errors.ReauthorizationRequired`.
+to sign on, resolving again raises
+[`ReauthorizationRequired`][ticktick.errors.ReauthorizationRequired].
 
 The token is attached only to URLs under the Open API base of the client's region, so
 a ticktick.com token is never sent to dida365.com, nor to any other host.

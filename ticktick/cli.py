@@ -103,7 +103,7 @@ def _find_token(args: Options) -> tuple[TokenDict, str] | None:
 
 
 def _valid_token(args: Options) -> tuple[TokenDict, str]:
-    """The token, or a :class:`_Failure` saying why there is none."""
+    """The token, or a `_Failure` saying why there is none."""
     found = _find_token(args)
     if found is None:
         where = f"{args.env_key} or " if args.env_key else ""

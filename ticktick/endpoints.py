@@ -90,9 +90,10 @@ def is_loopback(hostname: str | None) -> bool:
 def resolve_host(host: str | Endpoints) -> Endpoints:
     """Return the endpoints for ``host=``.
 
-    Accepts ``"ticktick.com"``, ``"dida365.com"``, an :class:`Endpoints`, or the base
+    Accepts ``"ticktick.com"``, ``"dida365.com"``, an `Endpoints`, or the base
     URL of a compatible server (``"http://127.0.0.1:8123"`` for
-    :class:`ticktick.testing.FakeTickTick`). Plain HTTP is refused except on loopback.
+    [`ticktick.testing.FakeTickTick`][ticktick.testing.server.FakeTickTick]). Plain HTTP is
+    refused except on loopback.
 
     Raises:
         ConfigurationError: The host is unknown, or a remote URL is not https.

@@ -1,6 +1,6 @@
 """Typed errors raised by ticktick-oauth.
 
-Every failure of this package is a :class:`TickTickError`. Each message says what
+Every failure of this package is a `TickTickError`. Each message says what
 happened and what to do next, includes the HTTP status and TickTick's ``error`` /
 ``error_description`` when the server sent them, and never includes a client
 secret, an authorization code or a token.

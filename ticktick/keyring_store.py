@@ -3,7 +3,7 @@
 Needs ``pip install 'ticktick-oauth[keyring]'`` (the ``keyring`` package) and a
 keyring backend: macOS Keychain, Windows Credential Locker, the Secret Service of a
 Linux desktop, or a file-backed one such as ``keyrings.alt``. Without a usable
-backend, every operation raises :class:`~ticktick.errors.TokenCacheError` saying so.
+backend, every operation raises [`TokenCacheError`][ticktick.errors.TokenCacheError] saying so.
 
 The token is stored as a password of the service ``ticktick-oauth`` under a user
 name made of host, client id and scope, so each app and region has its own entry.

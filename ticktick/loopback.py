@@ -2,7 +2,7 @@
 
 When the registered redirect URI is ``http://127.0.0.1:PORT/...`` (or ``localhost``,
 ``[::1]``), TickTick sends the browser back to this machine after "Allow". The
-:class:`LoopbackReceiver` listens there, *before* the browser is opened, and:
+`LoopbackReceiver` listens there, *before* the browser is opened, and:
 
 * binds only the loopback address of the redirect URI, never a public one;
 * answers requests to other paths (``/favicon.ico``, probes) with 404 and keeps waiting;
@@ -16,7 +16,7 @@ When the registered redirect URI is ``http://127.0.0.1:PORT/...`` (or ``localhos
   timeout, a cap on connections served at once, and the port is freed on every exit
   (success, timeout, Ctrl-C, error).
 
-A port already in use raises :class:`~ticktick.errors.LoopbackPortInUse` at once.
+A port already in use raises [`LoopbackPortInUse`][ticktick.errors.LoopbackPortInUse] at once.
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ class LoopbackReceiver:
         ValueError: *redirect_uri* is not an ``http`` loopback URI.
         LoopbackPortInUse: Another program listens on the port.
 
-    Example:
+    Examples:
         >>> with LoopbackReceiver("http://127.0.0.1:8080/", state) as receiver:  # doctest: +SKIP
         ...     webbrowser.open(authorize_url)
         ...     result = receiver.wait(timeout=300)
@@ -277,7 +277,7 @@ class LoopbackReceiver:
 
     @property
     def result(self) -> RedirectResult | None:
-        """The redirect's result, once :attr:`done`."""
+        """The redirect's result, once `done`."""
         return self._result
 
     def wait(self, timeout: float) -> RedirectResult:

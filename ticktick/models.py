@@ -4,7 +4,7 @@ They are plain dicts at run time, with TickTick's own (camelCase) keys, so
 values go to and from JSON unchanged. Fields TickTick may omit are optional.
 
 Dates travel as strings in TickTick's format, ``yyyy-MM-dd'T'HH:mm:ssZ``
-(``2019-11-13T03:00:00+0000``); the client also accepts :class:`datetime.datetime`
+(``2019-11-13T03:00:00+0000``); the client also accepts `datetime.datetime`
 wherever a date is sent. Task ``priority`` is 0 (none), 1 (low), 3 (medium) or 5
 (high); task ``status`` is 0 (open) or 2 (completed).
 """
@@ -136,7 +136,7 @@ class ProjectData(TypedDict):
 
 
 class TaskMove(TypedDict):
-    """One move for :meth:`~ticktick.OpenAPI.move_tasks`."""
+    """One move for [`move_tasks`][ticktick.api.OpenAPI.move_tasks]."""
 
     fromProjectId: str
     toProjectId: str

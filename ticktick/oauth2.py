@@ -1,6 +1,6 @@
 """The OAuth2 token client.
 
-:class:`OAuth2` keeps ticktick-py's constructor and public surface, so code written
+`OAuth2` keeps ticktick-py's constructor and public surface, so code written
 for ticktick-py's ``OAuth2`` keeps working, and resolves a token from, in order:
 
 1. **memory**: the token this instance already holds, while it is valid;
@@ -15,7 +15,8 @@ A token counts as expired ``expiry_margin`` seconds (60) before its expiry. An e
 token in memory falls through to the next steps (another process may have renewed
 the cache); an expired token from the environment or the cache needs a fresh
 authorization. In a process where nobody can be asked (no terminal, ``CI`` set, or
-``interactive=False``) that raises :class:`~ticktick.errors.ReauthorizationRequired`
+``interactive=False``) that raises
+[`ReauthorizationRequired`][ticktick.errors.ReauthorizationRequired]
 at once instead of waiting on a prompt.
 
 TickTick issues no refresh tokens: every token (about 180 days) ends in a new
@@ -101,23 +102,24 @@ class OAuth2:
         expiry_margin: Seconds before expiry at which a token counts as expired.
         timeout: Timeout of each HTTP request, in seconds or ``(connect, read)``.
         signon_timeout: Seconds a person has to complete an authorization.
-        expiry_warning_days: Warn (logging and :class:`~ticktick.errors.TokenExpiryWarning`)
-            once when a resolved token has fewer days left than this.
+        expiry_warning_days: Warn (logging and
+            [`TokenExpiryWarning`][ticktick.errors.TokenExpiryWarning]) once when a
+            resolved token has fewer days left than this.
         interactive: Whether a person may be asked to authorize. ``None`` (default)
             asks only when standard input is a terminal and ``CI`` is not set, or when
             a custom ``authorizer`` is given.
-        authorizer: Replaces the terminal sign-on; see :mod:`ticktick.signon`.
-        store: Where the token is kept and shared (:mod:`ticktick.store`); replaces
+        authorizer: Replaces the terminal sign-on; see [`ticktick.signon`][ticktick.signon].
+        store: Where the token is kept and shared ([`ticktick.store`][ticktick.store]); replaces
             ``cache_path``. A store's lock makes sure that, of many processes needing
             a token at once, exactly one asks a person and the others use its result.
         resolve: Resolve a token in the constructor, as ticktick-py does. With
-            ``False``, the first :meth:`get_access_token` call does it.
+            ``False``, the first `get_access_token` call does it.
 
     Raises:
         ConfigurationError: An argument cannot work (empty client id, unknown host).
         ReauthorizationRequired: No usable token and nobody to ask (with ``resolve``).
 
-    Example:
+    Examples:
         >>> oauth = OAuth2(client_id="...", client_secret="...",  # doctest: +SKIP
         ...                redirect_uri="http://127.0.0.1:8080/", env_key="ACCESS_TOKEN_DICT")
         >>> headers = {"Authorization": f"Bearer {oauth.get_access_token()}"}  # doctest: +SKIP
@@ -240,7 +242,7 @@ class OAuth2:
 
         Drops it from memory, and from the cache file if the file still holds it (a
         newer token written meanwhile by another process is kept). The next
-        :meth:`get_access_token` resolves again: the environment, the cache, or a new
+        `get_access_token` resolves again: the environment, the cache, or a new
         authorization (``ReauthorizationRequired`` where nobody can be asked).
         """
         with self._lock:
@@ -364,8 +366,8 @@ class OAuth2:
         """Return *token_dict* if usable, a new token if it has expired, ``None`` if absent.
 
         Keeps ticktick-py's meaning. An expired token starts a fresh authorization,
-        or raises :class:`~ticktick.errors.ReauthorizationRequired` where nobody can
-        be asked.
+        or raises [`ReauthorizationRequired`][ticktick.errors.ReauthorizationRequired]
+        where nobody can be asked.
 
         Raises:
             TokenFormatError: *token_dict* is not a usable token dict.

@@ -11,10 +11,10 @@ Needs ``pip install 'ticktick-oauth[redis]'`` (the ``redis`` package).
   a holder that dies (even by ``SIGKILL``) loses it after ``lock_ttl`` seconds, when
   another worker takes over. Waiting is bounded by a timeout.
 * Every network operation has a timeout. An unreachable Redis raises
-  :class:`~ticktick.errors.TokenCacheError` naming the address (never the
+  [`TokenCacheError`][ticktick.errors.TokenCacheError] naming the address (never the
   password); there is no silent fallback to another store.
 
-Example:
+Examples:
     >>> store = RedisStore("redis://cache.internal:6379/0")  # doctest: +SKIP
     >>> oauth = OAuth2(client_id, client_secret, redirect_uri, store=store)  # doctest: +SKIP
 """

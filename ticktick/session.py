@@ -1,16 +1,16 @@
 """The retrying ``requests`` session.
 
-:func:`requests_retry_session` keeps ticktick-py's signature and fixes its defaults:
+`requests_retry_session` keeps ticktick-py's signature and fixes its defaults:
 
 * Only idempotent methods are retried (``GET``, ``HEAD``, ``PUT``, ``DELETE``,
   ``OPTIONS``): a ``POST`` that may have reached the server is never sent again.
   A request that never left (connection refused) is retried for every method.
 * Statuses retried: 429, 500, 502, 503, 504 (not 405: a wrong method stays wrong).
-* A server's ``Retry-After`` is honoured, capped at :data:`RETRY_AFTER_MAX` seconds,
+* A server's ``Retry-After`` is honoured, capped at `RETRY_AFTER_MAX` seconds,
   so a hostile or confused server cannot park a client for hours.
-* Every request has a timeout (:data:`DEFAULT_TIMEOUT`) unless the caller gives one.
+* Every request has a timeout (`DEFAULT_TIMEOUT`) unless the caller gives one.
 
-The token request uses :func:`token_retry`, stricter still: it is retried only when
+The token request uses `token_retry`, stricter still: it is retried only when
 the server says it did not process it (429 or 503), or when it never left.
 """
 
@@ -47,10 +47,10 @@ Timeout = float | tuple[float, float]
 
 
 class _CappedRetry(Retry):
-    """A :class:`~urllib3.util.retry.Retry` that waits at most ``retry_after_cap`` seconds.
+    """A `Retry` that waits at most ``retry_after_cap`` seconds.
 
     urllib3 added its own cap in 2.x releases this package does not require, so the
-    cap is applied here and carried through :meth:`new`.
+    cap is applied here and carried through `new`.
     """
 
     retry_after_cap: float = RETRY_AFTER_MAX
@@ -65,7 +65,7 @@ class _CappedRetry(Retry):
 
 
 class TimeoutHTTPAdapter(HTTPAdapter):
-    """An :class:`~requests.adapters.HTTPAdapter` that applies a default timeout."""
+    """An `HTTPAdapter` that applies a default timeout."""
 
     def __init__(self, *args: Any, timeout: Timeout = DEFAULT_TIMEOUT, **kwargs: Any) -> None:
         self.timeout = timeout
@@ -112,7 +112,7 @@ def requests_retry_session(
         timeout: Timeout for requests that set none, as seconds or ``(connect, read)``.
         retry_after_max: The longest ``Retry-After`` wait obeyed, in seconds.
 
-    Example:
+    Examples:
         >>> session = requests_retry_session(retries=5)
         >>> session.get("https://api.ticktick.com/open/v1/project")  # doctest: +SKIP
     """

@@ -1,14 +1,14 @@
 """The fresh-authorization step: get a code from a person.
 
-:class:`~ticktick.OAuth2` builds an :class:`AuthorizationRequest` (the authorize URL
+[`OAuth2`][ticktick.oauth2.OAuth2] builds an `AuthorizationRequest` (the authorize URL
 with a fresh random ``state``) and hands it to an *authorizer*: any callable that
-returns the authorization code, or raises. The default, :class:`SignOn`, captures
+returns the authorization code, or raises. The default, `SignOn`, captures
 a loopback redirect with a one-shot local server, opens a browser where there is a
 display, and reads a pasted redirected URL (or bare code) from the terminal. Pass
 ``authorizer=`` to ``OAuth2`` to replace it, for example with
 ``FakeTickTick.approver()`` in tests.
 
-:func:`parse_redirect` turns what a person pasted into a code, checking ``state``
+`parse_redirect` turns what a person pasted into a code, checking ``state``
 so that a forged or stale redirect is refused.
 """
 
@@ -163,7 +163,7 @@ def headless_reason(
 
     Headless means: an SSH session, a container, or Linux without a display, unless
     ``$BROWSER`` names a browser command (as dev containers set it to open URLs on
-    the host), which :mod:`webbrowser` then uses.
+    the host), which `webbrowser` then uses.
     """
     env = os.environ if environ is None else environ
     if env.get("BROWSER"):
@@ -214,7 +214,7 @@ def _read_terminal_line(prompt: str, timeout: float, cancelled: Callable[[], boo
 class SignOn:
     """Get a code from a person: loopback capture, a browser, or a pasted URL.
 
-    This is :class:`~ticktick.OAuth2`'s default authorizer. For a loopback redirect
+    This is [`OAuth2`][ticktick.oauth2.OAuth2]'s default authorizer. For a loopback redirect
     URI (``http://127.0.0.1:PORT/``, ``localhost``, ``[::1]``) it binds the port
     *before* opening the browser and captures the redirect itself; otherwise, or as
     well when a terminal is at hand, it reads the redirected URL (or bare code) that
@@ -228,7 +228,7 @@ class SignOn:
         capture: Capture a loopback redirect with a one-shot local server.
         paste: Accept a pasted URL: ``None`` (default) when standard input is a
             terminal and ``CI`` is unset.
-        read_line: Replaces the terminal reader (for tests); see :data:`ReadLine`.
+        read_line: Replaces the terminal reader (for tests); see `ReadLine`.
         output: Where instructions are written (standard error by default, so that a
             program's own output stays clean).
         attempts: How many unreadable pastes are allowed before giving up.

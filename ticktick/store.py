@@ -1,16 +1,16 @@
 """Token stores: where a token is kept between runs, and who may renew it.
 
-Every store follows one small interface, :class:`TokenStore`: ``read``, ``write``,
+Every store follows one small interface, `TokenStore`: ``read``, ``write``,
 ``delete``, ``discard`` (drop a refused token, and only that one) and ``lock``, the
 section in which exactly one process re-reads the store, asks a person if the token
 is still missing, and writes the result, while every other process waits and then
 reads that result. ``OAuth2(store=...)`` selects one; ``cache_path=`` selects the file.
 
-* :class:`FileStore` (default, ``.token-oauth``; also ``CacheHandler``): one machine.
-* :class:`MemoryStore`: one process (tests, short scripts).
-* :class:`EnvSource`: read-only, a variable such as ``ACCESS_TOKEN_DICT``.
-* ``KeyringStore`` (:mod:`ticktick.keyring_store`): the system's secret store.
-* ``RedisStore`` (:mod:`ticktick.redis_store`): many machines.
+* `FileStore` (default, ``.token-oauth``; also ``CacheHandler``): one machine.
+* `MemoryStore`: one process (tests, short scripts).
+* `EnvSource`: read-only, a variable such as ``ACCESS_TOKEN_DICT``.
+* ``KeyringStore`` ([`ticktick.keyring_store`][ticktick.keyring_store]): the system's secret store.
+* ``RedisStore`` ([`ticktick.redis_store`][ticktick.redis_store]): many machines.
 
 Every stored token carries an ``issued_for`` record (host, client id, scope) and is
 returned only to a client of that identity.
@@ -31,7 +31,7 @@ Guarantees:
 
 * **Private from the start.** The file is written to a temporary file created with
   mode 0600 in the same folder, flushed to disk, then moved over the old one with
-  :func:`os.replace`; readers see the old token or the new one, never a mix. A
+  `os.replace`; readers see the old token or the new one, never a mix. A
   missing parent folder is created with mode 0700.
 * **One writer at a time.** Writes happen under an exclusive lock on a sidecar file
   (``.token-oauth.lock``) shared by every process and thread.
@@ -174,7 +174,7 @@ class _FileLock:
 
 
 class _HeldLock:
-    """One holding of a :class:`_FileLock` (a class, not contextlib, for start-up time)."""
+    """One holding of a `_FileLock` (a class, not contextlib, for start-up time)."""
 
     __slots__ = ("fd", "lock", "timeout")
 
@@ -255,7 +255,7 @@ class TokenStore(ABC):
     Attributes:
         identity: What the token must have been issued for. ``OAuth2`` sets it when
             a store is given without one.
-        read_only: Whether :meth:`write` is refused (the environment).
+        read_only: Whether `write` is refused (the environment).
     """
 
     identity: TokenIdentity | None = None
@@ -263,7 +263,7 @@ class TokenStore(ABC):
 
     @abstractmethod
     def read(self) -> TokenDict | None:
-        """The stored token for :attr:`identity`, or ``None``; unusable data is set aside."""
+        """The stored token for `identity`, or ``None``; unusable data is set aside."""
 
     @abstractmethod
     def write(self, token: Mapping[str, Any]) -> None:
@@ -292,11 +292,11 @@ class TokenStore(ABC):
     # ticktick-py's CacheHandler names, so code written for it keeps working.
 
     def get_cached_token(self) -> TokenDict | None:
-        """ticktick-py's name for :meth:`read`."""
+        """ticktick-py's name for `read`."""
         return self.read()
 
     def write_token_to_cache(self, token: Mapping[str, Any]) -> None:
-        """ticktick-py's name for :meth:`write`."""
+        """ticktick-py's name for `write`."""
         self.write(token)
 
 
@@ -346,7 +346,7 @@ class FileStore(TokenStore):
     """The token cache file (``.token-oauth``); see the module's notes for its guarantees.
 
     Also available as ``CacheHandler``, ticktick-py's name, with its methods
-    (:meth:`get_cached_token`, :meth:`write_token_to_cache`).
+    (`get_cached_token`, `write_token_to_cache`).
 
     Args:
         path: The cache file, ``.token-oauth`` in the working folder by default.
@@ -613,7 +613,7 @@ class MemoryStore(TokenStore):
         return "memory"
 
     def read(self) -> TokenDict | None:
-        """The token kept here, if it belongs to :attr:`identity`."""
+        """The token kept here, if it belongs to `identity`."""
         stored = self._stored
         if stored is None:
             return None
@@ -657,7 +657,7 @@ class EnvSource(TokenStore):
 
     The value is JSON or the Python dict literal ticktick-py users keep in
     ``ACCESS_TOKEN_DICT``. Unset or empty reads as no token; a malformed value raises
-    :class:`~ticktick.errors.TokenFormatError` naming the variable (never the value).
+    [`TokenFormatError`][ticktick.errors.TokenFormatError] naming the variable (never the value).
     Nothing is ever written to it, and no identity is checked: the variable is
     trusted as configured.
     """

@@ -9,7 +9,7 @@ carry::
      "expire_time": 1637192935,                          # Unix seconds
      "readable_expire_time": "Wed Nov 17 15:48:55 2021"}  # local time, for people
 
-Tokens are kept as :class:`TokenDict`, a plain ``dict`` whose ``repr()`` hides the
+Tokens are kept as `TokenDict`, a plain ``dict`` whose ``repr()`` hides the
 access token, so that code written for ticktick-py (``info["access_token"]``,
 ``json.dumps(info)``) works unchanged and a stray ``print`` leaks nothing.
 
@@ -115,7 +115,7 @@ def token_problem(token: object) -> str | None:
 
 
 def validate_token_dict(token: object, *, source: str, advice: str) -> TokenDict:
-    """Check a stored token dict and return it as a :class:`TokenDict`.
+    """Check a stored token dict and return it as a `TokenDict`.
 
     Args:
         token: The value read from a variable or a file.
@@ -167,7 +167,7 @@ def parse_token_literal(text: str, *, source: str, advice: str) -> TokenDict:
 
     The Python-literal form is what ticktick-py users keep in ``ACCESS_TOKEN_DICT``
     (``{'access_token': '...', 'expire_time': 1637192935, ...}``). It is read with
-    :func:`ast.literal_eval`, which evaluates no code, after a size check.
+    `ast.literal_eval`, which evaluates no code, after a size check.
 
     Raises:
         TokenFormatError: The text is too long, not a literal, or not a usable token.

@@ -1,6 +1,6 @@
 """Test helpers: a fake TickTick server to run your own tests against.
 
-Use :class:`FakeTickTick` as a context manager, or the ``fake_ticktick`` pytest
+Use `FakeTickTick` as a context manager, or the ``fake_ticktick`` pytest
 fixture that installing ticktick-oauth registers::
 
     def test_my_app(fake_ticktick):

@@ -1,6 +1,6 @@
 """The whole life of a token against the fake TickTick server (``make demo``).
 
-Needs no TickTick account and no network: it starts :class:`FakeTickTick` on
+Needs no TickTick account and no network: it starts `FakeTickTick` on
 127.0.0.1 and shows, step by step, where each token comes from. Tokens are shown
 only as a short fingerprint, never in full.
 

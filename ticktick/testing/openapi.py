@@ -1,4 +1,4 @@
-"""The fake Open API V1: projects and tasks in memory, behind :class:`FakeTickTick`.
+"""The fake Open API V1: projects and tasks in memory, behind `FakeTickTick`.
 
 It follows TickTick's documented behaviour closely enough to test clients: required
 fields are checked (400), unknown ids answer 404, dates must be in TickTick's format,

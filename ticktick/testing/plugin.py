@@ -15,6 +15,6 @@ from .server import FakeTickTick
 
 @pytest.fixture
 def fake_ticktick() -> Iterator[FakeTickTick]:
-    """A running :class:`~ticktick.testing.FakeTickTick`, stopped after the test."""
+    """A running [`FakeTickTick`][ticktick.testing.server.FakeTickTick], stopped after the test."""
     with FakeTickTick() as server:
         yield server

@@ -1,6 +1,6 @@
 """A fake TickTick server (OAuth and Open API V1) for tests and demos.
 
-:class:`FakeTickTick` is a real HTTP server on ``127.0.0.1`` (a free port), written
+`FakeTickTick` is a real HTTP server on ``127.0.0.1`` (a free port), written
 with the standard library only. It behaves like TickTick's OAuth endpoints:
 
 * ``GET /oauth/authorize`` renders a small sign-in page with **Allow** and **Deny**
@@ -11,15 +11,15 @@ with the standard library only. It behaves like TickTick's OAuth endpoints:
   ``redirect_uri`` match and a code that was never used, and answers errors in
   TickTick's JSON form;
 * ``/open/v1/...`` serves the Open API V1 over in-memory projects and tasks
-  (:class:`~ticktick.testing.openapi.FakeOpenAPI`), for bearer tokens it issued and
+  ([`FakeOpenAPI`][ticktick.testing.openapi.FakeOpenAPI]), for bearer tokens it issued and
   that have not expired or been revoked (401 otherwise).
 
-Every request is recorded (:attr:`FakeTickTick.requests`), and faults can be
-injected per path or path prefix (:meth:`FakeTickTick.fail`): statuses,
+Every request is recorded (`FakeTickTick.requests`), and faults can be
+injected per path or path prefix (`FakeTickTick.fail`): statuses,
 ``Retry-After``, HTML bodies, delays and dropped connections;
-:meth:`FakeTickTick.limit_rate` answers like TickTick's rate limit.
+`FakeTickTick.limit_rate` answers like TickTick's rate limit.
 
-Example:
+Examples:
     >>> from ticktick.testing import FakeTickTick
     >>> with FakeTickTick() as fake:
     ...     oauth = fake.oauth2(cache_path=None)
@@ -224,11 +224,11 @@ class FakeTickTick:
             self.clients[client_id] = _Client(client_secret, tuple(redirect_uris))
 
     def fail(self, path: str, status: int | None = None, **options: Any) -> Fault:
-        """Make the next request(s) to *path* misbehave; see :class:`Fault` for options.
+        """Make the next request(s) to *path* misbehave; see `Fault` for options.
 
         A *path* ending in ``/`` matches every path below it (``"/open/v1/"``).
 
-        Example:
+        Examples:
             >>> fake.fail("/oauth/token", 503, headers={"Retry-After": "1"})  # doctest: +SKIP
         """
         fault = Fault(status=status, **options)
@@ -289,7 +289,7 @@ class FakeTickTick:
         return len(self.requests_to("/oauth/token"))
 
     def oauth2(self, **kwargs: Any) -> OAuth2:
-        """An :class:`~ticktick.OAuth2` for this server that approves authorizations itself.
+        """An [`OAuth2`][ticktick.oauth2.OAuth2] for this server that approves by itself.
 
         Keyword arguments override the defaults (``client_id``, ``client_secret``,
         ``redirect_uri``, ``host``, ``authorizer``, ...).
@@ -308,7 +308,7 @@ class FakeTickTick:
         """An authorizer that clicks *decision* (``"allow"`` or ``"deny"``) on the page.
 
         It posts the consent form over real HTTP, as a browser would, and reads the
-        code from the redirect (see :func:`approve`).
+        code from the redirect (see `approve`).
         """
         return functools.partial(approve, decision=decision, timeout=timeout)
 
