@@ -107,8 +107,9 @@ def person(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], Person]]
     made: list[Person] = []
 
     def make(click: str) -> Person:
-        shots = os.environ.get("TICKTICK_SCREENSHOTS")
-        chosen = Person(click, Path(shots) if shots else None)
+        shots = os.environ.get("TICKTICK_SCREENSHOTS")  # `make screenshots` sets it
+        folder = Path(__file__).resolve().parent.parent / shots if shots else None
+        chosen = Person(click, folder)
         monkeypatch.setattr("webbrowser.open", chosen.open)
         made.append(chosen)
         return chosen
