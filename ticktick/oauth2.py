@@ -25,41 +25,14 @@ authorization by a person.
 
 from __future__ import annotations
 
-import json
-import logging
 import os
-import secrets
-import shlex
-import threading
 import time
 import warnings
-from collections.abc import Mapping
-from typing import Any
-from urllib.parse import urlencode
+from _thread import RLock
 
-import requests
-from requests.auth import HTTPBasicAuth
-from urllib3.exceptions import NewConnectionError
-
+from ._defaults import DEFAULT_SIGNON_TIMEOUT, DEFAULT_TIMEOUT, Timeout
 from .endpoints import Endpoints, resolve_host
-from .errors import (
-    ConfigurationError,
-    OAuthError,
-    ReauthorizationRequired,
-    TokenExpiryWarning,
-    TokenFormatError,
-    TransportError,
-    _excerpt,
-    _oauth_error,
-)
-from .session import DEFAULT_TIMEOUT, TimeoutHTTPAdapter, requests_retry_session, token_retry
-from .signon import (
-    DEFAULT_SIGNON_TIMEOUT,
-    AuthorizationRequest,
-    Authorizer,
-    SignOn,
-    no_terminal_reason,
-)
+from .errors import ConfigurationError, ReauthorizationRequired, TokenExpiryWarning
 from .store import DEFAULT_CACHE_PATH, EnvSource, FileStore, TokenIdentity, TokenStore
 from .token import (
     DEFAULT_EXPIRY_MARGIN,
@@ -67,19 +40,32 @@ from .token import (
     expire_time_of,
     is_expired,
     readable_time,
-    token_from_response,
     validate_token_dict,
 )
 
+# Everything a network request or a sign-on needs (requests, the sign-on, logging,
+# secrets, ...) is imported where it is used: a client that finds a valid cached
+# token never imports requests, so it starts fast.
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    import logging
+    from collections.abc import Mapping
+    from typing import Any
+
+    import requests
+
+    from .signon import Authorizer
+
 __all__ = ["DEFAULT_SCOPE", "OAuth2"]
 
-logger = logging.getLogger("ticktick")
+
+def _logger() -> logging.Logger:
+    import logging
+
+    return logging.getLogger("ticktick")
+
 
 DEFAULT_SCOPE = "tasks:write tasks:read"
-MAX_RESPONSE_SIZE = 1024 * 1024
-"""The largest token endpoint answer read, in bytes."""
-
-Timeout = float | tuple[float, float]
 
 
 class OAuth2:
@@ -174,7 +160,7 @@ class OAuth2:
         self._warned_token: str | None = None
         self.interactive = interactive
         self.identity = TokenIdentity(self.endpoints.host, client_id, scope)
-        self.session = session or requests_retry_session(timeout=timeout)
+        self._session = session
         self.cache: TokenStore | None
         """The token store (ticktick-py's ``cache``; ``get_cached_token()`` works on it)."""
         if store is not None:
@@ -189,10 +175,10 @@ class OAuth2:
             self.cache = FileStore(cache_path, identity=self.identity)
         else:
             self.cache = None
-        self._authorizer: Authorizer = authorizer or SignOn()
+        self._authorizer: Authorizer | None = authorizer
         self._custom_authorizer = authorizer is not None
-        self._token_adapter = TimeoutHTTPAdapter(max_retries=token_retry(), timeout=timeout)
-        self._lock = threading.RLock()
+        self._token_adapter: requests.adapters.HTTPAdapter | None = None
+        self._lock = RLock()
         self._info: TokenDict | None = None
         self._token: str | None = None
         self._valid_until = float("-inf")
@@ -201,6 +187,21 @@ class OAuth2:
         or ``"authorization"``."""
         if resolve:
             self.get_access_token(check_cache=check_cache, check_env=env_key)
+
+    @property
+    def session(self) -> requests.Session:
+        """The retrying ``requests`` session (ticktick-py's attribute), made on first use."""
+        if self._session is None:
+            from .session import requests_retry_session
+
+            with self._lock:
+                if self._session is None:
+                    self._session = requests_retry_session(timeout=self.timeout)
+        return self._session
+
+    @session.setter
+    def session(self, value: requests.Session) -> None:
+        self._session = value
 
     # -- the token held in memory ---------------------------------------------------
 
@@ -276,7 +277,7 @@ class OAuth2:
             if self._token is not None and time.time() < self._valid_until:
                 return self._token
             if self._info is not None:
-                logger.info("The token in memory has expired; resolving again.")
+                _logger().info("The token in memory has expired; resolving again.")
             env_name = self.env_key if check_env is None else check_env
             info, source = self._resolve(check_cache, env_name or None)
             self._set_token(info, source)
@@ -301,7 +302,7 @@ class OAuth2:
             f"{readable_time(expire_time)} ({max(days_left, 0):.1f} days left). TickTick "
             f"issues no refresh tokens: to renew it, {renew}."
         )
-        logger.warning(message)
+        _logger().warning(message)
         warnings.warn(message, TokenExpiryWarning, stacklevel=3)
 
     def login_command(self) -> str:
@@ -317,6 +318,8 @@ class OAuth2:
                 parts += ["--cache-path", self.cache.path]
         else:
             parts += getattr(self.cache, "cli_options", lambda: [])()
+        import shlex
+
         return shlex.join(parts)
 
     def _resolve(self, check_cache: bool, env_name: str | None) -> tuple[TokenDict, str]:
@@ -349,7 +352,7 @@ class OAuth2:
             if reuse_cache:
                 info = self.cache.read()
                 if info is not None and not self._expired(info):
-                    logger.info("Another process renewed the token meanwhile; using it.")
+                    _logger().info("Another process renewed the token meanwhile; using it.")
                     return info, f"cache:{self.cache.describe()}"
             return self._authorize(why), "authorization"
 
@@ -400,6 +403,8 @@ class OAuth2:
         return self._authorize_url(state=None)
 
     def _authorize_url(self, state: str | None) -> str:
+        from urllib.parse import urlencode
+
         params = {
             "client_id": self._client_id,
             "scope": self._scope,
@@ -415,6 +420,8 @@ class OAuth2:
             return None if self.interactive else "interactive=False was given"
         if self._custom_authorizer:
             return None
+        from .signon import no_terminal_reason
+
         return no_terminal_reason()
 
     def authorize(self) -> TokenDict:
@@ -449,8 +456,14 @@ class OAuth2:
                 f"cannot happen here: {reason}. In a terminal, run: {self.login_command()}"
                 f"{where}."
             )
-        logger.info("%s; starting a fresh authorization.", why)
+        import secrets
+
+        from .signon import AuthorizationRequest, SignOn
+
+        _logger().info("%s; starting a fresh authorization.", why)
         state = self._state if self._state is not None else secrets.token_urlsafe(24)
+        if self._authorizer is None:
+            self._authorizer = SignOn()
         request = AuthorizationRequest(
             url=self._authorize_url(state),
             state=state,
@@ -467,64 +480,29 @@ class OAuth2:
         """Exchange an authorization code for a token (sent once; never retried after sending).
 
         The request is a form POST as TickTick documents it, with the client
-        credentials in an HTTP Basic header, never in the URL. It is retried only
-        when the server cannot have used the code: connection refused, or 429/503.
+        credentials in an HTTP Basic header, never in the URL (see
+        [`ticktick.exchange`][ticktick.exchange]).
 
         Raises:
             OAuthError: The server refused (``InvalidGrant``, ``InvalidClient``, ...).
             TokenFormatError: The server's answer is not a token.
             TransportError: The server could not be reached or did not answer in time.
         """
-        url = self.endpoints.token_url
-        request = requests.Request(
-            "POST",
-            url,
-            data={
-                "code": code,
-                "grant_type": "authorization_code",
-                "scope": self._scope,
-                "redirect_uri": self._redirect_uri,
-            },
-            auth=HTTPBasicAuth(self._client_id, self._client_secret),
-            headers={"Accept": "application/json"},
+        from .exchange import exchange_code, token_adapter
+
+        if self._token_adapter is None:
+            self._token_adapter = token_adapter(self.timeout)
+        return exchange_code(
+            session=self.session,
+            adapter=self._token_adapter,
+            token_url=self.endpoints.token_url,
+            client_id=self._client_id,
+            client_secret=self._client_secret,
+            code=code,
+            scope=self._scope,
+            redirect_uri=self._redirect_uri,
+            timeout=self.timeout,
         )
-        prepared = self.session.prepare_request(request)
-        settings = self.session.merge_environment_settings(url, {}, True, None, None)
-        secret_values = (code, self._client_secret)
-        try:
-            response = self._token_adapter.send(
-                prepared,
-                stream=True,
-                timeout=self.timeout,
-                verify=settings["verify"] if settings["verify"] is not None else True,
-                cert=settings["cert"],
-                proxies=settings["proxies"],
-            )
-            body = _read_limited(response, MAX_RESPONSE_SIZE, self.timeout)
-        except requests.ConnectTimeout:
-            raise TransportError(
-                f"Could not connect to {url} in time. Check the network, any proxy, and host=."
-            ) from None
-        except requests.ReadTimeout:
-            raise TransportError(
-                f"{url} did not answer in time after the code was sent; the code may have been "
-                "used. Authorize again."
-            ) from None
-        except requests.ConnectionError as exc:
-            if _never_sent(exc):
-                raise TransportError(
-                    f"Could not connect to {url}: connection refused or host unreachable. "
-                    "Check the network, any proxy, and host=."
-                ) from None
-            raise TransportError(
-                f"The connection to {url} broke after the code was sent; the code may have "
-                "been used. Authorize again."
-            ) from None
-        except requests.RequestException as exc:
-            raise TransportError(
-                f"The token request to {url} failed ({type(exc).__name__}). Authorize again."
-            ) from None
-        return _token_or_error(response.status_code, body, url, secret_values)
 
     def __repr__(self) -> str:
         if self._info is None:
@@ -537,67 +515,3 @@ class OAuth2:
             f"OAuth2(client_id={self._client_id!r}, host={self.endpoints.host!r}, "
             f"scope={self._scope!r}, token={held})"
         )
-
-
-def _never_sent(exc: requests.ConnectionError) -> bool:
-    """Tell whether a connection error happened before the request left."""
-    reason: object = exc.args[0] if exc.args else None
-    reason = getattr(reason, "reason", reason)
-    return isinstance(reason, NewConnectionError)
-
-
-def _read_limited(response: requests.Response, limit: int, timeout: Timeout) -> bytes:
-    """Read at most *limit* bytes of a streamed body within an overall deadline."""
-    read_timeout = timeout[1] if isinstance(timeout, tuple) else timeout
-    deadline = time.monotonic() + read_timeout
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        for chunk in response.iter_content(chunk_size=16384):
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > limit:
-                break
-            if time.monotonic() > deadline:
-                raise requests.ReadTimeout("the answer did not finish in time")
-    finally:
-        response.close()
-    return b"".join(chunks)
-
-
-def _token_or_error(
-    status: int, body: bytes, url: str, secret_values: tuple[str, ...]
-) -> TokenDict:
-    """Turn the token endpoint's answer into a token or a typed error."""
-    what = f"The token request to {url}"
-    if len(body) > MAX_RESPONSE_SIZE:
-        raise TokenFormatError(
-            f"{what} got an answer larger than {MAX_RESPONSE_SIZE} bytes (HTTP {status}); it "
-            "cannot be a token. Check host=."
-        )
-    text = body.decode("utf-8", errors="replace")
-    try:
-        parsed: object = json.loads(text)
-    except (ValueError, RecursionError):
-        parsed = None
-    if 200 <= status < 300:
-        if not isinstance(parsed, dict):
-            raise TokenFormatError(
-                f"{what} answered HTTP {status} with a body that is not a JSON object: "
-                f"{_excerpt(text, secret_values)!r}. Check host=, then authorize again."
-            )
-        return token_from_response(parsed)
-    error = description = None
-    if isinstance(parsed, dict):
-        raw_error, raw_description = parsed.get("error"), parsed.get("error_description")
-        error = raw_error if isinstance(raw_error, str) else None
-        description = raw_description if isinstance(raw_description, str) else None
-    failure: OAuthError = _oauth_error(
-        what=what,
-        status=status,
-        error=error,
-        error_description=description,
-        body_excerpt=_excerpt(text, secret_values) if error is None else None,
-        secrets=secret_values,
-    )
-    raise failure

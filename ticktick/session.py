@@ -23,6 +23,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from ._defaults import DEFAULT_TIMEOUT, Timeout
+
 __all__ = [
     "DEFAULT_TIMEOUT",
     "IDEMPOTENT_METHODS",
@@ -32,9 +34,6 @@ __all__ = [
     "token_retry",
 ]
 
-DEFAULT_TIMEOUT: tuple[float, float] = (10.0, 30.0)
-"""Seconds to connect and to wait between bytes, when a request gives no timeout."""
-
 RETRY_AFTER_MAX = 60.0
 """The longest ``Retry-After`` obeyed, in seconds; longer values are cut to this."""
 
@@ -42,8 +41,6 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 """Methods that may be sent twice without changing the result."""
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
-
-Timeout = float | tuple[float, float]
 
 
 class _CappedRetry(Retry):

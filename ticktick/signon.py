@@ -15,20 +15,17 @@ so that a forged or stale redirect is refused.
 from __future__ import annotations
 
 import contextlib
-import getpass
 import os
 import re
 import secrets
 import select
-import socket
 import sys
 import time
-import webbrowser
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Protocol, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 from urllib.parse import parse_qs, urlsplit
 
+from ._defaults import DEFAULT_SIGNON_TIMEOUT
 from .errors import (
     AuthorizationTimeout,
     ReauthorizationRequired,
@@ -36,7 +33,11 @@ from .errors import (
     StateMismatch,
     _oauth_error,
 )
-from .loopback import LoopbackReceiver, RedirectResult, loopback_address
+
+# The loopback receiver (http.server), webbrowser and getpass are imported when a
+# sign-on runs: an OAuth2 that finds a cached token never needs them.
+if TYPE_CHECKING:
+    from .loopback import LoopbackReceiver, RedirectResult
 
 __all__ = [
     "DEFAULT_SIGNON_TIMEOUT",
@@ -47,13 +48,10 @@ __all__ = [
     "parse_redirect",
 ]
 
-DEFAULT_SIGNON_TIMEOUT = 300.0
-"""Seconds a person has to complete the authorization."""
 
 _BARE_CODE = re.compile(r"[A-Za-z0-9._~-]{4,512}")
 
 
-@dataclass(frozen=True)
 class AuthorizationRequest:
     """One authorization attempt.
 
@@ -64,10 +62,29 @@ class AuthorizationRequest:
         timeout: Seconds the person has to finish.
     """
 
-    url: str
-    state: str
-    redirect_uri: str
-    timeout: float = DEFAULT_SIGNON_TIMEOUT
+    __slots__ = ("redirect_uri", "state", "timeout", "url")
+
+    def __init__(
+        self,
+        url: str,
+        state: str,
+        redirect_uri: str,
+        timeout: float = DEFAULT_SIGNON_TIMEOUT,
+    ) -> None:
+        self.url = url
+        self.state = state
+        self.redirect_uri = redirect_uri
+        self.timeout = timeout
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AuthorizationRequest) and (
+            self.url,
+            self.state,
+            self.redirect_uri,
+            self.timeout,
+        ) == (other.url, other.state, other.redirect_uri, other.timeout)
+
+    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"AuthorizationRequest(redirect_uri={self.redirect_uri!r}, timeout={self.timeout})"
@@ -259,6 +276,8 @@ class SignOn:
 
     def __call__(self, request: AuthorizationRequest) -> str:
         """Run the sign-on for *request* and return the code."""
+        from .loopback import LoopbackReceiver, loopback_address
+
         can_paste = self.paste if self.paste is not None else no_terminal_reason() is None
         receiver: LoopbackReceiver | None = None
         if self.capture and loopback_address(request.redirect_uri) is not None:
@@ -294,6 +313,8 @@ class SignOn:
             )
             wants_browser = (answer or "").strip().lower() not in ("n", "no")
         if wants_browser:
+            import webbrowser
+
             try:
                 opened = webbrowser.open(request.url)
             except Exception:
@@ -303,6 +324,9 @@ class SignOn:
         elif headless is not None and self.open_browser is None:
             self._say(f"Not opening a browser here: {headless}. Open the URL on any machine.")
         if receiver is not None and os.environ.get("SSH_CONNECTION"):
+            import getpass
+            import socket
+
             host = f"[{receiver.address}]" if ":" in receiver.address else receiver.address
             self._say(
                 "This is an SSH session. To let your own browser reach this machine's "

@@ -1,0 +1,174 @@
+"""The token request: an authorization code exchanged for a token, over HTTP.
+
+TickTick documents it as a form POST (``code``, ``grant_type``, ``scope``,
+``redirect_uri``) with the client credentials in an HTTP Basic header; they never
+appear in the URL. A code works once, so the request is retried only when the server
+cannot have used it (connection refused, 429, 503), and the answer, read within a
+size limit and an overall deadline, becomes a token or a typed error.
+
+Kept apart from :mod:`ticktick.oauth2` so that resolving a cached token never
+imports ``requests``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests.auth import HTTPBasicAuth
+from urllib3.exceptions import NewConnectionError
+
+from ._defaults import Timeout
+from .errors import OAuthError, TokenFormatError, TransportError, _excerpt, _oauth_error
+from .session import TimeoutHTTPAdapter, token_retry
+from .token import TokenDict, token_from_response
+
+__all__ = ["MAX_RESPONSE_SIZE", "exchange_code", "token_adapter"]
+
+MAX_RESPONSE_SIZE = 1024 * 1024
+"""The largest token endpoint answer read, in bytes."""
+
+
+def token_adapter(timeout: Timeout) -> HTTPAdapter:
+    """The transport adapter for token requests, with their strict retry policy."""
+    return TimeoutHTTPAdapter(max_retries=token_retry(), timeout=timeout)
+
+
+def exchange_code(
+    *,
+    session: requests.Session,
+    adapter: HTTPAdapter,
+    token_url: str,
+    client_id: str,
+    client_secret: str,
+    code: str,
+    scope: str,
+    redirect_uri: str,
+    timeout: Timeout,
+) -> TokenDict:
+    """Exchange *code* for a token at *token_url*; see the module's notes.
+
+    *session* supplies the caller's settings (proxies, certificates, headers);
+    *adapter* sends the request, so that the session's own retries never apply.
+
+    Raises:
+        OAuthError: The server refused (``InvalidGrant``, ``InvalidClient``, ...).
+        TokenFormatError: The server's answer is not a token.
+        TransportError: The server could not be reached or did not answer in time.
+    """
+    url = token_url
+    request = requests.Request(
+        "POST",
+        url,
+        data={
+            "code": code,
+            "grant_type": "authorization_code",
+            "scope": scope,
+            "redirect_uri": redirect_uri,
+        },
+        auth=HTTPBasicAuth(client_id, client_secret),
+        headers={"Accept": "application/json"},
+    )
+    prepared = session.prepare_request(request)
+    settings = session.merge_environment_settings(url, {}, True, None, None)
+    secret_values = (code, client_secret)
+    try:
+        response = adapter.send(
+            prepared,
+            stream=True,
+            timeout=timeout,
+            verify=settings["verify"] if settings["verify"] is not None else True,
+            cert=settings["cert"],
+            proxies=settings["proxies"],
+        )
+        body = _read_limited(response, MAX_RESPONSE_SIZE, timeout)
+    except requests.ConnectTimeout:
+        raise TransportError(
+            f"Could not connect to {url} in time. Check the network, any proxy, and host=."
+        ) from None
+    except requests.ReadTimeout:
+        raise TransportError(
+            f"{url} did not answer in time after the code was sent; the code may have been "
+            "used. Authorize again."
+        ) from None
+    except requests.ConnectionError as exc:
+        if _never_sent(exc):
+            raise TransportError(
+                f"Could not connect to {url}: connection refused or host unreachable. "
+                "Check the network, any proxy, and host=."
+            ) from None
+        raise TransportError(
+            f"The connection to {url} broke after the code was sent; the code may have "
+            "been used. Authorize again."
+        ) from None
+    except requests.RequestException as exc:
+        raise TransportError(
+            f"The token request to {url} failed ({type(exc).__name__}). Authorize again."
+        ) from None
+    return _token_or_error(response.status_code, body, url, secret_values)
+
+
+def _never_sent(exc: requests.ConnectionError) -> bool:
+    """Tell whether a connection error happened before the request left."""
+    reason: object = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)
+    return isinstance(reason, NewConnectionError)
+
+
+def _read_limited(response: requests.Response, limit: int, timeout: Timeout) -> bytes:
+    """Read at most *limit* bytes of a streamed body within an overall deadline."""
+    read_timeout = timeout[1] if isinstance(timeout, tuple) else timeout
+    deadline = time.monotonic() + read_timeout
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_content(chunk_size=16384):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                break
+            if time.monotonic() > deadline:
+                raise requests.ReadTimeout("the answer did not finish in time")
+    finally:
+        response.close()
+    return b"".join(chunks)
+
+
+def _token_or_error(
+    status: int, body: bytes, url: str, secret_values: tuple[str, ...]
+) -> TokenDict:
+    """Turn the token endpoint's answer into a token or a typed error."""
+    what = f"The token request to {url}"
+    if len(body) > MAX_RESPONSE_SIZE:
+        raise TokenFormatError(
+            f"{what} got an answer larger than {MAX_RESPONSE_SIZE} bytes (HTTP {status}); it "
+            "cannot be a token. Check host=."
+        )
+    text = body.decode("utf-8", errors="replace")
+    try:
+        parsed: object = json.loads(text)
+    except (ValueError, RecursionError):
+        parsed = None
+    if 200 <= status < 300:
+        if not isinstance(parsed, dict):
+            raise TokenFormatError(
+                f"{what} answered HTTP {status} with a body that is not a JSON object: "
+                f"{_excerpt(text, secret_values)!r}. Check host=, then authorize again."
+            )
+        return token_from_response(parsed)
+    error = description = None
+    if isinstance(parsed, dict):
+        raw_error, raw_description = parsed.get("error"), parsed.get("error_description")
+        error = raw_error if isinstance(raw_error, str) else None
+        description = raw_description if isinstance(raw_description, str) else None
+    failure: OAuthError = _oauth_error(
+        what=what,
+        status=status,
+        error=error,
+        error_description=description,
+        body_excerpt=_excerpt(text, secret_values) if error is None else None,
+        secrets=secret_values,
+    )
+    raise failure
