@@ -35,9 +35,28 @@ demo: $(STAMP)
 	$(BIN)/python -m ticktick.testing.demo
 
 # Benchmarks print ratios against a baseline measured in the same run; not part of `test`.
-bench: $(STAMP)
-	$(BIN)/python bench/bench_token_command.py
-	$(BIN)/python bench/bench_api_overhead.py
+# Two venvs side by side: a regular (not editable) install of this project, and
+# ticktick-py from PyPI (both import as `ticktick`).
+BENCH_OURS := bench/.venv-ours
+BENCH_TPY  := bench/.venv-ticktick-py
+SOURCES    := $(shell find ticktick -name '*.py') setup.cfg setup.py pyproject.toml
+
+$(BENCH_OURS)/.installed: $(SOURCES)
+	rm -rf $(BENCH_OURS)
+	$(PYTHON) -m venv $(BENCH_OURS)
+	$(BENCH_OURS)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_OURS)/bin/python -m pip install --quiet .
+	touch $@
+
+$(BENCH_TPY)/.installed:
+	$(PYTHON) -m venv $(BENCH_TPY)
+	$(BENCH_TPY)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_TPY)/bin/python -m pip install --quiet 'ticktick-py==2.0.3'
+	touch $@
+
+bench: $(STAMP) $(BENCH_OURS)/.installed $(BENCH_TPY)/.installed
+	$(BIN)/python bench/compare.py --ours $(BENCH_OURS)/bin/python \
+		--ticktick-py $(BENCH_TPY)/bin/python
 
 # The docs site, built strictly (any warning fails), then checked for broken internal links.
 docs: $(DOCS_STAMP)
@@ -49,4 +68,4 @@ screenshots: $(STAMP)
 	TICKTICK_SCREENSHOTS=docs/images $(BIN)/python -m pytest -q tests/test_browser.py
 
 clean:
-	rm -rf $(VENV) build dist site *.egg-info .coverage .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_OURS) $(BENCH_TPY) build dist site *.egg-info .coverage .pytest_cache .mypy_cache .ruff_cache

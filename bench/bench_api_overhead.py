@@ -21,6 +21,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 import requests
 
@@ -28,11 +29,8 @@ from ticktick import OpenAPI, TickTickAuth
 from ticktick.testing import FakeTickTick
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=2000, help="GETs per way")
-    parser.add_argument("--block", type=int, default=100, help="GETs per timed block")
-    args = parser.parse_args(argv)
+def measure(count: int = 2000, block: int = 100) -> dict[str, Any]:
+    """Run the three ways; per-request medians (us) over blocks, and ratios to bare."""
     with FakeTickTick() as fake:
         oauth = fake.oauth2(cache_path=None)
         token = oauth.get_access_token()
@@ -50,27 +48,49 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(20):
                 call()
         per_request: dict[str, list[float]] = {name: [] for name in ways}
-        blocks = max(1, args.requests // args.block)
+        blocks = max(1, count // block)
         for _ in range(blocks):
             for name, call in ways.items():
                 started = time.perf_counter()
-                for _ in range(args.block):
+                for _ in range(block):
                     call()
-                per_request[name].append((time.perf_counter() - started) / args.block)
-        sent = len(fake.requests_to("/open/v1/project"))
+                per_request[name].append((time.perf_counter() - started) / block * 1e6)
+    baseline = statistics.median(per_request["bare session"])
+    return {
+        "requests": blocks * block,
+        "block": block,
+        "per_request_us": {
+            name: {
+                "median": statistics.median(values),
+                "min": min(values),
+                "max": max(values),
+                "runs": len(values),
+            }
+            for name, values in per_request.items()
+        },
+        "ratios": {
+            name: statistics.median(values) / baseline for name, values in per_request.items()
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000, help="GETs per way")
+    parser.add_argument("--block", type=int, default=100, help="GETs per timed block")
+    args = parser.parse_args(argv)
+    result = measure(args.requests, args.block)
     print(
         f"python {sys.version.split()[0]}, requests {requests.__version__}, "
-        f"{blocks * args.block} GETs per way in blocks of {args.block} ({sent} sent in all)"
+        f"{result['requests']} GETs per way in blocks of {result['block']}"
     )
     print(f"{'way':<24}{'median us':>11}{'min us':>9}{'max us':>9}{'ratio':>8}")
-    baseline = statistics.median(per_request["bare session"])
-    for name, values in per_request.items():
-        median = statistics.median(values)
+    for name, stats in result["per_request_us"].items():
         print(
-            f"{name:<24}{median * 1e6:>11.0f}{min(values) * 1e6:>9.0f}"
-            f"{max(values) * 1e6:>9.0f}{median / baseline:>7.3f}x"
+            f"{name:<24}{stats['median']:>11.0f}{stats['min']:>9.0f}"
+            f"{stats['max']:>9.0f}{result['ratios'][name]:>7.3f}x"
         )
-    client = statistics.median(per_request["OpenAPI.list_projects"]) / baseline
+    client = result["ratios"]["OpenAPI.list_projects"]
     print(
         f"client ratio: {client:.3f}x   goal: <= 1.05x   {'met' if client <= 1.05 else 'NOT met'}"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -34,3 +35,39 @@ def test_api_overhead_bench_runs() -> None:
     assert result.returncode == 0, result.stderr
     assert "OpenAPI.list_projects" in result.stdout
     assert "client ratio:" in result.stdout
+
+
+def test_compare_runs_quickly_without_ticktick_py(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "compare.py"),
+            "--quick",
+            "--out",
+            str(tmp_path),
+            "--docs",
+            str(tmp_path / "benchmarks.md"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["contention"]["ticktick-oauth"]["token_requests"]["max"] == 1
+    assert results["dropped"]["ticktick-oauth"]["attempts"]["max"] == 1
+    assert results["recovery"]["ticktick-oauth"]["succeeded"]["min"] == 1
+    table = (tmp_path / "results.md").read_text()
+    for heading in (
+        "1. Cold start",
+        "2. `ticktick-auth token`",
+        "3. Hot path",
+        "4. Authorized",
+        "5. Contention",
+        "6. Recovery",
+        "7. Memory",
+        "Goals",
+    ):
+        assert heading in table
+    assert (tmp_path / "benchmarks.md").read_text().startswith("# Benchmarks")

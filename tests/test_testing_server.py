@@ -194,3 +194,18 @@ def test_demo_runs(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert "mode 0600" in out
     assert "completed tasks in the project: ['Try ticktick-oauth']" in out
     assert "projects: ['Demo project']" in out
+
+
+def test_query_credentials_only_when_enabled() -> None:
+    for enabled, status in ((False, 401), (True, 200)):
+        with FakeTickTick(query_credentials=enabled) as fake:
+            code = get_code(fake)
+            params = {
+                "client_id": fake.client_id,
+                "client_secret": fake.client_secret,
+                "code": code,
+                "grant_type": "authorization_code",
+                "redirect_uri": REDIRECT,
+            }
+            answer = requests.post(f"{fake.url}/oauth/token", params=params, timeout=5)
+            assert answer.status_code == status

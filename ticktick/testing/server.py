@@ -140,6 +140,9 @@ class FakeTickTick:
         redirect_uris: Its registered redirect URIs (matched exactly).
         auto_approve: Approve every authorization at once, with no page.
         expires_in: Lifetime of issued tokens, in seconds.
+        query_credentials: Also accept token requests that carry the client
+            credentials and the form in the URL's query string, as TickTick does for
+            older clients such as ticktick-py (for measuring them; off by default).
     """
 
     def __init__(
@@ -150,11 +153,13 @@ class FakeTickTick:
         redirect_uris: Iterable[str] = (DEFAULT_REDIRECT_URI,),
         auto_approve: bool = False,
         expires_in: int = DEFAULT_EXPIRES_IN,
+        query_credentials: bool = False,
     ) -> None:
         self.client_id = client_id
         self.client_secret = client_secret
         self.auto_approve = auto_approve
         self.expires_in = expires_in
+        self.query_credentials = query_credentials
         self.clients: dict[str, _Client] = {client_id: _Client(client_secret, tuple(redirect_uris))}
         self.requests: list[RecordedRequest] = []
         self.issued: dict[str, IssuedToken] = {}
@@ -343,9 +348,16 @@ class FakeTickTick:
         self, authorization: str, content_type: str, form: Mapping[str, str]
     ) -> tuple[int, dict[str, Any]]:
         client_id = _basic_user(authorization, self.clients)
+        legacy = self.query_credentials and not authorization and "client_secret" in form
+        if legacy:
+            client = self.clients.get(form.get("client_id", ""))
+            if client is not None and secrets.compare_digest(
+                client.secret.encode(), form["client_secret"].encode()
+            ):
+                client_id = form["client_id"]
         if client_id is None:
             return 401, {"error": "invalid_client", "error_description": "Bad client credentials"}
-        if not content_type.startswith("application/x-www-form-urlencoded"):
+        if not legacy and not content_type.startswith("application/x-www-form-urlencoded"):
             return 400, {"error": "invalid_request", "error_description": "Form body expected"}
         if form.get("grant_type") != "authorization_code":
             return 400, {
@@ -548,6 +560,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._authorize_decision(dict(parse_qsl(body.decode("utf-8", "replace"))), answer)
         elif path == "/oauth/token" and self.command == "POST":
             form = dict(parse_qsl(body.decode("utf-8", "replace")))
+            if fake.query_credentials and not form:
+                form = dict(parse_qsl(query))
             status, value = fake._token_answer(
                 self.headers.get("Authorization", ""), self.headers.get("Content-Type", ""), form
             )
