@@ -468,6 +468,9 @@ def main(argv: list[str] | None = None) -> int:
         help="the docs page to write ('' for none)",
     )
     args = parser.parse_args(argv)
+    # Absolute, but not resolved: a venv's python is a symlink that must stay one.
+    args.ours = os.path.abspath(args.ours)
+    args.ticktick_py = args.ticktick_py and os.path.abspath(args.ticktick_py)
     quick = args.quick
     repeat = 1 if quick else args.repeat
     results: dict[str, Any] = {
