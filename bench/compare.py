@@ -129,9 +129,13 @@ def measure_cold(ours: str, tpy: str | None, folder: Path, repeat: int) -> dict[
 def measure_token_command(ours: str, folder: Path, repeat: int) -> dict[str, Any]:
     script = Path(ours).with_name("ticktick-auth")
     command = [str(script), "token"] if script.exists() else [ours, "-m", "ticktick", "token"]
-    return time_commands(
-        {"ticktick-auth token": command, "python -c pass": [ours, "-c", "pass"]}, folder, repeat
-    )
+    commands = {
+        "ticktick-auth token": command,
+        "python -c pass": [ours, "-c", "pass"],
+        # Reference only: the standard library's JSON parser, which any cache reader needs.
+        'python -c "import json"': [ours, "-c", "import json"],
+    }
+    return time_commands(commands, folder, repeat)
 
 
 def measure_hot(
