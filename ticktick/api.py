@@ -42,6 +42,7 @@ from .errors import (
 )
 from .models import Date, Project, ProjectData, ProjectFields, Task, TaskFields, TaskMove
 from .oauth2 import OAuth2
+from .session import read_body
 
 __all__ = ["DATE_FORMAT", "OpenAPI", "format_date"]
 
@@ -49,6 +50,9 @@ DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 """TickTick's date format, ``yyyy-MM-dd'T'HH:mm:ssZ``: ``2019-11-13T03:00:00+0000``."""
 
 _RATE_LIMIT_MARK = "exceed_query_limit"
+
+MAX_API_RESPONSE = 16 * 1024 * 1024
+"""The largest Open API answer read, in bytes."""
 
 
 def format_date(value: datetime) -> str:
@@ -105,7 +109,7 @@ class OpenAPI:
             (``https://api.ticktick.com/open/v1`` or ``https://api.dida365.com/open/v1``).
             A TickTick or Dida365 URL of the *other* region is refused.
         session: The ``requests`` session to use; ``oauth.session`` by default.
-        timeout: Timeout of each request; the session's default when ``None``.
+        timeout: Timeout of each request; ``oauth.timeout`` when ``None``.
 
     Raises:
         ConfigurationError: ``base_url`` belongs to the other region.
@@ -130,7 +134,7 @@ class OpenAPI:
             )
         self.session = session or oauth.session
         self.auth = TickTickAuth(oauth, api_base_url=self.base_url)
-        self.timeout = timeout
+        self.timeout = timeout if timeout is not None else oauth.timeout
 
     def __repr__(self) -> str:
         return f"OpenAPI(base_url={self.base_url!r})"
@@ -154,14 +158,27 @@ class OpenAPI:
                 auth=self.auth,
                 timeout=self.timeout,
                 allow_redirects=False,
+                stream=True,
             )
+            raw = read_body(response, MAX_API_RESPONSE, self.timeout)
         except requests.Timeout:
             raise TransportError(f"{method} {url} did not answer in time.") from None
         except requests.ConnectionError:
             raise TransportError(
                 f"Could not reach {url}. Check the network, any proxy, and host=."
             ) from None
-        text = response.text
+        except requests.RequestException as exc:
+            raise TransportError(
+                f"The answer of {method} {url} broke off ({type(exc).__name__}); the request "
+                "may have been applied. Check before sending it again."
+            ) from None
+        if len(raw) > MAX_API_RESPONSE:
+            raise ApiError(
+                f"{method} {url} answered with more than {MAX_API_RESPONSE} bytes "
+                f"(HTTP {response.status_code}); it was not read. Narrow the request.",
+                status=response.status_code,
+            )
+        text = raw.decode(response.encoding or "utf-8", errors="replace")
         if not 200 <= response.status_code < 300:
             raise self._error(method, url, response, text)
         if not text.strip():

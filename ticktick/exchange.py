@@ -13,7 +13,6 @@ imports ``requests``.
 from __future__ import annotations
 
 import json
-import time
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -22,7 +21,7 @@ from urllib3.exceptions import NewConnectionError
 
 from ._defaults import Timeout
 from .errors import OAuthError, TokenFormatError, TransportError, _excerpt, _oauth_error
-from .session import TimeoutHTTPAdapter, token_retry
+from .session import TimeoutHTTPAdapter, read_body, token_retry
 from .token import TokenDict, token_from_response
 
 __all__ = ["MAX_RESPONSE_SIZE", "exchange_code", "token_adapter"]
@@ -83,7 +82,7 @@ def exchange_code(
             cert=settings["cert"],
             proxies=settings["proxies"],
         )
-        body = _read_limited(response, MAX_RESPONSE_SIZE, timeout)
+        body = read_body(response, MAX_RESPONSE_SIZE, timeout)
     except requests.ConnectTimeout:
         raise TransportError(
             f"Could not connect to {url} in time. Check the network, any proxy, and host=."
@@ -103,6 +102,11 @@ def exchange_code(
             f"The connection to {url} broke after the code was sent; the code may have "
             "been used. Authorize again."
         ) from None
+    except requests.exceptions.ChunkedEncodingError:
+        raise TransportError(
+            f"The answer from {token_url} was cut off after the code was sent; the code may "
+            "have been used. Authorize again."
+        ) from None
     except requests.RequestException as exc:
         raise TransportError(
             f"The token request to {url} failed ({type(exc).__name__}). Authorize again."
@@ -115,25 +119,6 @@ def _never_sent(exc: requests.ConnectionError) -> bool:
     reason: object = exc.args[0] if exc.args else None
     reason = getattr(reason, "reason", reason)
     return isinstance(reason, NewConnectionError)
-
-
-def _read_limited(response: requests.Response, limit: int, timeout: Timeout) -> bytes:
-    """Read at most *limit* bytes of a streamed body within an overall deadline."""
-    read_timeout = timeout[1] if isinstance(timeout, tuple) else timeout
-    deadline = time.monotonic() + read_timeout
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        for chunk in response.iter_content(chunk_size=16384):
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > limit:
-                break
-            if time.monotonic() > deadline:
-                raise requests.ReadTimeout("the answer did not finish in time")
-    finally:
-        response.close()
-    return b"".join(chunks)
 
 
 def _token_or_error(

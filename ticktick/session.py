@@ -16,6 +16,7 @@ the server says it did not process it (429 or 503), or when it never left.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
@@ -30,6 +31,7 @@ __all__ = [
     "IDEMPOTENT_METHODS",
     "RETRY_AFTER_MAX",
     "TimeoutHTTPAdapter",
+    "read_body",
     "requests_retry_session",
     "token_retry",
 ]
@@ -156,3 +158,48 @@ def token_retry(attempts: int = 3, retry_after_max: float = RETRY_AFTER_MAX) -> 
     )
     retry.retry_after_cap = retry_after_max
     return retry
+
+
+def read_body(response: requests.Response, limit: int, timeout: Timeout) -> bytes:
+    """Read a streamed response's body: at most *limit* (+1) bytes, within a deadline.
+
+    The read timeout bounds each wait for data, not the whole body: a server that
+    sends one byte at a time would never trip it. So the body must arrive within
+    the read timeout *in all*; when that passes, the connection is shut down and
+    ``requests.ReadTimeout`` is raised. The response is closed in every case.
+    """
+    import socket
+    import threading
+
+    read_timeout = timeout[1] if isinstance(timeout, tuple) else timeout
+    expired = threading.Event()
+    connection = getattr(response.raw, "connection", None)
+    sock = getattr(connection, "sock", None)
+
+    def cut() -> None:
+        expired.set()
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    watchdog = threading.Timer(read_timeout, cut)
+    watchdog.daemon = True
+    watchdog.start()
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_content(chunk_size=16384):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit or expired.is_set():
+                break
+    except requests.RequestException:
+        if expired.is_set():
+            raise requests.ReadTimeout("the answer did not finish in time") from None
+        raise
+    finally:
+        watchdog.cancel()
+        response.close()
+    if expired.is_set() and size <= limit:
+        raise requests.ReadTimeout("the answer did not finish in time")
+    return b"".join(chunks)

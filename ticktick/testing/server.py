@@ -96,6 +96,9 @@ class Fault:
         delay: Seconds to wait before answering.
         drop: Handle the request for real, then close the connection without answering
             (the server got the request; the client never hears back).
+        truncate: Announce the whole body but send only its first half, then close.
+        trickle: Send the body one byte every this many seconds (an answer that never
+            finishes in practice), for at most 60 seconds.
         times: How many requests it applies to.
     """
 
@@ -105,6 +108,8 @@ class Fault:
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0
     drop: bool = False
+    truncate: bool = False
+    trickle: float = 0.0
     times: int = 1
 
 
@@ -517,6 +522,28 @@ class _Handler(BaseHTTPRequestHandler):
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
 
+    def _send_partially(self, fault: Fault, data: bytes) -> None:
+        """Announce *data* in full, then send half of it, or trickle it out."""
+        self.send_response(fault.status or 200)
+        self.send_header("Content-Type", fault.content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if fault.truncate:
+            self.wfile.write(data[: len(data) // 2])
+            self._drop()
+            return
+        deadline = time.monotonic() + 60
+        for index in range(len(data)):
+            if time.monotonic() > deadline:
+                break
+            try:
+                self.wfile.write(data[index : index + 1])
+                self.wfile.flush()
+            except OSError:
+                return  # the client gave up: as it should
+            time.sleep(fault.trickle)
+        self._drop()
+
     def _handle(self) -> None:
         fake = self.server.fake
         parts = urlsplit(self.path)
@@ -539,12 +566,11 @@ class _Handler(BaseHTTPRequestHandler):
             payload = fault.body
             if payload is None:
                 payload = json.dumps({"error": "server_error", "error_description": "Injected"})
-            self._send(
-                fault.status,
-                payload.encode() if isinstance(payload, str) else payload,
-                fault.content_type,
-                fault.headers,
-            )
+            data = payload.encode() if isinstance(payload, str) else payload
+            if fault.truncate or fault.trickle:
+                self._send_partially(fault, data)
+            else:
+                self._send(fault.status, data, fault.content_type, fault.headers)
             return
         if fault is not None and fault.drop:
             self._route(parts.path, parts.query, body, answer=False)
