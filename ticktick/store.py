@@ -38,6 +38,9 @@ Guarantees:
 * **Nothing is lost.** A corrupt file, or one holding another app's or region's
   token, is renamed aside (``.token-oauth.corrupt-<time>`` or ``.foreign-<time>``)
   with a warning, never overwritten.
+* **No borrowed paths.** A cache path that is a symbolic link owned by another user
+  is refused (its owner would decide where the token goes). A link of your own is
+  read through, and replaced by a regular file at the next write.
 * **Right token, right app.** A token issued for another host, client id or scope
   is not returned. A file written by ticktick-py (no ``issued_for``) is taken as
   issued for ``ticktick.com``, the only host ticktick-py supports, and used when its
@@ -382,8 +385,22 @@ class FileStore(TokenStore):
 
     # -- reading ---------------------------------------------------------------------
 
+    def _check_link(self) -> None:
+        """Refuse a cache path that is a symbolic link owned by another user."""
+        try:
+            link = os.lstat(self.path)
+        except OSError:
+            return
+        if stat.S_ISLNK(link.st_mode) and hasattr(os, "geteuid") and link.st_uid != os.geteuid():
+            raise TokenCacheError(
+                f"The token cache {self.path} is a symbolic link owned by another user (uid "
+                f"{link.st_uid}). Refusing to follow it: its owner decides where your token would "
+                "be read from and written to. Remove it, or pass cache_path= a file of your own."
+            )
+
     def _read(self) -> tuple[bytes, int] | None:
         """Return the file's bytes (up to the size limit, plus one) and its mode."""
+        self._check_link()
         try:
             with open(self.path, "rb") as file:
                 return file.read(MAX_CACHE_SIZE + 1), os.fstat(file.fileno()).st_mode
@@ -449,6 +466,7 @@ class FileStore(TokenStore):
             TokenCacheError: The file or its folder cannot be written.
         """
         payload = encode_token(token, self.identity)
+        self._check_link()
         self._make_parent()
         with self._lock.hold():
             self._set_aside_unusable()
