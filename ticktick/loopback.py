@@ -93,9 +93,11 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = sys.platform != "win32"  # on Windows it would allow port theft
     receiver: LoopbackReceiver
 
-    def __init__(self, address: tuple[str, int], family: socket.AddressFamily) -> None:
+    def __init__(
+        self, address: tuple[str, int], family: socket.AddressFamily, max_connections: int
+    ) -> None:
         self.address_family = family
-        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._slots = threading.BoundedSemaphore(max_connections)
         super().__init__(address, _Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -116,10 +118,14 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
-    timeout = CONNECTION_TIMEOUT
     disable_nagle_algorithm = True
     server_version = "ticktick-oauth"
     sys_version = ""
+
+    def setup(self) -> None:
+        """Bound how long this connection may take to send its request."""
+        super().setup()
+        self.connection.settimeout(self.server.receiver.connection_timeout)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Keep no access log: the request line carries the code."""
@@ -162,6 +168,8 @@ class LoopbackReceiver:
     Args:
         redirect_uri: The registered redirect URI, e.g. ``http://127.0.0.1:8080/``.
         state: The ``state`` the redirect must carry.
+        connection_timeout: Seconds one connection may take to send its request.
+        max_connections: Connections served at once; more are closed at once.
 
     Raises:
         ValueError: *redirect_uri* is not an ``http`` loopback URI.
@@ -173,13 +181,22 @@ class LoopbackReceiver:
         ...     result = receiver.wait(timeout=300)
     """
 
-    def __init__(self, redirect_uri: str, state: str) -> None:
+    def __init__(
+        self,
+        redirect_uri: str,
+        state: str,
+        *,
+        connection_timeout: float = CONNECTION_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
+    ) -> None:
         where = loopback_address(redirect_uri)
         if where is None:
             raise ValueError(f"{redirect_uri!r} is not an http:// loopback redirect URI")
         self.redirect_uri = redirect_uri
         self.address, self.port, self.path = where
         self.state = state
+        self.connection_timeout = connection_timeout
+        self.max_connections = max_connections
         self._done = threading.Event()
         self._result: RedirectResult | None = None
         self._wrong_state = 0
@@ -193,7 +210,7 @@ class LoopbackReceiver:
         """Bind the port and start answering; return ``self``."""
         family = socket.AF_INET6 if ":" in self.address else socket.AF_INET
         try:
-            server = _Server((self.address, self.port), family)
+            server = _Server((self.address, self.port), family, self.max_connections)
         except OSError as exc:
             if exc.errno in (errno.EADDRINUSE, errno.EACCES):
                 why = (
