@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -9,10 +10,62 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from leak_audit import Secrets, find_leaks
 
 from ticktick.testing import FakeTickTick
+
+# -- the secrets audit (see leak_audit.py): collected for the whole run, checked at the end
+
+_records: list[tuple[str, str]] = []
+_messages: list[str] = []
+_fakes: list[FakeTickTick] = []
+
+
+class _RecordAll(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            _records.append((record.name, record.getMessage()))
+        except Exception:
+            _records.append((record.name, str(record.msg)))
+
+
+_original_raises = pytest.raises
+
+
+class _RecordingRaises:
+    """Wraps ``pytest.raises`` to keep the message of every exception a test observes."""
+
+    def __init__(self, context: Any) -> None:
+        self.context = context
+        self.info: Any = None
+
+    def __enter__(self) -> Any:
+        self.info = self.context.__enter__()
+        return self.info
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        result = self.context.__exit__(*exc_info)
+        if exc_info[1] is not None:
+            _messages.append(str(exc_info[1]))
+        return result
+
+
+def _recording_raises(*args: Any, **kwargs: Any) -> Any:
+    context = _original_raises(*args, **kwargs)
+    return _RecordingRaises(context) if hasattr(context, "__enter__") else context
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    handler = _RecordAll(level=logging.DEBUG)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    pytest.raises = _recording_raises
+    FakeTickTick.on_start.append(_fakes.append)
+
 
 # With TICKTICK_FAIL_ON_SKIP=1 (set by .ci/run) a skipped test fails the run: CI must
 # prove that every test ran, not that it was skipped for want of a tool.
@@ -29,6 +82,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _FAIL_ON_SKIP and _skipped:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
         print(f"\nTICKTICK_FAIL_ON_SKIP=1 and {len(_skipped)} test(s) skipped: {_skipped}")
+    secrets = Secrets.of(_fakes)
+    leaks = find_leaks(secrets, _records, _messages, _fakes)
+    print(
+        f"\nsecrets audit: {len(_records)} log records, {len(_messages)} exception messages, "
+        f"{sum(len(f.requests) for f in _fakes)} requests to {len(_fakes)} fake servers, "
+        f"{len(secrets.client_secrets)} client secrets, {len(secrets.codes)} codes, "
+        f"{len(secrets.tokens)} tokens: {len(leaks)} leak(s)"
+    )
+    if leaks:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        for leak in leaks[:50]:
+            print(f"LEAK: {leak}")
 
 
 @pytest.fixture

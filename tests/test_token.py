@@ -136,3 +136,24 @@ def test_response_gets_expire_fields() -> None:
 def test_bad_responses_are_rejected(body: object) -> None:
     with pytest.raises(TokenFormatError, match="token endpoint"):
         token_from_response(body)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{'access_token': 'a', 'expire_time': 1e300}",
+        '{"access_token": "a", "expire_time": Infinity}',
+        '{"access_token": "a", "expire_time": NaN}',
+        "{'access_token': 'a', 'expires_in': 1000000000000000, 'issued_at': 0}",
+        "{'access_token': 'a', 'expires_in': 253402300000, 'issued_at': 253402300000}",
+    ],
+)
+def test_absurd_times_are_format_errors_not_crashes(text: str) -> None:
+    """Found by the fuzzer: such values crashed time.localtime()."""
+    with pytest.raises(TokenFormatError, match=r"seconds|year 9999"):
+        parse(text)
+
+
+def test_absurd_expires_in_in_a_response() -> None:
+    with pytest.raises(TokenFormatError, match="year 9999"):
+        token_from_response({"access_token": "a", "expires_in": 253402300000}, now=10**9)

@@ -9,6 +9,7 @@
 * A server's ``Retry-After`` is honoured, capped at `RETRY_AFTER_MAX` seconds,
   so a hostile or confused server cannot park a client for hours.
 * Every request has a timeout (`DEFAULT_TIMEOUT`) unless the caller gives one.
+* A session it creates says who it is: ``User-Agent: ticktick-oauth/<version> ...``.
 
 The token request uses `token_retry`, stricter still: it is retried only when
 the server says it did not process it (429 or 503), or when it never left.
@@ -115,7 +116,13 @@ def requests_retry_session(
         >>> session = requests_retry_session(retries=5)
         >>> session.get("https://api.ticktick.com/open/v1/project")  # doctest: +SKIP
     """
-    session = session or requests.Session()
+    if session is None:
+        from . import __version__
+
+        session = requests.Session()
+        session.headers["User-Agent"] = (
+            f"ticktick-oauth/{__version__} {requests.utils.default_user_agent()}"
+        )
     retry = _CappedRetry(
         total=retries,
         read=retries,

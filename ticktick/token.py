@@ -66,8 +66,17 @@ class TokenDict(_DictBase):
     __str__ = __repr__
 
 
+MAX_TIME = 253402300799
+"""The last second of the year 9999: later times cannot be shown, so they are malformed."""
+
+
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_seconds(value: object) -> bool:
+    """A finite, non-negative number of seconds no later than `MAX_TIME`."""
+    return _is_number(value) and 0 <= value <= MAX_TIME  # type: ignore[operator]
 
 
 def expire_time_of(token: Mapping[str, Any]) -> float | None:
@@ -99,13 +108,18 @@ def token_problem(token: object) -> str | None:
         return "has no 'access_token' string"
     if any(not isinstance(key, str) for key in token):
         return "has a key that is not a string"
-    if "expire_time" in token and (
-        not _is_number(token["expire_time"]) or token["expire_time"] < 0
-    ):
+    if "expire_time" in token and not _is_seconds(token["expire_time"]):
         return "has an 'expire_time' that is not a Unix time in seconds"
     for field in ("expires_in", "issued_at"):
-        if field in token and (not _is_number(token[field]) or token[field] < 0):
+        if field in token and not _is_seconds(token[field]):
             return f"has an '{field}' that is not a number of seconds"
+    if (
+        "expire_time" not in token
+        and "expires_in" in token
+        and "issued_at" in token
+        and token["expires_in"] + token["issued_at"] > MAX_TIME
+    ):
+        return "has an 'issued_at' and 'expires_in' that add up past the year 9999"
     token_type = token.get("token_type")
     if token_type is not None and (
         not isinstance(token_type, str) or token_type.lower() != "bearer"
@@ -157,6 +171,10 @@ def token_from_response(body: object, *, now: float | None = None) -> TokenDict:
             )
     token = validate_token_dict(body, source="The token endpoint's answer", advice=advice)
     issued = int(time.time() if now is None else now)
+    if issued + token["expires_in"] > MAX_TIME:
+        raise TokenFormatError(
+            "The token endpoint's answer has an 'expires_in' past the year 9999. " + advice
+        )
     token["expire_time"] = issued + token["expires_in"]
     token["readable_expire_time"] = readable_time(token["expire_time"])
     return token

@@ -43,10 +43,10 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
@@ -150,6 +150,9 @@ class FakeTickTick:
             older clients such as ticktick-py (for measuring them; off by default).
     """
 
+    on_start: ClassVar[list[Callable[[FakeTickTick], None]]] = []
+    """Called with every server when it starts: lets a test suite observe all of them."""
+
     def __init__(
         self,
         *,
@@ -168,6 +171,8 @@ class FakeTickTick:
         self.clients: dict[str, _Client] = {client_id: _Client(client_secret, tuple(redirect_uris))}
         self.requests: list[RecordedRequest] = []
         self.issued: dict[str, IssuedToken] = {}
+        """Every token handed out, revoked ones included."""
+        self.revoked: set[str] = set()
         self.api = FakeOpenAPI()
         """The in-memory projects and tasks behind ``/open/v1``."""
         self._codes: dict[str, _Code] = {}
@@ -189,6 +194,8 @@ class FakeTickTick:
             target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
         self._thread.start()
+        for callback in self.on_start:
+            callback(self)
         return self
 
     def stop(self) -> None:
@@ -262,14 +269,17 @@ class FakeTickTick:
     def revoke(self, token: str) -> None:
         """Make the Open API refuse *token* (401) from now on."""
         with self._lock:
-            self.issued.pop(token, None)
+            self.revoked.add(token)
 
     def _token_valid(self, authorization: str) -> bool:
         scheme, _, token = authorization.partition(" ")
         with self._lock:
             issued = self.issued.get(token.strip())
         return (
-            scheme.lower() == "bearer" and issued is not None and issued.expire_time > time.time()
+            scheme.lower() == "bearer"
+            and issued is not None
+            and token.strip() not in self.revoked
+            and issued.expire_time > time.time()
         )
 
     def _take_fault(self, path: str) -> Fault | None:
@@ -292,6 +302,12 @@ class FakeTickTick:
         """The recorded requests to *path*."""
         with self._lock:
             return [request for request in self.requests if request.path == path]
+
+    @property
+    def codes_issued(self) -> list[str]:
+        """Every authorization code handed out."""
+        with self._lock:
+            return list(self._codes)
 
     @property
     def token_requests(self) -> int:

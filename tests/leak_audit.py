@@ -1,0 +1,82 @@
+"""The secrets audit: what the whole test run logged, raised and sent, scanned for secrets.
+
+conftest.py collects, for the whole session: every log record at DEBUG (all
+loggers), every exception message a test observed through ``pytest.raises``, and
+every fake TickTick server started (``FakeTickTick.on_start``). At the end it calls
+`find_leaks` with the client secrets, authorization codes and tokens those servers
+handed out, and fails the run on any finding.
+
+Rules:
+- no log record contains a client secret or a token; records of the ``ticktick``
+  loggers contain no code either (other loggers, such as urllib3 logging a simulated
+  browser's request to the loopback receiver, may show a code: a browser carries it);
+- no exception message contains a client secret, a code or a token;
+- no URL the library sent (``User-Agent: ticktick-oauth/...``) contains any of them,
+  and no URL at all contains a token; the client secret travels only in Basic headers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ticktick.testing import FakeTickTick
+
+
+@dataclass
+class Secrets:
+    client_secrets: set[str] = field(default_factory=set)
+    codes: set[str] = field(default_factory=set)
+    tokens: set[str] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, fakes: Iterable[FakeTickTick]) -> Secrets:
+        found = cls()
+        for fake in fakes:
+            found.client_secrets |= {client.secret for client in fake.clients.values()}
+            found.codes |= set(fake.codes_issued)
+            found.tokens |= set(fake.issued)
+        return found
+
+
+def _hits(text: str, values: set[str]) -> list[str]:
+    return [value for value in values if len(value) >= 6 and value in text]
+
+
+def _shown(text: str, hits: list[str]) -> str:
+    """*text* shortened, with every hit masked: a leak report must not leak."""
+    for hit in hits:
+        text = text.replace(hit, hit[:4] + "***")
+    return repr(text[:100])
+
+
+def find_leaks(
+    secrets: Secrets,
+    records: Iterable[tuple[str, str]],
+    messages: Iterable[str],
+    fakes: Iterable[FakeTickTick],
+) -> list[str]:
+    """Every leak found, described without repeating the secret in full."""
+    leaks: list[str] = []
+    always = secrets.client_secrets | secrets.tokens
+    for logger, message in records:
+        values = always | (secrets.codes if logger.startswith("ticktick") else set())
+        hits = _hits(message, values)
+        for hit in hits:
+            leaks.append(f"log record of {logger!r} contains {hit[:4]}...: {_shown(message, hits)}")
+    for message in messages:
+        hits = _hits(message, always | secrets.codes)
+        for hit in hits:
+            leaks.append(f"exception message contains {hit[:4]}...: {_shown(message, hits)}")
+    for fake in fakes:
+        for request in list(fake.requests):
+            sent_by_library = request.headers.get("User-Agent", "").startswith("ticktick-oauth/")
+            values = (always | secrets.codes) if sent_by_library else secrets.tokens
+            for hit in _hits(request.target, values):
+                leaks.append(f"URL {request.method} {request.path} contains {hit[:4]}...")
+            authorization = request.headers.get("Authorization", "")
+            if sent_by_library and _hits(authorization, secrets.client_secrets):
+                leaks.append(
+                    f"a client secret in clear in an Authorization header ({request.path})"
+                )
+    return leaks
