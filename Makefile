@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-test
 DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: test lint typecheck demo bench docs screenshots clean
+.PHONY: test lint typecheck demo bench docs screenshots audit clean
 
 $(STAMP): setup.cfg setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,7 @@ $(DOCS_STAMP): $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check ticktick tests bench
 	$(BIN)/ruff format --check ticktick tests bench
+	$(BIN)/bandit -q -c pyproject.toml -r ticktick
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict ticktick tests bench
@@ -62,6 +63,11 @@ bench: $(STAMP) $(BENCH_OURS)/.installed $(BENCH_TPY)/.installed
 docs: $(DOCS_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 	$(BIN)/python docs/_tools/check_links.py site
+
+# Known vulnerabilities in the installed dependencies. Needs PyPI's JSON API or OSV
+# online, which not every network allows, so it is not part of `test`.
+audit: $(STAMP)
+	$(BIN)/pip-audit --progress-spinner off
 
 # Regenerate the docs' screenshots with the headless-Chromium end-to-end test.
 screenshots: $(STAMP)

@@ -169,6 +169,12 @@ class RedisServer:
             self.process = None
 
 
+def env_without_coverage() -> dict[str, str]:
+    """The environment for a subprocess that is killed or starved on purpose: coverage
+    measurement there could only leave a corrupt data file behind."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

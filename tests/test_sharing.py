@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import RedisServer
+from conftest import RedisServer, env_without_coverage
 
 from ticktick import OAuth2, TokenCacheError
 from ticktick.redis_store import RedisStore
@@ -28,6 +28,7 @@ def start_worker(
 ) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, str(WORKER), store, location, fake.url, str(threads), str(go), *extra],
+        env=env_without_coverage() if "--hang" in extra else None,  # it will be killed
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -148,7 +149,10 @@ def test_writers_killed_at_random_moments_never_leave_a_bad_file(tmp_path: Path)
     killed = 0
     for batch in range(20):
         writers = [
-            subprocess.Popen([sys.executable, "-c", WRITER, str(path), f"w{batch}.{i}"])
+            subprocess.Popen(
+                [sys.executable, "-c", WRITER, str(path), f"w{batch}.{i}"],
+                env=env_without_coverage(),
+            )
             for i in range(10)
         ]
         time.sleep(0.15)  # they import, then write in a loop

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import env_without_coverage
 
 from ticktick import TokenCacheError
 from ticktick.store import FileStore, TokenIdentity
@@ -72,6 +73,7 @@ def run_writer(
         timeout=60,
         preexec_fn=limits,
         check=False,
+        env=env_without_coverage(),
     )
 
 

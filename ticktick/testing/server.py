@@ -60,7 +60,8 @@ from .openapi import FakeOpenAPI
 __all__ = ["FakeTickTick", "Fault", "IssuedToken", "RecordedRequest", "approve"]
 
 DEFAULT_CLIENT_ID = "fake-client-id"
-DEFAULT_CLIENT_SECRET = "fake-client-secret"  # noqa: S105 - a test credential
+# A test credential.
+DEFAULT_CLIENT_SECRET = "fake-client-secret"  # noqa: S105 # nosec B105
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8080/"
 DEFAULT_EXPIRES_IN = 15551999
 MAX_BODY = 1024 * 1024
@@ -409,7 +410,8 @@ class FakeTickTick:
             self.issued[token] = IssuedToken(client_id, scope, time.time() + self.expires_in)
         return 200, {
             "access_token": token,
-            "token_type": "bearer",
+            # The token type, not a password.
+            "token_type": "bearer",  # nosec B105
             "expires_in": self.expires_in,
             "scope": scope,
         }
