@@ -83,13 +83,8 @@ class KeyringStore(TokenStore):
     @property
     def username(self) -> str:
         """The keyring entry's user name: host, client id and scope."""
-        identity = self.identity
-        if identity is None or identity.client_id is None or identity.scope is None:
-            raise ConfigurationError(
-                "The keyring store needs the client id and scope to find the token "
-                "(pass --client-id, or use it through OAuth2)."
-            )
-        return f"{identity.host} {identity.client_id} {identity.scope}"
+        identity = self.identity or TokenIdentity("", None, None)
+        return " ".join(identity.require_full("keyring store"))
 
     def describe(self) -> str:
         """The backend, service and entry."""

@@ -113,16 +113,10 @@ class RedisStore(TokenStore):
     @property
     def key(self) -> str:
         """The key holding the token: derived from host, client id and scope."""
-        identity = self.identity
-        if identity is None or identity.client_id is None or identity.scope is None:
-            raise ConfigurationError(
-                "The Redis store needs the client id and scope to find the token "
-                "(pass --client-id, or use it through OAuth2)."
-            )
-        digest = hashlib.sha256(
-            f"{identity.host}\n{identity.client_id}\n{identity.scope}".encode()
-        ).hexdigest()[:24]
-        return f"{self.prefix}:{identity.host}:{digest}"
+        identity = self.identity or TokenIdentity("", None, None)
+        host, client_id, scope = identity.require_full("Redis store")
+        digest = hashlib.sha256(f"{host}\n{client_id}\n{scope}".encode()).hexdigest()[:24]
+        return f"{self.prefix}:{host}:{digest}"
 
     def describe(self) -> str:
         """The server and key, e.g. ``redis://127.0.0.1:6379/0 ticktick-oauth:...``."""

@@ -58,7 +58,7 @@ import time
 from _thread import get_ident
 from abc import ABC, abstractmethod
 
-from .errors import TokenCacheError
+from .errors import ConfigurationError, TokenCacheError
 from .token import TokenDict, token_problem, validate_token_dict
 
 # Modules used only on rarer paths (logging, tempfile) are imported where they are
@@ -67,7 +67,7 @@ from .token import TokenDict, token_problem, validate_token_dict
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:
     import logging
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from contextlib import AbstractContextManager
     from typing import Any
 
@@ -128,6 +128,15 @@ class TokenIdentity:
 
     def __repr__(self) -> str:
         return f"TokenIdentity({self.host!r}, {self.client_id!r}, {self.scope!r})"
+
+    def require_full(self, store: str) -> tuple[str, str, str]:
+        """``(host, client_id, scope)``, all known, or a clear error naming *store*."""
+        if self.client_id is None or self.scope is None:
+            raise ConfigurationError(
+                f"The {store} needs the client id and scope to find the token "
+                "(pass --client-id, or use it through OAuth2)."
+            )
+        return self.host, self.client_id, self.scope
 
     def as_dict(self) -> dict[str, str | None]:
         """The ``issued_for`` object stored beside the token."""
@@ -475,18 +484,7 @@ class FileStore(TokenStore):
 
     def delete(self) -> bool:
         """Remove the cache file; return whether there was one."""
-        if not os.path.isdir(os.path.dirname(self.path) or "."):
-            return False
-        with self._lock.hold():
-            try:
-                os.unlink(self.path)
-            except FileNotFoundError:
-                return False
-            except OSError as exc:
-                raise TokenCacheError(
-                    f"Cannot remove the token cache {self.path}: {exc.strerror}."
-                ) from None
-            return True
+        return self._remove(lambda raw: True, "the token cache")
 
     def discard(self, access_token: str) -> bool:
         """Remove the cache file if it holds *access_token*; return whether it did.
@@ -494,12 +492,20 @@ class FileStore(TokenStore):
         Used when the server refused that token: a newer token that another process
         wrote meanwhile is left alone.
         """
+
+        def holds_it(raw: bytes) -> bool:
+            token = decode_token(raw)[0]
+            return token is not None and token["access_token"] == access_token
+
+        return self._remove(holds_it, "the refused token")
+
+    def _remove(self, wanted: Callable[[bytes], bool], what: str) -> bool:
+        """Under the lock, remove the file if *wanted* says so of its bytes."""
         if not os.path.isdir(os.path.dirname(self.path) or "."):
             return False
         with self._lock.hold():
             raw = self._read_bytes()
-            token = None if raw is None else decode_token(raw)[0]
-            if token is None or token["access_token"] != access_token:
+            if raw is None or not wanted(raw):
                 return False
             try:
                 os.unlink(self.path)
@@ -507,7 +513,7 @@ class FileStore(TokenStore):
                 return False
             except OSError as exc:
                 raise TokenCacheError(
-                    f"Cannot remove the refused token from {self.path}: {exc.strerror}."
+                    f"Cannot remove {what} from {self.path}: {exc.strerror}."
                 ) from None
             return True
 
