@@ -18,7 +18,8 @@ the server says it did not process it (429 or 503), or when it never left.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection, Iterable, Mapping
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 import requests
@@ -167,6 +168,65 @@ def token_retry(attempts: int = 3, retry_after_max: float = RETRY_AFTER_MAX) -> 
     return retry
 
 
+class _Watchdog:
+    """One thread that fires callbacks at deadlines: cheaper than a timer per request.
+
+    `watch` returns a handle; setting ``handle[0] = False`` cancels it. Cancelled
+    entries are dropped lazily, when they come due.
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self._threading = threading
+        self._condition = threading.Condition()
+        self._heap: list[tuple[float, int, list[bool], Callable[[], None]]] = []
+        self._count = 0
+        self._thread: threading.Thread | None = None
+
+    def watch(self, seconds: float, callback: Callable[[], None]) -> list[bool]:
+        import heapq
+
+        handle = [True]
+        with self._condition:
+            self._count += 1
+            entry = (time.monotonic() + seconds, self._count, handle, callback)
+            earliest = not self._heap or entry[0] < self._heap[0][0]
+            heapq.heappush(self._heap, entry)
+            if self._thread is None:
+                self._thread = self._threading.Thread(
+                    target=self._run, name="ticktick-watchdog", daemon=True
+                )
+                self._thread.start()
+            elif earliest:
+                self._condition.notify()
+        return handle
+
+    def _run(self) -> None:
+        import heapq
+
+        while True:
+            with self._condition:
+                while self._heap and not self._heap[0][2][0]:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._condition.wait()
+                    continue
+                due, _, handle, callback = self._heap[0]
+                wait = due - time.monotonic()
+                if wait > 0:
+                    self._condition.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+                fire = handle[0]
+                handle[0] = False
+            if fire:
+                callback()
+
+
+_watchdog: _Watchdog | None = None
+
+
 def read_body(response: requests.Response, limit: int, timeout: Timeout) -> bytes:
     """Read a streamed response's body: at most *limit* (+1) bytes, within a deadline.
 
@@ -176,37 +236,37 @@ def read_body(response: requests.Response, limit: int, timeout: Timeout) -> byte
     ``requests.ReadTimeout`` is raised. The response is closed in every case.
     """
     import socket
-    import threading
 
+    global _watchdog
+    if _watchdog is None:
+        _watchdog = _Watchdog()
     read_timeout = timeout[1] if isinstance(timeout, tuple) else timeout
-    expired = threading.Event()
+    expired: list[bool] = []
     connection = getattr(response.raw, "connection", None)
     sock = getattr(connection, "sock", None)
 
     def cut() -> None:
-        expired.set()
+        expired.append(True)
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
-    watchdog = threading.Timer(read_timeout, cut)
-    watchdog.daemon = True
-    watchdog.start()
+    handle = _watchdog.watch(read_timeout, cut)
     chunks: list[bytes] = []
     size = 0
     try:
         for chunk in response.iter_content(chunk_size=16384):
             chunks.append(chunk)
             size += len(chunk)
-            if size > limit or expired.is_set():
+            if size > limit or expired:
                 break
     except requests.RequestException:
-        if expired.is_set():
+        if expired:
             raise requests.ReadTimeout("the answer did not finish in time") from None
         raise
     finally:
-        watchdog.cancel()
+        handle[0] = False
         response.close()
-    if expired.is_set() and size <= limit:
+    if expired and size <= limit:
         raise requests.ReadTimeout("the answer did not finish in time")
     return b"".join(chunks)
