@@ -35,9 +35,9 @@ logger = logging.getLogger("ticktick")
 _RETRIED = "_ticktick_retried"
 
 
-def _origin_and_path(url: str) -> tuple[str, str, str]:
+def _origin_and_path(url: str) -> tuple[str, str, int | None, str]:
     parts = urlsplit(url)
-    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.path
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port, parts.path
 
 
 class TickTickAuth(AuthBase):
@@ -62,13 +62,10 @@ class TickTickAuth(AuthBase):
         return f"TickTickAuth(api_base_url={self.api_base_url!r})"
 
     def _check_destination(self, url: str | None) -> None:
-        scheme, host, path = _origin_and_path(url or "")
-        allowed_scheme, allowed_host, allowed_path = self._allowed
-        port_ok = urlsplit(url or "").port == urlsplit(self.api_base_url).port
-        if (
-            (scheme, host) != (allowed_scheme, allowed_host)
-            or not port_ok
-            or not (path == allowed_path or path.startswith(allowed_path + "/"))
+        scheme, host, port, path = _origin_and_path(url or "")
+        allowed_scheme, allowed_host, allowed_port, allowed_path = self._allowed
+        if (scheme, host, port) != (allowed_scheme, allowed_host, allowed_port) or not (
+            path == allowed_path or path.startswith(allowed_path + "/")
         ):
             raise ConfigurationError(
                 f"Refusing to send the TickTick token to {scheme}://{host}{path}: it is not "
