@@ -34,13 +34,23 @@ Guarantees:
   `os.replace`; readers see the old token or the new one, never a mix. A
   missing parent folder is created with mode 0700.
 * **One writer at a time.** Writes happen under an exclusive lock on a sidecar file
-  (``.token-oauth.lock``) shared by every process and thread.
+  (``.token-oauth.lock``) shared by every process and thread. Its holder writes its
+  process id there; a process that waits longer than a second says (a logged
+  warning) which process it waits for, and for how long.
 * **Nothing is lost.** A corrupt file, or one holding another app's or region's
   token, is renamed aside (``.token-oauth.corrupt-<time>`` or ``.foreign-<time>``)
   with a warning, never overwritten.
-* **No borrowed paths.** A cache path that is a symbolic link owned by another user
-  is refused (its owner would decide where the token goes). A link of your own is
-  read through, and replaced by a regular file at the next write.
+* **No borrowed paths.** One rule opens every file (`open_checked`): the cache and
+  its lock must be regular files of your own, so a FIFO, a socket, a device, or a
+  file of another user (who could have planted a token of their own account) is a
+  ``TokenCacheError`` at once, and nothing blocks on ``open()``. A symbolic link
+  owned by another user is never followed; a link of your own is read through, and
+  replaced by a regular file at the next write.
+* **Temporaries of its own.** A temporary file is ``.NAME.tmp-<12 hex digits>``;
+  cleaning up after a writer that died removes exactly those of this cache, never
+  those of ``NAME.dida365`` beside it.
+* **Read-only folders.** Reading takes no lock. Where nothing can be created in the
+  folder (a read-only mount) no lock is taken either, and a write fails saying why.
 * **Right token, right app.** A token issued for another host, client id or scope
   is not returned. A file written by ticktick-py (no ``issued_for``) is taken as
   issued for ``ticktick.com``, the only host ticktick-py supports, and used when its
