@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import env_without_coverage
+from conftest import RedisServer, env_without_coverage
 
 from ticktick import (
     OAuth2,
@@ -536,6 +536,8 @@ def test_login_without_terminal_prints_the_token_it_could_not_store(tmp_path: Pa
             seen.append(line)
             if line.strip().startswith(f"{fake.url}/oauth/authorize?"):
                 break
+        else:
+            pytest.fail("no authorize URL: " + "".join(seen))
         # The person's browser: TickTick (auto-approving) sends it to the loopback receiver.
         hop = requests.get(line.strip(), allow_redirects=False, timeout=5)
         assert requests.get(hop.headers["Location"], timeout=5).status_code == 200
@@ -553,3 +555,33 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+@pytest.mark.timeout(60)
+def test_redis_waiter_says_for_whom_it_waits(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    import threading
+
+    from ticktick.redis_store import RedisStore
+
+    holder, waiter = (RedisStore(redis_server.url, identity=IDENTITY) for _ in range(2))
+    held, release = threading.Event(), threading.Event()
+
+    def sign_on() -> None:
+        with holder.lock(30):
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=sign_on)
+    thread.start()
+    try:
+        assert held.wait(10)
+        threading.Timer(1.5, release.set).start()
+        with caplog.at_level(logging.WARNING), waiter.lock(30):
+            pass
+    finally:
+        release.set()
+        thread.join()
+    (said,) = [r.getMessage() for r in caplog.records if "Waiting up to" in r.getMessage()]
+    assert f"Waiting up to 30 s for process {os.getpid()} on {socket.gethostname()}" in said
