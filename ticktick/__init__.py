@@ -37,6 +37,7 @@ _WHERE = {
     "TickTickError": "errors",
     "TokenCacheError": "errors",
     "TokenExpiryWarning": "errors",
+    "TokenNotStoredWarning": "errors",
     "TokenFormatError": "errors",
     "TransportError": "errors",
     "Unauthorized": "errors",
@@ -89,6 +90,7 @@ __all__ = [
     "TokenExpiryWarning",
     "TokenFormatError",
     "TokenIdentity",
+    "TokenNotStoredWarning",
     "TokenStore",
     "TransportError",
     "Unauthorized",
@@ -136,6 +138,7 @@ if TYPE_CHECKING:
         TokenCacheError,
         TokenExpiryWarning,
         TokenFormatError,
+        TokenNotStoredWarning,
         TransportError,
         Unauthorized,
     )

@@ -369,12 +369,18 @@ def _cmd_login(args: Options) -> int:
     token = oauth.authorize()
     days = _days_left(token)
     stored = "kept in memory only" if oauth.cache is None else f"stored in {_where(oauth.cache)}"
+    if oauth.store_error is not None:  # not lost: it is shown or printed below
+        stored = f"NOT {stored} (see above)"
     valid = f", valid {days:.0f} days" if days is not None else ""
     print(f"Signed on: token {stored}{valid}.", file=sys.stderr)
+    unstored = oauth.store_error is not None and args.output in (None, "cache")
     if args.output is not None and args.output != "cache":
         _emit(_format(token, args.output, args.env_key or DEFAULT_ENV_KEY), args.output_file)
-    elif args.output is None and terminal:
+    elif terminal and (args.output is None or unstored):
         _offer_outputs(token, read_line, args.timeout)
+    elif unstored:
+        print("The token could not be stored, so here it is (JSON):", file=sys.stderr)
+        print(_format(token, "json", args.env_key or DEFAULT_ENV_KEY))
     return EXIT_OK
 
 

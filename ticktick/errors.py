@@ -28,6 +28,7 @@ The tree::
         └── RateLimited            429 or ``exceed_query_limit``: slow down
 
     TokenExpiryWarning             (a warning) the token expires within a few days
+    TokenNotStoredWarning          (a warning) a new token is kept in memory only: storing it failed
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ __all__ = [
     "TokenCacheError",
     "TokenExpiryWarning",
     "TokenFormatError",
+    "TokenNotStoredWarning",
     "TransportError",
     "Unauthorized",
 ]
@@ -187,6 +189,10 @@ class RateLimited(ApiError):
 
 class TokenExpiryWarning(UserWarning):
     """The token expires soon; a person should authorize again before it does."""
+
+
+class TokenNotStoredWarning(UserWarning):
+    """A new token could not be stored; this process keeps it in memory only."""
 
 
 _ERROR_CLASSES: dict[str, type[OAuthError]] = {

@@ -17,7 +17,14 @@ the cache); an expired token from the environment or the cache needs a fresh
 authorization. In a process where nobody can be asked (no terminal, ``CI`` set, or
 ``interactive=False``) that raises
 [`ReauthorizationRequired`][ticktick.errors.ReauthorizationRequired]
-at once instead of waiting on a prompt.
+instead of waiting on a prompt: at once, unless another process sharing the store is
+signing on just then; it then says (a logged warning) that it waits for that process,
+and for how long, and uses its token.
+
+A new token whose store cannot be written (a full disk, a read-only folder) is not
+lost: it is returned and kept in memory, `OAuth2.store_error` says why it was not
+stored, and a [`TokenNotStoredWarning`][ticktick.errors.TokenNotStoredWarning] is
+issued (and logged).
 
 TickTick issues no refresh tokens: every token (about 180 days) ends in a new
 authorization by a person.
@@ -32,7 +39,13 @@ from _thread import RLock
 
 from ._defaults import DEFAULT_SIGNON_TIMEOUT, DEFAULT_TIMEOUT, Timeout
 from .endpoints import Endpoints, resolve_host
-from .errors import ConfigurationError, ReauthorizationRequired, TokenExpiryWarning
+from .errors import (
+    ConfigurationError,
+    ReauthorizationRequired,
+    TokenCacheError,
+    TokenExpiryWarning,
+    TokenNotStoredWarning,
+)
 from .store import DEFAULT_CACHE_PATH, EnvSource, FileStore, TokenIdentity, TokenStore
 from .token import (
     DEFAULT_EXPIRY_MARGIN,
@@ -185,6 +198,9 @@ class OAuth2:
         self.token_source: str | None = None
         """Where the current token came from: ``"memory"``, ``"env:NAME"``, ``"cache:PATH"``
         or ``"authorization"``."""
+        self.store_error: TokenCacheError | None = None
+        """Why the last new token could not be written to the store (it is then kept in
+        memory only), or ``None`` when it was stored."""
         if resolve:
             self.get_access_token(check_cache=check_cache, check_env=env_key)
 
@@ -245,12 +261,17 @@ class OAuth2:
         newer token written meanwhile by another process is kept). The next
         `get_access_token` resolves again: the environment, the cache, or a new
         authorization (``ReauthorizationRequired`` where nobody can be asked).
+
+        Another process may be signing on meanwhile: this waits for it, as a
+        resolution does (up to ``signon_timeout`` + 30 s, saying so), so that its new
+        token is kept. In a read-only folder the file is left as it is.
         """
         with self._lock:
             if self._token == access_token:
                 self._set_token(None, None)
             if self.cache is not None:
-                self.cache.discard(access_token)
+                with self.cache.lock(self.signon_timeout + 30):
+                    self.cache.discard(access_token)
 
     # -- resolution -------------------------------------------------------------------
 
@@ -427,7 +448,9 @@ class OAuth2:
     def authorize(self) -> TokenDict:
         """Run a fresh authorization now, whatever token exists; return and keep the new one.
 
-        The new token is written to the cache file (unless ``cache_path=None``).
+        The new token is written to the cache file (unless ``cache_path=None``). If
+        that fails, the token is still returned and kept in memory; `store_error`
+        says why, and a ``TokenNotStoredWarning`` is issued.
 
         Raises:
             ReauthorizationRequired: Nobody can be asked here (see ``interactive``).
@@ -443,7 +466,10 @@ class OAuth2:
             return info
 
     def _authorize(self, why: str) -> TokenDict:
-        """Run a fresh authorization and return the new token, written to the cache."""
+        """Run a fresh authorization and return the new token, written to the cache.
+
+        A token that cannot be written is still returned (see `_keep_unstored`).
+        """
         reason = self._no_prompt_reason()
         if reason is not None:
             where = (
@@ -473,8 +499,26 @@ class OAuth2:
         code = self._authorizer(request)
         info = self.exchange_code(code)
         if self.cache is not None:
-            self.cache.write(info)
+            try:
+                self.cache.write(info)
+            except TokenCacheError as exc:
+                self._keep_unstored(exc)
+            else:
+                self.store_error = None
         return info
+
+    def _keep_unstored(self, error: TokenCacheError) -> None:
+        """Record and announce that a new token could not be stored (it is not lost)."""
+        self.store_error = error
+        message = (
+            f"The new TickTick token could not be stored: {error} This process keeps using "
+            "it (access_token_info holds it) until it ends; the next one will need a new "
+            "authorization. Fix the problem above so that tokens are kept, or run "
+            f"'{self.login_command()} --output json', which prints a new token even where "
+            "it cannot be stored."
+        )
+        _logger().warning(message)
+        warnings.warn(message, TokenNotStoredWarning, stacklevel=4)
 
     def exchange_code(self, code: str) -> TokenDict:
         """Exchange an authorization code for a token (sent once; never retried after sending).

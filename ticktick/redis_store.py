@@ -22,7 +22,9 @@ Examples:
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -192,16 +194,29 @@ class RedisStore(TokenStore):
     @contextmanager
     def _hold(self, timeout: float) -> Iterator[None]:
         key = f"{self.key}:lock"
-        owner = secrets.token_hex(16)
+        # The owner value names the holder, for the messages of those who wait.
+        owner = f"{secrets.token_hex(16)} process {os.getpid()} on {socket.gethostname()}"
         ttl_ms = max(1, int(self.lock_ttl * 1000))
-        deadline = time.monotonic() + timeout
+        start = time.monotonic()
+        deadline = start + timeout
         pause = 0.02
+        announced = False
         while True:
             try:
                 if self._client.set(key, owner, nx=True, px=ttl_ms):
                     break
             except self._errors as exc:
                 self._fail("take the lock", exc)
+            if not announced and time.monotonic() - start >= 1.0:
+                announced = True
+                _logger().warning(
+                    "Waiting up to %g s for %s, which holds the token lock in Redis (%s %s; "
+                    "it may be signing on: this process then uses its token).",
+                    timeout,
+                    self._holder(key),
+                    self.address,
+                    key,
+                )
             if time.monotonic() >= deadline:
                 raise TokenCacheError(
                     f"Waited {timeout:g} s for the token lock in Redis ({self.address} {key}), "
@@ -222,6 +237,16 @@ class RedisStore(TokenStore):
                 self._client.eval(_RELEASE, 1, key, owner)
             except self._errors as exc:
                 self._fail("release the lock", exc)
+
+    def _holder(self, key: str) -> str:
+        """Which worker holds the lock *key*, as its owner value says."""
+        try:
+            value = self._client.get(key)
+        except self._errors:
+            return "another worker"
+        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+        _, _, holder = text.partition(" ")
+        return holder or "another worker"
 
     def _renew(self, key: str, owner: str, ttl_ms: int, stop: threading.Event) -> None:
         """Keep the lock while its holder lives; stop quietly if Redis goes away."""

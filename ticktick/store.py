@@ -34,13 +34,23 @@ Guarantees:
   `os.replace`; readers see the old token or the new one, never a mix. A
   missing parent folder is created with mode 0700.
 * **One writer at a time.** Writes happen under an exclusive lock on a sidecar file
-  (``.token-oauth.lock``) shared by every process and thread.
+  (``.token-oauth.lock``) shared by every process and thread. Its holder writes its
+  process id there; a process that waits longer than a second says (a logged
+  warning) which process it waits for, and for how long.
 * **Nothing is lost.** A corrupt file, or one holding another app's or region's
   token, is renamed aside (``.token-oauth.corrupt-<time>`` or ``.foreign-<time>``)
   with a warning, never overwritten.
-* **No borrowed paths.** A cache path that is a symbolic link owned by another user
-  is refused (its owner would decide where the token goes). A link of your own is
-  read through, and replaced by a regular file at the next write.
+* **No borrowed paths.** One rule opens every file (`open_checked`): the cache and
+  its lock must be regular files of your own, so a FIFO, a socket, a device, or a
+  file of another user (who could have planted a token of their own account) is a
+  ``TokenCacheError`` at once, and nothing blocks on ``open()``. A symbolic link
+  owned by another user is never followed; a link of your own is read through, and
+  replaced by a regular file at the next write.
+* **Temporaries of its own.** A temporary file is ``.NAME.tmp-<12 hex digits>``;
+  cleaning up after a writer that died removes exactly those of this cache, never
+  those of ``NAME.dida365`` beside it.
+* **Read-only folders.** Reading takes no lock. Where nothing can be created in the
+  folder (a read-only mount) no lock is taken either, and a write fails saying why.
 * **Right token, right app.** A token issued for another host, client id or scope
   is not returned. A file written by ticktick-py (no ``issued_for``) is taken as
   issued for ``ticktick.com``, the only host ticktick-py supports, and used when its
@@ -92,6 +102,116 @@ DEFAULT_CACHE_PATH = ".token-oauth"
 LEGACY_HOST = "ticktick.com"
 MAX_CACHE_SIZE = 1024 * 1024
 _ISSUED_FOR = "issued_for"
+
+
+# -- the one rule for opening a file ----------------------------------------------------
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_OPEN_FLAGS = (
+    getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+)
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def _owner_name(uid: int) -> str:
+    """``uid N (name)``, or ``uid N`` where the name is unknown."""
+    try:
+        import pwd
+
+        return f"uid {uid} ({pwd.getpwuid(uid).pw_name})"
+    except (ImportError, KeyError):  # pragma: no cover - no pwd, or an unnamed uid
+        return f"uid {uid}"
+
+
+def file_problem(info: os.stat_result, path: str, what: str) -> TokenCacheError | None:
+    """Why the file described by *info* must not be used, or ``None`` if it may.
+
+    Only a regular file owned by this user (the effective uid) may be used: a
+    folder, a FIFO, a socket or a device is refused, and so is a file of another user,
+    whose owner could plant a token of their own account (your app would then write
+    your tasks into theirs) or read the one written there.
+    """
+    mode = info.st_mode
+    if stat.S_ISDIR(mode):
+        return TokenCacheError(f"{what.capitalize()} {path} is a folder. Use the path of a file.")
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+        return TokenCacheError(
+            f"{what.capitalize()} {path} is {kind}, not a regular file; refusing to use it. "
+            "Remove it, or choose another path."
+        )
+    if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
+        return TokenCacheError(
+            f"{what.capitalize()} {path} is owned by another user ({_owner_name(info.st_uid)}); "
+            "refusing to use it: its owner could have put their own token there, or read "
+            f"yours. Remove it (or, if it is yours, 'chown' it to yourself), or choose a "
+            "path of your own."
+        )
+    return None
+
+
+def _foreign_link(path: str, what: str) -> TokenCacheError | None:
+    """A refusal if *path* is a symbolic link owned by another user, else ``None``."""
+    try:
+        link = os.lstat(path)
+    except OSError:
+        return None
+    if stat.S_ISLNK(link.st_mode) and hasattr(os, "geteuid") and link.st_uid != os.geteuid():
+        return TokenCacheError(
+            f"{what.capitalize()} {path} is a symbolic link owned by another user "
+            f"({_owner_name(link.st_uid)}). Refusing to follow it: its owner decides where your "
+            "token would be read from and written to. Remove it, or choose a path of your own."
+        )
+    return None
+
+
+def open_checked(path: str, flags: int, what: str) -> int:
+    """Open *path* by the one rule for every file the client reads or writes.
+
+    * Nothing blocks: ``O_NONBLOCK``, so a FIFO cannot hold ``open()``.
+    * A symbolic link is followed only if it is your own (``O_NOFOLLOW`` first).
+    * The opened descriptor must be a regular file owned by you (checked with
+      ``fstat``, so nothing can be swapped in between); see `file_problem`.
+
+    Returns the descriptor (mode 0600 if created).
+
+    Raises:
+        TokenCacheError: The path is refused (*what* names it).
+        OSError: It cannot be opened (``FileNotFoundError`` when absent).
+    """
+    flags |= _OPEN_FLAGS
+    try:
+        try:
+            fd = os.open(path, flags | _NOFOLLOW, 0o600)
+        except OSError as exc:
+            if exc.errno not in (errno.ELOOP, errno.EMLINK):  # not a symbolic link
+                raise
+            refused = _foreign_link(path, what)
+            if refused is not None:
+                raise refused from None
+            fd = os.open(path, flags, 0o600)  # your own link: follow it
+    except OSError as exc:
+        if exc.errno in (errno.ENXIO, errno.EISDIR):  # a socket, a folder (for writing)
+            try:
+                problem = file_problem(os.stat(path), path, what)
+            except OSError:  # pragma: no cover - removed meanwhile
+                problem = None
+            if problem is not None:
+                raise problem from None
+        raise
+    try:
+        problem = file_problem(os.fstat(fd), path, what)
+    except OSError:  # pragma: no cover - fstat of an open descriptor does not fail
+        problem = None
+    if problem is not None:
+        os.close(fd)
+        raise problem
+    return fd
 
 
 def normalize_scope(scope: str) -> str:
@@ -170,9 +290,14 @@ class TokenIdentity:
 
 
 class _FileLock:
-    """An exclusive, cross-process lock on a sidecar file, waited for with a timeout."""
+    """An exclusive, cross-process lock on a sidecar file, waited for with a timeout.
+
+    The holder writes its process id into the sidecar, so that a process waiting
+    for it can say which process it waits for.
+    """
 
     _POLL = 0.02
+    _ANNOUNCE_AFTER = 1.0  # seconds of waiting before saying so (writes take milliseconds)
 
     def __init__(self, path: str, timeout: float) -> None:
         self.path = path
@@ -188,49 +313,95 @@ class _FileLock:
 class _HeldLock:
     """One holding of a `_FileLock` (a class, not contextlib, for start-up time)."""
 
-    __slots__ = ("fd", "lock", "timeout")
+    __slots__ = ("fd", "lock", "outer", "timeout")
 
     def __init__(self, lock: _FileLock, timeout: float) -> None:
         self.lock = lock
         self.timeout = timeout
         self.fd = -1
+        self.outer = False
 
     def __enter__(self) -> None:
         lock = self.lock
         if lock.owner == get_ident():  # re-entry by the holding thread
             lock.depth += 1
             return
-        path, timeout = lock.path, self.timeout
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise TokenCacheError(
-                f"Cannot open the lock file {path}: {exc.strerror}. "
-                "Check that its folder exists and is writable."
-            ) from None
-        deadline = time.monotonic() + timeout
-        while not _try_lock(fd):
-            if time.monotonic() >= deadline:
+        fd = _open_lock_file(lock.path)
+        if fd >= 0:
+            try:
+                self._wait(fd)
+            except BaseException:
                 os.close(fd)
+                raise
+        self.fd, self.outer = fd, True
+        lock.owner, lock.depth = get_ident(), 1
+
+    def _wait(self, fd: int) -> None:
+        """Take the lock on *fd*, saying once what it waits for if that takes a while."""
+        path, timeout = self.lock.path, self.timeout
+        start = time.monotonic()
+        announced = False
+        while not _try_lock(fd):
+            waited = time.monotonic() - start
+            if waited >= timeout:
                 raise TokenCacheError(
-                    f"Waited {timeout:g} s for the lock {path}, held by another "
-                    "process. If no other process is using this cache, that process may be "
-                    "stuck: stop it and try again."
+                    f"Waited {timeout:g} s for the lock {path}, held by {_holder(fd)}. If no "
+                    "other process is using this cache, that process may be stuck: stop it and "
+                    "try again."
+                )
+            if not announced and waited >= _FileLock._ANNOUNCE_AFTER:
+                announced = True
+                _logger().warning(
+                    "Waiting up to %g s for %s, which holds the lock %s (it may be signing "
+                    "on; this process then uses its token).",
+                    timeout,
+                    _holder(fd),
+                    path,
                 )
             time.sleep(_FileLock._POLL)
-        self.fd = fd
-        lock.owner, lock.depth = get_ident(), 1
+        _note_holder(fd)
 
     def __exit__(self, *exc_info: object) -> None:
         lock = self.lock
         lock.depth -= 1
-        if self.fd < 0:
+        if not self.outer:
             return
         lock.owner = None
+        if self.fd < 0:
+            return
         try:
             _unlock(self.fd)
         finally:
             os.close(self.fd)
+
+
+def _open_lock_file(path: str) -> int:
+    """The lock sidecar's descriptor, by the one opening rule; -1 where no lock is needed.
+
+    No lock is needed where nothing can be created in the folder (a read-only mount,
+    a folder of another user): no process of ours can write the cache there either,
+    and reading needs no lock. An existing sidecar is locked through a read-only
+    descriptor in that case (``flock`` needs no write access).
+    """
+    try:
+        return open_checked(path, os.O_RDWR | os.O_CREAT, "the lock file")
+    except OSError as exc:
+        if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOENT):
+            raise _lock_error(path, exc) from None
+    try:
+        return open_checked(path, os.O_RDONLY, "the lock file")
+    except FileNotFoundError:
+        _logger().debug("No lock: nothing can be written in the folder of %s.", path)
+        return -1
+    except OSError as exc:
+        raise _lock_error(path, exc) from None
+
+
+def _lock_error(path: str, exc: OSError) -> TokenCacheError:
+    return TokenCacheError(
+        f"Cannot open the lock file {path}: {exc.strerror}. "
+        "Check that its folder exists and is writable."
+    )
 
 
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
@@ -247,6 +418,12 @@ if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
         os.lseek(fd, 0, os.SEEK_SET)
         msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
 
+    def _note_holder(fd: int, holder: bytes | None = None) -> None:
+        return None  # the locked byte cannot be read by a waiter on Windows
+
+    def _holder(fd: int) -> str:
+        return "another process"
+
 else:
     import fcntl
 
@@ -258,7 +435,24 @@ else:
         return True
 
     def _unlock(fd: int) -> None:
+        _note_holder(fd, b"")  # no holder any more
         fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _note_holder(fd: int, holder: bytes | None = None) -> None:
+        """Record this process as the holder (skipped on a read-only descriptor)."""
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, b"%d\n" % os.getpid() if holder is None else holder, 0)
+        except OSError:
+            return
+
+    def _holder(fd: int) -> str:
+        """Which process holds the lock on *fd*, as far as its sidecar says."""
+        try:
+            pid = int(os.pread(fd, 24, 0))
+        except (OSError, ValueError):
+            return "another process"
+        return f"process {pid}"
 
 
 class TokenStore(ABC):
@@ -388,42 +582,62 @@ class FileStore(TokenStore):
         return self.path
 
     def lock(self, timeout: float) -> AbstractContextManager[None]:
-        """The sidecar-file lock; the holding thread may re-enter it (writes do)."""
-        self._make_parent()
+        """The sidecar-file lock; the holding thread may re-enter it (writes do).
+
+        Where nothing can be written (a read-only folder, an empty path) there is
+        nothing to guard and no lock is taken; a write then fails with the reason.
+        """
+        if not self.path:
+            return _NoLock()
+        parent = os.path.dirname(self.path)
+        if parent and not os.path.exists(parent):
+            # If it cannot be created, neither can the lock file: no lock is taken,
+            # and a write says why it fails.
+            _make_folder_quietly(parent)
         return self._lock.hold(timeout)
 
     # -- reading ---------------------------------------------------------------------
 
     def _check_link(self) -> None:
         """Refuse a cache path that is a symbolic link owned by another user."""
-        try:
-            link = os.lstat(self.path)
-        except OSError:
-            return
-        if stat.S_ISLNK(link.st_mode) and hasattr(os, "geteuid") and link.st_uid != os.geteuid():
-            raise TokenCacheError(
-                f"The token cache {self.path} is a symbolic link owned by another user (uid "
-                f"{link.st_uid}). Refusing to follow it: its owner decides where your token would "
-                "be read from and written to. Remove it, or pass cache_path= a file of your own."
-            )
+        refused = _foreign_link(self.path, "the token cache")
+        if refused is not None:
+            raise refused
 
     def _read(self) -> tuple[bytes, int] | None:
-        """Return the file's bytes (up to the size limit, plus one) and its mode."""
-        self._check_link()
+        """Return the file's bytes (up to the size limit, plus one) and its mode.
+
+        The file is opened by the one rule (`open_checked`): only a regular file of
+        your own, never blocking. No lock is taken.
+        """
+        if not self.path:
+            return None
         try:
-            with open(self.path, "rb") as file:
-                return file.read(MAX_CACHE_SIZE + 1), os.fstat(file.fileno()).st_mode
+            fd = open_checked(self.path, os.O_RDONLY, "the token cache")
         except FileNotFoundError:
             return None
-        except IsADirectoryError:
-            raise TokenCacheError(
-                f"The token cache {self.path} is a folder. Pass cache_path= the path of a file."
-            ) from None
         except OSError as exc:
             raise TokenCacheError(
                 f"Cannot read the token cache {self.path}: {exc.strerror}. "
                 "Fix its permissions or pass another cache_path=."
             ) from None
+        try:
+            mode = os.fstat(fd).st_mode
+            chunks = []
+            size = 0
+            while size <= MAX_CACHE_SIZE:
+                chunk = os.read(fd, MAX_CACHE_SIZE + 1 - size)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        except OSError as exc:
+            raise TokenCacheError(
+                f"Cannot read the token cache {self.path}: {exc.strerror}."
+            ) from None
+        finally:
+            os.close(fd)
+        return b"".join(chunks), mode
 
     def _read_bytes(self) -> bytes | None:
         read = self._read()
@@ -475,6 +689,12 @@ class FileStore(TokenStore):
             TokenCacheError: The file or its folder cannot be written.
         """
         payload = encode_token(token, self.identity)
+        if not self.path:
+            raise TokenCacheError(
+                "The token cache path is empty, so the token cannot be stored. Pass "
+                "cache_path= (or set TICKTICK_CACHE_PATH to) the path of a file, or "
+                "cache_path=None to keep the token in memory only."
+            )
         self._check_link()
         self._make_parent()
         with self._lock.hold():
@@ -484,7 +704,7 @@ class FileStore(TokenStore):
 
     def delete(self) -> bool:
         """Remove the cache file; return whether there was one."""
-        return self._remove(lambda raw: True, "the token cache")
+        return self._remove(lambda raw: True, "the token cache", keep_if_read_only=False)
 
     def discard(self, access_token: str) -> bool:
         """Remove the cache file if it holds *access_token*; return whether it did.
@@ -497,11 +717,17 @@ class FileStore(TokenStore):
             token = decode_token(raw)[0]
             return token is not None and token["access_token"] == access_token
 
-        return self._remove(holds_it, "the refused token")
+        return self._remove(holds_it, "the refused token", keep_if_read_only=True)
 
-    def _remove(self, wanted: Callable[[bytes], bool], what: str) -> bool:
-        """Under the lock, remove the file if *wanted* says so of its bytes."""
-        if not os.path.isdir(os.path.dirname(self.path) or "."):
+    def _remove(
+        self, wanted: Callable[[bytes], bool], what: str, *, keep_if_read_only: bool
+    ) -> bool:
+        """Under the lock, remove the file if *wanted* says so of its bytes.
+
+        With *keep_if_read_only*, a file that cannot be removed (a read-only folder)
+        stays, with a warning.
+        """
+        if not self.path or not os.path.isdir(os.path.dirname(self.path) or "."):
             return False
         with self._lock.hold():
             raw = self._read_bytes()
@@ -512,6 +738,14 @@ class FileStore(TokenStore):
             except FileNotFoundError:
                 return False
             except OSError as exc:
+                if keep_if_read_only and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                    _logger().warning(
+                        "Cannot remove %s from %s (%s); it stays there.",
+                        what,
+                        self.path,
+                        exc.strerror,
+                    )
+                    return False
                 raise TokenCacheError(
                     f"Cannot remove {what} from {self.path}: {exc.strerror}."
                 ) from None
@@ -547,13 +781,12 @@ class FileStore(TokenStore):
         this store belongs to a live writer.
         """
         folder = os.path.dirname(self.path) or "."
-        prefix = f".{os.path.basename(self.path)}."
         try:
             names = os.listdir(folder)
         except OSError:
             return
         for name in names:
-            if name.startswith(prefix) and name.endswith(".tmp"):
+            if is_temporary_of(name, self.path):
                 _unlink_quietly(os.path.join(folder, name))
 
     def _set_aside_if_unchanged(self, raw: bytes, kind: str, why: str) -> None:
@@ -738,28 +971,63 @@ class EnvSource(TokenStore):
         return _NoLock()
 
 
+_TMP_MARKER = ".tmp-"
+_TMP_RANDOM = 12  # hexadecimal digits
+
+
+def temporary_name(path: str) -> str:
+    """A new name for a temporary file beside *path*: ``.NAME.tmp-<12 hex digits>``."""
+    return os.path.join(
+        os.path.dirname(path),
+        f".{os.path.basename(path)}{_TMP_MARKER}{os.urandom(_TMP_RANDOM // 2).hex()}",
+    )
+
+
+def is_temporary_of(name: str, path: str) -> bool:
+    """Whether the file *name* is a temporary file of *path*, exactly.
+
+    Exact: the name is ``.`` + the cache's name + ``.tmp-`` + 12 hex digits and
+    nothing else, so the temporaries of ``.token-oauth.dida365`` are never taken
+    for those of ``.token-oauth``.
+    """
+    prefix = f".{os.path.basename(path)}{_TMP_MARKER}"
+    rest = name[len(prefix) :]
+    return (
+        name.startswith(prefix)
+        and len(rest) == _TMP_RANDOM
+        and all(char in "0123456789abcdef" for char in rest)
+    )
+
+
 def write_private_file(path: str | os.PathLike[str], payload: bytes, *, what: str) -> None:
     """Write *payload* to *path* atomically, in a file created with mode 0600.
 
-    The data goes to a temporary file in the same folder, is flushed to disk, and
-    replaces *path* in one rename; the old file, if any, is intact until then.
+    The data goes to a new temporary file in the same folder, is flushed to disk,
+    and replaces *path* in one rename; the old file, if any, is intact until then.
+    By the one opening rule, an existing *path* must be a regular file of your own
+    (or your own symbolic link, which is replaced): a FIFO, a device, a folder, or
+    another user's file or link is refused.
 
     Raises:
-        TokenCacheError: The folder or the file cannot be written (*what* names it).
+        TokenCacheError: The path is refused, or the folder or the file cannot be
+            written (*what* names it).
     """
-    import tempfile
-
     path = os.fspath(path)
     parent = os.path.dirname(path) or "."
-    try:
-        fd, tmp_name = tempfile.mkstemp(
-            prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=parent
-        )
-    except OSError as exc:
-        raise TokenCacheError(
-            f"Cannot write {what} in {parent}: {exc.strerror}. "
-            "Make the folder writable or choose another path."
-        ) from None
+    _check_destination(path, what)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _OPEN_FLAGS
+    while True:
+        tmp_name = temporary_name(path)
+        try:
+            fd = os.open(tmp_name, flags, 0o600)
+            break
+        except FileExistsError:  # pragma: no cover - 48 random bits collided
+            continue
+        except OSError as exc:
+            raise TokenCacheError(
+                f"Cannot write {what} in {parent}: {exc.strerror}. "
+                "Make the folder writable or choose another path."
+            ) from None
     try:
         with os.fdopen(fd, "wb") as file:
             file.write(payload)
@@ -774,6 +1042,28 @@ def write_private_file(path: str | os.PathLike[str], payload: bytes, *, what: st
             "The previous file, if any, is unchanged."
         ) from None
     _fsync_dir(parent)
+
+
+def _check_destination(path: str, what: str) -> None:
+    """Refuse to replace anything but a regular file or a symbolic link of your own."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return
+    if stat.S_ISLNK(info.st_mode):
+        refused = _foreign_link(path, what)
+    else:
+        refused = file_problem(info, path, what)
+    if refused is not None:
+        raise refused
+
+
+def _make_folder_quietly(path: str) -> None:
+    """Create the folder *path* (mode 0700) if possible."""
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+    except OSError:
+        return
 
 
 def _unlink_quietly(path: str) -> None:
