@@ -360,12 +360,12 @@ class OAuth2:
                 return f"run '{login}' in a terminal and set {self.env_key} to the value it prints"
             return (
                 "run this program where a person can sign on (a terminal, with CI unset): it "
-                "keeps its token in memory only (pass cache_path= or env_key= to read a token "
-                "kept by 'ticktick-auth login')"
+                "keeps its token in memory only (give it a cache_path= or an env_key= to read a "
+                "token that the ticktick-auth command keeps)"
             )
         advice = f"run '{login}' in a terminal"
         if self.env_key:
-            export = ["ticktick-auth", "export", "--env-key", "", *self._client_options()]
+            export = ["ticktick-auth", "export", "--env-key=", *self._client_options()]
             advice += (
                 f"; wherever {self.env_key} is set (as in CI), set it to the output of "
                 f"'{shlex.join([*export, *store_options])}'"
