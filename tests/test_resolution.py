@@ -288,7 +288,7 @@ def run_printed(command: str, fake: FakeTickTick, cwd: Path) -> str:
 
 def _printed_value(output: str) -> str:
     (value,) = re.findall(r"^(\{'access_token'.*\})\s*$", output, re.MULTILINE)
-    return value
+    return str(value)
 
 
 @pytest.mark.timeout(120)
