@@ -878,3 +878,108 @@ def test_interactive_save_asks_again_after_a_bad_path(
         assert "Traceback" not in (child.before or "")
         (token,) = fake.issued
     assert json.loads((tmp_path / "saved.json").read_text())["access_token"] == token
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["token", "--scope", " "], "argument --scope: is empty"),
+        (["token", "--host", "ticktick.cn"], "argument --host: Unknown host"),
+        (["token", "--cache-path", "a\0b"], "argument --cache-path: contains a NUL character"),
+        (["token", "--client-id"], "argument --client-id: expected one argument"),
+        (["login", "--redirect-uri", "127.0.0.1:8080"], "argument --redirect-uri: is not an"),
+        (["login", "--redirect-uri", "http://h:99999/"], "argument --redirect-uri: is not an"),
+        (["status", "--redis-url", "unix://"], "argument --redis-url: names no socket path"),
+        (["status", "--redis-url", "redis://h:0/0"], "argument --redis-url: has port 0"),
+        (["status", "--min-days", "soon"], "argument --min-days: 'soon' is not a number"),
+    ],
+)
+def test_every_value_is_checked_by_one_function(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    assert caught.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_good_unusual_values_are_accepted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_cache(tmp_path / "t", token_dict())
+    monkeypatch.setenv("TICKTICK_REDIS_URL", "unix:///run/redis.sock")
+    assert run(capsys, "token", "--cache-path=t", "--env-key=", "--host=HTTPS://TickTick.com/") == (
+        0,
+        "tok-1234-abcd\n",
+        "",
+    )
+    monkeypatch.setenv("TICKTICK_REDIS_URL", "rediss://:pw@h:6380/2")
+    assert run(capsys, "status", "--cache-path", "t")[0] == 0
+
+
+def test_advice_carries_the_options_that_found_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "c").mkdir()
+    write_cache(tmp_path / "c" / "t", token_dict(expire_time=int(time.time()) - 5), host="x")
+    options = ["--cache-path", "c/t", "--client-id", "cid", "--scope", "tasks:read"]
+    code, _, err = run(capsys, "token", *options, "--host", "https://example.org")
+    assert code == 1
+    assert (
+        "Run 'ticktick-auth login --host https://example.org --client-id cid --scope tasks:read "
+        "--cache-path c/t' to get one." in err
+    )
+    write_cache(tmp_path / "c" / "t", token_dict(expire_time=int(time.time()) - 5))
+    code, out, _ = run(capsys, "status", "--cache-path", "c/t", "--scope", "tasks:write tasks:read")
+    assert code == 1
+    assert (
+        "EXPIRED. Run 'ticktick-auth login --scope 'tasks:write tasks:read' --cache-path c/t'"
+        in out
+    )
+
+
+def test_interactive_save_never_replaces_without_a_yes_and_notes_a_lost_token(
+    tmp_path: Path, desktop: dict[str, str]
+) -> None:
+    """--no-cache in a terminal, every offer declined: the person is told it is kept nowhere."""
+    redirect = f"http://127.0.0.1:{_free_port()}/"
+    existing = tmp_path / "existing.json"
+    existing.write_text("keep me")
+    desktop["PATH"] = os.environ["PATH"]
+    with FakeTickTick(redirect_uris=[redirect]) as fake:
+        child = pexpect.spawn(
+            sys.executable,
+            ["-m", "ticktick", "login", "--host", fake.url, "--no-cache"],
+            env=desktop,
+            cwd=str(tmp_path),
+            timeout=30,
+            encoding="utf-8",
+        )
+        child.expect_exact("Enter your client_id: ")
+        child.sendline(fake.client_id)
+        child.expect_exact("Enter your client_secret: ")
+        child.sendline(fake.client_secret)
+        child.expect_exact("Enter your OAuth redirect URL: ")
+        child.sendline(redirect)
+        child.expect_exact("Open the browser to sign on? [Y/n]: ")
+        child.sendline("")
+        child.expect_exact("Redirected URL (or code): ")
+        child.sendline(_approve(fake, (tmp_path / "opened.txt").read_text().strip()))
+        child.expect_exact("Do you want to print the token and its expiration? [Y/n]: ")
+        child.sendline("n")
+        prompt = "Enter the file path to save the token and expiration (empty to skip): "
+        child.expect_exact(prompt)
+        child.sendline(str(existing))
+        child.expect_exact("exists. Overwrite it? [y/N]: ")
+        child.sendline("")
+        child.expect_exact("Not saved.")
+        child.expect_exact(prompt)
+        child.sendline(str(tmp_path))
+        child.expect_exact("it is a folder")
+        child.expect_exact(prompt)
+        child.sendline("")
+        child.expect_exact("The token was not kept anywhere (--no-cache, and no offer taken).")
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 0
+    assert existing.read_text() == "keep me"
