@@ -562,8 +562,8 @@ def _cli(
 
 
 BAD_DEFAULTS = [
-    ("TICKTICK_STORE", "File", "'File' is not one of file, keyring, redis"),
-    ("TICKTICK_STORE", "", "'' is not one of file, keyring, redis"),
+    ("TICKTICK_STORE", "File", "is 'File', not one of file, keyring, redis"),
+    ("TICKTICK_STORE", "", "is '', not one of file, keyring, redis"),
     ("TICKTICK_HOST", "ticktick.cn", "Unknown host"),
     ("TICKTICK_HOST", "http://example.org", "plain-HTTP"),
     ("TICKTICK_HOST", "", "is empty"),
@@ -884,7 +884,7 @@ def test_interactive_save_asks_again_after_a_bad_path(
     ("argv", "message"),
     [
         (["token", "--scope", " "], "argument --scope: is empty"),
-        (["token", "--host", "ticktick.cn"], "argument --host: Unknown host"),
+        (["token", "--host", "ticktick.cn"], "argument --host: is not a usable host: Unknown"),
         (["token", "--cache-path", "a\0b"], "argument --cache-path: contains a NUL character"),
         (["token", "--client-id"], "argument --client-id: expected one argument"),
         (["login", "--redirect-uri", "127.0.0.1:8080"], "argument --redirect-uri: is not an"),

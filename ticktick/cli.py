@@ -100,13 +100,13 @@ def _host(text: str) -> str:
     try:
         resolve_host(_nonempty(text))
     except ConfigurationError as exc:
-        raise ValueError(str(exc)) from None
+        raise ValueError(f"is not a usable host: {exc}") from None
     return text
 
 
 def _store_name(text: str) -> str:
     if text not in _STORES:
-        raise ValueError(f"{text!r} is not one of {', '.join(_STORES)}")
+        raise ValueError(f"is {text!r}, not one of {', '.join(_STORES)}")
     return text
 
 
