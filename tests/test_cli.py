@@ -536,3 +536,450 @@ def test_corrupt_cache_with_every_command(
     (aside,) = tmp_path.glob(".token-oauth.corrupt-*")
     assert aside.read_text() == '{"access_token": "tok-half'
     assert "tok-half" not in out + err
+
+
+# -- issue 11: every default checked as its flag; logins that keep the token; bad values -----
+
+
+def _cli(
+    *argv: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """``ticktick-auth ARGV`` as a script runs it: a subprocess with no standard input."""
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("TICKTICK_") and k not in ("CI", "ACCESS_TOKEN_DICT")
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "ticktick", *argv],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env={**base, **(env or {})},
+        timeout=timeout,
+        check=False,
+    )
+
+
+BAD_DEFAULTS = [
+    ("TICKTICK_STORE", "File", "is 'File', not one of file, keyring, redis"),
+    ("TICKTICK_STORE", "", "is '', not one of file, keyring, redis"),
+    ("TICKTICK_HOST", "ticktick.cn", "Unknown host"),
+    ("TICKTICK_HOST", "http://example.org", "plain-HTTP"),
+    ("TICKTICK_HOST", "", "is empty"),
+    ("TICKTICK_CACHE_PATH", "", "is empty"),
+    ("TICKTICK_CLIENT_ID", " ", "is empty"),
+    ("TICKTICK_REDIS_URL", "redis://:x", "port"),
+    ("TICKTICK_REDIS_URL", "http://foo", "is not a Redis URL"),
+]
+
+
+@pytest.mark.parametrize("command", ["token", "status", "export", "logout", "login"])
+@pytest.mark.parametrize(("variable", "value", "reason"), BAD_DEFAULTS)
+def test_a_bad_environment_default_is_a_usage_error_naming_it(
+    tmp_path: Path, command: str, variable: str, value: str, reason: str
+) -> None:
+    write_cache(tmp_path / ".token-oauth", token_dict())
+    env = {variable: value, "TICKTICK_CLIENT_SECRET": "fake-client-secret"}
+    result = subprocess.run(
+        [sys.executable, "-m", "ticktick", command],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert f"The environment variable {variable} (the default of --" in result.stderr
+    assert reason in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert (tmp_path / ".token-oauth").exists()  # logout removed nothing
+
+
+def test_a_bad_redirect_uri_variable_is_a_usage_error() -> None:
+    result = _cli("login", "--client-id", "c", env={"TICKTICK_REDIRECT_URI": "127.0.0.1:8080"})
+    assert result.returncode == 2
+    assert "TICKTICK_REDIRECT_URI (the default of --redirect-uri) is not an http(s) URL" in (
+        result.stderr
+    )
+
+
+def test_a_flag_overrides_its_bad_variable(tmp_path: Path) -> None:
+    write_cache(tmp_path / ".token-oauth", token_dict())
+    result = subprocess.run(
+        [sys.executable, "-m", "ticktick", "token", "--store", "file", "--host", "ticktick.com"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TICKTICK_STORE": "File", "TICKTICK_HOST": "nope"},
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (0, "tok-1234-abcd\n"), result.stderr
+
+
+def test_store_file_misspelled_never_reaches_redis(redis_server: Any, tmp_path: Path) -> None:
+    """TICKTICK_STORE=File once sent the token to an unauthenticated Redis: now exit 2."""
+    import redis
+
+    with FakeTickTick(auto_approve=True) as fake:
+        result = _cli(
+            "login",
+            "--client-id",
+            fake.client_id,
+            "--redirect-uri",
+            "http://127.0.0.1:8080/",
+            "--host",
+            fake.url,
+            "--timeout",
+            "5",
+            env={
+                "TICKTICK_STORE": "File",
+                "TICKTICK_REDIS_URL": redis_server.url,
+                "TICKTICK_CLIENT_SECRET": fake.client_secret,
+            },
+        )
+        assert fake.requests == []
+    assert result.returncode == 2
+    assert "TICKTICK_STORE" in result.stderr
+    assert redis.Redis.from_url(redis_server.url).dbsize() == 0
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["login", "--timeout", "nan"],
+        ["login", "--timeout", "inf"],
+        ["login", "--timeout", "-1"],
+        ["login", "--timeout", "0"],
+        ["login", "--timeout", "1e300"],
+        ["status", "--min-days", "nan"],
+        ["status", "--min-days", "inf"],
+        ["status", "--min-days", "-1"],
+    ],
+)
+def test_seconds_and_days_are_finite(
+    argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TICKTICK_CLIENT_SECRET", raising=False)
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    assert caught.value.code == 2
+    assert f"argument {argv[1]}: '{argv[2]}'" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(30)
+def test_timeout_nan_no_longer_spins() -> None:
+    result = _cli(
+        "login", "--client-id", "c", "--redirect-uri", "http://127.0.0.1:9/", "--timeout", "nan"
+    )
+    assert result.returncode == 2
+    assert "is not a finite number of seconds" in result.stderr
+
+
+@pytest.mark.parametrize("url", ["redis://:x", "http://foo", "redis://h:99999", "redis://h/db"])
+@pytest.mark.parametrize("way", ["flag", "variable"])
+def test_a_malformed_redis_url_is_one_line(url: str, way: str) -> None:
+    options = ["--store", "redis", "--client-id", "c"]
+    if way == "flag":
+        result = _cli("status", *options, "--redis-url", url)
+    else:
+        result = _cli("status", *options, env={"TICKTICK_REDIS_URL": url})
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]  # after argparse's usage lines, if any
+    assert last.startswith("ticktick-auth status: error: ")
+    assert "--redis-url" in last
+
+
+@pytest.mark.parametrize("url", ["redis://:x", "http://foo", "redis://h:99999"])
+def test_redis_store_refuses_a_malformed_url(url: str) -> None:
+    from ticktick.errors import ConfigurationError
+    from ticktick.redis_store import RedisStore
+
+    with pytest.raises(ConfigurationError, match="The Redis URL is malformed"):
+        RedisStore(url)
+
+
+def _login_argv(fake: FakeTickTick, redirect: str, *extra: str) -> list[str]:
+    return [
+        "login",
+        "--client-id",
+        fake.client_id,
+        "--redirect-uri",
+        redirect,
+        "--host",
+        fake.url,
+        "--no-browser",
+        "--timeout",
+        "5",
+        *extra,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--no-cache"], "--no-cache with no terminal and no --output would keep"),
+        (["--no-cache", "--output", "cache"], "--no-cache with --output cache"),
+        (["--output-file", "token.json"], "--output-file needs --output json"),
+        (["--output", "cache", "--output-file", "t"], "--output-file needs --output json"),
+    ],
+)
+def test_a_login_that_would_lose_the_token_is_refused_first(
+    tmp_path: Path, extra: list[str], message: str
+) -> None:
+    with FakeTickTick(auto_approve=True) as fake:
+        result = _cli(
+            *_login_argv(fake, "http://127.0.0.1:9/", *extra),
+            env={"TICKTICK_CLIENT_SECRET": fake.client_secret},
+        )
+        assert fake.requests == []  # nothing happened
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def _scripted_login(
+    tmp_path: Path, fake: FakeTickTick, redirect: str, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    """A login with no terminal, the person's browser played by a thread."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ticktick", *_login_argv(fake, redirect, *extra)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TICKTICK_CLIENT_SECRET": fake.client_secret},
+        cwd=tmp_path,
+    )
+    assert proc.stderr is not None
+    stderr = proc.stderr
+    seen: list[str] = []
+
+    def browser() -> None:
+        for line in stderr:
+            seen.append(line)
+            if line.strip().startswith(f"{fake.url}/oauth/authorize?"):
+                hop = requests.get(line.strip(), allow_redirects=False, timeout=5)
+                requests.get(hop.headers["Location"], timeout=5)
+
+    reader = threading.Thread(target=browser, daemon=True)
+    reader.start()
+    out = proc.stdout.read() if proc.stdout is not None else ""
+    proc.wait(timeout=30)
+    reader.join(timeout=5)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, "".join(seen))
+
+
+def test_output_file_is_not_overwritten_without_force(tmp_path: Path) -> None:
+    redirect = f"http://127.0.0.1:{_free_port()}/"
+    existing = tmp_path / "token.json"
+    existing.write_text("precious\n")
+    with FakeTickTick(redirect_uris=[redirect], auto_approve=True) as fake:
+        refused = _scripted_login(
+            tmp_path, fake, redirect, "--output", "json", "--output-file", str(existing)
+        )
+        assert fake.requests == []  # refused before anyone signed on
+        assert refused.returncode == 1
+        assert "exists. Pass --force to replace it" in refused.stderr
+        assert existing.read_text() == "precious\n"
+
+        forced = _scripted_login(
+            tmp_path, fake, redirect, "--output", "json", "--output-file", str(existing), "--force"
+        )
+        assert forced.returncode == 0, forced.stderr
+        (token,) = fake.issued
+    assert json.loads(existing.read_text())["access_token"] == token
+    assert stat.S_IMODE(existing.stat().st_mode) == 0o600
+
+
+def test_output_file_under_a_regular_file_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "somefile").write_text("a file, not a folder")
+    with FakeTickTick(auto_approve=True) as fake:
+        result = _scripted_login(
+            tmp_path,
+            fake,
+            "http://127.0.0.1:9/",
+            "--output",
+            "dotenv",
+            "--output-file",
+            "somefile/x",
+        )
+        assert fake.requests == []
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith("ticktick-auth: Cannot save to somefile/x: ")
+    )
+    assert "is a file, not a folder" in result.stderr
+
+
+def test_output_file_failing_after_sign_on_prints_the_token(tmp_path: Path) -> None:
+    """--no-cache: if the file cannot be written after all, the token goes to stdout."""
+    redirect = f"http://127.0.0.1:{_free_port()}/"
+    target = tmp_path / "token.env"  # free when checked; taken while the person signs on
+    with FakeTickTick(redirect_uris=[redirect], auto_approve=True) as fake:
+        proc_env = {**os.environ, "TICKTICK_CLIENT_SECRET": fake.client_secret}
+        argv = _login_argv(fake, redirect, "--no-cache", "--output", "dotenv")
+        argv += ["--output-file", str(target)]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ticktick", *argv],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=proc_env,
+            cwd=tmp_path,
+        )
+        assert proc.stderr is not None
+        lines = []
+        for line in proc.stderr:
+            lines.append(line)
+            if line.strip().startswith(f"{fake.url}/oauth/authorize?"):
+                target.write_text("written by someone else meanwhile\n")
+                hop = requests.get(line.strip(), allow_redirects=False, timeout=5)
+                requests.get(hop.headers["Location"], timeout=5)
+        out = proc.stdout.read() if proc.stdout is not None else ""
+        proc.wait(timeout=30)
+        (token,) = fake.issued
+    assert proc.returncode == 1
+    assert target.read_text() == "written by someone else meanwhile\n"
+    assert token in out  # not lost
+    assert "The token was printed on standard output instead." in "".join(lines)
+
+
+def test_interactive_save_asks_again_after_a_bad_path(
+    tmp_path: Path, desktop: dict[str, str]
+) -> None:
+    redirect = f"http://127.0.0.1:{_free_port()}/"
+    (tmp_path / "somefile").write_text("a file")
+    desktop["PATH"] = os.environ["PATH"]  # no clipboard tool
+    with FakeTickTick(redirect_uris=[redirect]) as fake:
+        child = _login_in_pty(fake, tmp_path, desktop, redirect)
+        child.expect_exact("Do you want to print the token and its expiration? [Y/n]: ")
+        child.sendline("n")
+        prompt = "Enter the file path to save the token and expiration (empty to skip): "
+        child.expect_exact(prompt)
+        child.sendline("somefile/x")
+        child.expect_exact("Not saved: Cannot save to somefile/x: ")
+        child.expect_exact(prompt)
+        child.sendline(str(tmp_path / "saved.json"))
+        child.expect_exact("(mode 0600)")
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 0
+        assert "Traceback" not in (child.before or "")
+        (token,) = fake.issued
+    assert json.loads((tmp_path / "saved.json").read_text())["access_token"] == token
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["token", "--scope", " "], "argument --scope: is empty"),
+        (["token", "--host", "ticktick.cn"], "argument --host: is not a usable host: Unknown"),
+        (["token", "--cache-path", "a\0b"], "argument --cache-path: contains a NUL character"),
+        (["token", "--client-id"], "argument --client-id: expected one argument"),
+        (["login", "--redirect-uri", "127.0.0.1:8080"], "argument --redirect-uri: is not an"),
+        (["login", "--redirect-uri", "http://h:99999/"], "argument --redirect-uri: is not an"),
+        (["status", "--redis-url", "unix://"], "argument --redis-url: names no socket path"),
+        (["status", "--redis-url", "redis://h:0/0"], "argument --redis-url: has port 0"),
+        (["status", "--min-days", "soon"], "argument --min-days: 'soon' is not a number"),
+    ],
+)
+def test_every_value_is_checked_by_one_function(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    assert caught.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_good_unusual_values_are_accepted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_cache(tmp_path / "t", token_dict())
+    monkeypatch.setenv("TICKTICK_REDIS_URL", "unix:///run/redis.sock")
+    assert run(capsys, "token", "--cache-path=t", "--env-key=", "--host=HTTPS://TickTick.com/") == (
+        0,
+        "tok-1234-abcd\n",
+        "",
+    )
+    monkeypatch.setenv("TICKTICK_REDIS_URL", "rediss://:pw@h:6380/2")
+    assert run(capsys, "status", "--cache-path", "t")[0] == 0
+
+
+def test_advice_carries_the_options_that_found_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "c").mkdir()
+    write_cache(tmp_path / "c" / "t", token_dict(expire_time=int(time.time()) - 5), host="x")
+    options = ["--cache-path", "c/t", "--client-id", "cid", "--scope", "tasks:read"]
+    code, _, err = run(capsys, "token", *options, "--host", "https://example.org")
+    assert code == 1
+    assert (
+        "Run 'ticktick-auth login --host https://example.org --client-id cid --scope tasks:read "
+        "--cache-path c/t' to get one." in err
+    )
+    write_cache(tmp_path / "c" / "t", token_dict(expire_time=int(time.time()) - 5))
+    code, out, _ = run(capsys, "status", "--cache-path", "c/t", "--scope", "tasks:write tasks:read")
+    assert code == 1
+    assert (
+        "EXPIRED. Run 'ticktick-auth login --scope 'tasks:write tasks:read' --cache-path c/t'"
+        in out
+    )
+
+
+def test_interactive_save_never_replaces_without_a_yes_and_notes_a_lost_token(
+    tmp_path: Path, desktop: dict[str, str]
+) -> None:
+    """--no-cache in a terminal, every offer declined: the person is told it is kept nowhere."""
+    redirect = f"http://127.0.0.1:{_free_port()}/"
+    existing = tmp_path / "existing.json"
+    existing.write_text("keep me")
+    desktop["PATH"] = os.environ["PATH"]
+    with FakeTickTick(redirect_uris=[redirect]) as fake:
+        child = pexpect.spawn(
+            sys.executable,
+            ["-m", "ticktick", "login", "--host", fake.url, "--no-cache"],
+            env=desktop,
+            cwd=str(tmp_path),
+            timeout=30,
+            encoding="utf-8",
+        )
+        child.expect_exact("Enter your client_id: ")
+        child.sendline(fake.client_id)
+        child.expect_exact("Enter your client_secret: ")
+        child.sendline(fake.client_secret)
+        child.expect_exact("Enter your OAuth redirect URL: ")
+        child.sendline(redirect)
+        child.expect_exact("Open the browser to sign on? [Y/n]: ")
+        child.sendline("")
+        child.expect_exact("Redirected URL (or code): ")
+        child.sendline(_approve(fake, (tmp_path / "opened.txt").read_text().strip()))
+        child.expect_exact("Do you want to print the token and its expiration? [Y/n]: ")
+        child.sendline("n")
+        prompt = "Enter the file path to save the token and expiration (empty to skip): "
+        child.expect_exact(prompt)
+        child.sendline(str(existing))
+        child.expect_exact("exists. Overwrite it? [y/N]: ")
+        child.sendline("")
+        child.expect_exact("Not saved.")
+        child.expect_exact(prompt)
+        child.sendline(str(tmp_path))
+        child.expect_exact("it is a folder")
+        child.expect_exact(prompt)
+        child.sendline("")
+        child.expect_exact("The token was not kept anywhere (--no-cache, and no offer taken).")
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 0
+    assert existing.read_text() == "keep me"

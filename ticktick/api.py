@@ -216,9 +216,8 @@ class OpenAPI:
         if status == 401:
             return Unauthorized(
                 f"{where}: TickTick refused the access token from {self.oauth.token_source}, "
-                "also after resolving it again. It was revoked or belongs to another app. Run "
-                f"'{self.oauth.login_command()}' (and update the environment variable, if you "
-                "use one).",
+                "also after resolving it again. It was revoked or belongs to another app. To get "
+                f"a new one, {self.oauth.renewal_advice()}.",
                 status=status,
                 body_excerpt=body,
             )

@@ -27,8 +27,16 @@ import time
 from . import __version__
 from .endpoints import resolve_host
 from .errors import ConfigurationError, TickTickError
-from .store import DEFAULT_CACHE_PATH, FileStore, TokenIdentity, TokenStore, write_private_file
-from .token import TokenDict, expire_time_of, is_expired, parse_token_literal, readable_time
+from .resolution import Resolution, find_stored_token, where
+from .store import (
+    DEFAULT_CACHE_PATH,
+    EnvSource,
+    FileStore,
+    TokenIdentity,
+    TokenStore,
+    write_private_file,
+)
+from .token import DEFAULT_EXPIRY_MARGIN, TokenDict, expire_time_of, is_expired, readable_time
 
 # `ticktick-auth token` must start fast (it runs inside `$(...)` in scripts), so
 # login's modules (requests, subprocess, getpass, ...) are imported inside it,
@@ -62,6 +70,163 @@ class _Failure(TickTickError):
     """A command failed for a reason already worded for the person (exit 1)."""
 
 
+# -- checking values ------------------------------------------------------------------
+#
+# One check per kind of value, used for a flag (through argparse) and for the
+# environment variable that is its default alike. A check returns the value or
+# raises ValueError with a reason that never repeats a secret.
+
+_STORES = ("file", "keyring", "redis")
+_FORMATS = ("json", "env-dict", "dotenv")
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+MAX_TIMEOUT = 86400.0
+"""The longest --timeout, in seconds: a day (longer waits overflow the system's timers)."""
+
+
+class _UsageError(TickTickError):
+    """The command line or its environment cannot work (exit 2)."""
+
+
+def _nonempty(text: str) -> str:
+    if not text.strip():
+        raise ValueError("is empty")
+    if "\0" in text:
+        raise ValueError("contains a NUL character")
+    return text
+
+
+def _host(text: str) -> str:
+    """A host as ``OAuth2(host=...)`` takes it."""
+    try:
+        resolve_host(_nonempty(text))
+    except ConfigurationError as exc:
+        raise ValueError(f"is not a usable host: {exc}") from None
+    return text
+
+
+def _store_name(text: str) -> str:
+    if text not in _STORES:
+        raise ValueError(f"is {text!r}, not one of {', '.join(_STORES)}")
+    return text
+
+
+def _scope(text: str) -> str:
+    if not text.split():
+        raise ValueError("is empty; use 'tasks:write tasks:read'")
+    return text
+
+
+def _redirect_uri(text: str) -> str:
+    """An http(s) URL with a host, such as ``http://127.0.0.1:8080/``."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(_nonempty(text).strip())
+        parts.port  # noqa: B018 - parsing the port checks it
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError("is not an http(s) URL such as http://127.0.0.1:8080/") from None
+    return text.strip()
+
+
+def _redis_url(text: str) -> str:
+    """A Redis URL: ``redis://[:password@]host[:port][/db]``, ``rediss://`` or ``unix://``."""
+    from urllib.parse import urlsplit
+
+    form = "use redis://[:password@]host[:port][/db], rediss://... or unix:///path"
+    try:
+        parts = urlsplit(_nonempty(text).strip())
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"has a port that is not a number from 1 to 65535; {form}") from None
+    if parts.scheme == "unix":
+        if not parts.path:
+            raise ValueError(f"names no socket path; {form}")
+        return text
+    if parts.scheme not in ("redis", "rediss"):
+        raise ValueError(f"is not a Redis URL; {form}")
+    if port == 0:
+        raise ValueError(f"has port 0; {form}")
+    db = parts.path.strip("/")
+    if db and not db.isdigit():
+        raise ValueError(f"has a database that is not a number; {form}")
+    return text
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number of {what}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text!r} is not a finite number of {what}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    """Finite positive seconds, at most `MAX_TIMEOUT`."""
+    value = _number(text, "seconds")
+    if not 0 < value <= MAX_TIMEOUT:
+        raise ValueError(f"{text!r} is not between 0 and {MAX_TIMEOUT:g} seconds")
+    return value
+
+
+def _days(text: str) -> float:
+    """A finite number of days, not negative."""
+    value = _number(text, "days")
+    if value < 0:
+        raise ValueError(f"{text!r} is a negative number of days")
+    return value
+
+
+# The options whose default comes from an environment variable:
+# (attribute, option, variable, check, default when the variable is unset).
+_FROM_ENVIRONMENT: tuple[tuple[str, str, str, Callable[[str], str], str | None], ...] = (
+    ("host", "--host", "TICKTICK_HOST", _host, "ticktick.com"),
+    ("cache_path", "--cache-path", "TICKTICK_CACHE_PATH", _nonempty, DEFAULT_CACHE_PATH),
+    ("client_id", "--client-id", "TICKTICK_CLIENT_ID", _nonempty, None),
+    ("store", "--store", "TICKTICK_STORE", _store_name, "file"),
+    ("redis_url", "--redis-url", "TICKTICK_REDIS_URL", _redis_url, DEFAULT_REDIS_URL),
+    ("redirect_uri", "--redirect-uri", "TICKTICK_REDIRECT_URI", _redirect_uri, None),
+)
+
+
+def _apply_environment(args: Options) -> None:
+    """Fill each option not given on the command line from its variable, checked as the flag."""
+    for name, option, variable, check, default in _FROM_ENVIRONMENT:
+        if not hasattr(args, name) or getattr(args, name) is not None:
+            continue
+        text = os.environ.get(variable)
+        if text is None:
+            setattr(args, name, default)
+            continue
+        try:
+            setattr(args, name, check(text))
+        except ValueError as exc:
+            raise _UsageError(
+                f"The environment variable {variable} (the default of {option}) {exc}. "
+                f"Fix or unset {variable}, or pass {option}."
+            ) from None
+
+
+def _check_login_usage(args: Options) -> None:
+    """Refuse a login whose token would be kept nowhere, or whose flags contradict."""
+    printing = args.output in _FORMATS
+    if args.output_file is not None and not printing:
+        raise _UsageError(
+            "--output-file needs --output json, env-dict or dotenv (the form to write)."
+        )
+    if args.no_cache and args.output == "cache":
+        raise _UsageError("--no-cache with --output cache would keep the token nowhere.")
+    if args.no_cache and not printing and not _has_terminal():
+        raise _UsageError(
+            "--no-cache with no terminal and no --output would keep the new token nowhere. "
+            "Add --output json, env-dict or dotenv (and --output-file PATH to write it to a "
+            "file), or drop --no-cache."
+        )
+
+
 # -- finding a token without network ----------------------------------------------------
 
 
@@ -76,47 +241,48 @@ def _store(args: Options, client_id: str | None = None) -> TokenStore:
         from .keyring_store import KeyringStore
 
         return KeyringStore(identity=identity)
-    from .redis_store import RedisStore
+    if args.store == "redis":
+        from .redis_store import RedisStore
 
-    return RedisStore(args.redis_url, identity=identity)
-
-
-def _where(store: TokenStore) -> str:
-    return f"cache file {store.describe()}" if isinstance(store, FileStore) else store.describe()
+        return RedisStore(args.redis_url, identity=identity)
+    raise ConfigurationError(f"Unknown store {args.store!r}")  # pragma: no cover - checked
 
 
-def _find_token(args: Options) -> tuple[TokenDict, str] | None:
-    """The token from the environment variable or the store, with where it came from."""
-    text = os.environ.get(args.env_key, "") if args.env_key else ""
-    if text.strip():
-        token = parse_token_literal(
-            text,
-            source=f"The environment variable {args.env_key}",
-            advice=f"Fix or unset {args.env_key}; 'ticktick-auth export' prints a valid value.",
-        )
-        return token, f"environment variable {args.env_key}"
-    store = _store(args)
-    cached = store.read()
-    if cached is None:
-        return None
-    return cached, _where(store)
+def _find(args: Options) -> Resolution:
+    """The token `OAuth2` would resolve without signing on: the variable, then the store."""
+    return find_stored_token(args.env_key or None, _store(args))
+
+
+def _command(args: Options, command: str) -> str:
+    """``ticktick-auth COMMAND`` with the options that select this host, app, scope and store."""
+    import shlex
+
+    parts = [_PROG, command]
+    host = resolve_host(args.host).host
+    if host != "ticktick.com":
+        parts += ["--host", host]
+    if args.client_id:
+        parts += ["--client-id", args.client_id]
+    if args.scope:
+        parts += ["--scope", args.scope]
+    if args.store != "file":
+        parts += ["--store", args.store]
+    elif args.cache_path != DEFAULT_CACHE_PATH:
+        parts += ["--cache-path", args.cache_path]
+    return shlex.join(parts)
 
 
 def _valid_token(args: Options) -> tuple[TokenDict, str]:
     """The token, or a `_Failure` saying why there is none."""
-    found = _find_token(args)
-    if found is None:
-        where = f"{args.env_key} or " if args.env_key else ""
-        raise _Failure(
-            f"No token found in {where}{_where(_store(args))} for "
-            f"{resolve_host(args.host).host}. Run '{_PROG} login' to get one."
-        )
-    token, source = found
-    if is_expired(token, 60):
-        expire_time = expire_time_of(token)
-        when = readable_time(expire_time) if expire_time is not None else "an unknown time"
-        raise _Failure(f"The token from {source} expired on {when}. Run '{_PROG} login'.")
-    return token, source
+    found = _find(args)
+    if found.token is not None and found.source is not None:
+        return found.token, where(found.source)
+    if found.expired:
+        why = found.reason()
+    else:
+        env = f"{args.env_key} or " if args.env_key else ""
+        why = f"No token found in {env}{where(_store(args))} for {resolve_host(args.host).host}"
+    raise _Failure(f"{why}. Run '{_command(args, 'login')}' to get one.")
 
 
 def _days_left(token: TokenDict) -> float | None:
@@ -141,16 +307,57 @@ def _format(token: TokenDict, fmt: str, env_key: str) -> str:
     raise ConfigurationError(f"Unknown format {fmt!r}")  # pragma: no cover - argparse checks
 
 
-def _emit(text: str, output_file: str | None) -> None:
-    if output_file:
-        from pathlib import Path
+def _check_save_path(path: str, force: bool) -> None:
+    """Fail at once if *path* cannot take a new file.
 
-        path = Path(output_file)
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        write_private_file(path, (text + "\n").encode(), what="the output file")
-        print(f"Wrote {path} (mode 0600).", file=sys.stderr)
-    else:
-        print(text)
+    It exists (and *force* is not given), it is a folder, or a part of its folder is a file.
+    """
+    if os.path.isdir(path):
+        raise _Failure(f"Cannot save to {path}: it is a folder. Choose a file path.")
+    if os.path.lexists(path) and not force:
+        raise _Failure(f"{path} exists. Pass --force to replace it, or choose another path.")
+    folder = os.path.dirname(os.path.abspath(path))
+    while not os.path.lexists(folder):
+        folder = os.path.dirname(folder)
+    if not os.path.isdir(folder):
+        raise _Failure(f"Cannot save to {path}: {folder} is a file, not a folder.")
+
+
+def _save(path: str, payload: bytes, force: bool) -> None:
+    """Write *payload* to a new file *path* (mode 0600, its folder 0700 if made).
+
+    An existing file is replaced (atomically) only with *force*.
+
+    Raises:
+        TickTickError: The file cannot be written; the message is one line.
+    """
+    _check_save_path(path, force)
+    folder = os.path.dirname(path)
+    try:
+        if folder:
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise _Failure(f"Cannot create the folder {folder}: {exc.strerror}.") from None
+    if force:
+        write_private_file(path, payload, what="the file")
+        return
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except FileExistsError:
+        raise _Failure(
+            f"{path} exists. Pass --force to replace it, or choose another path."
+        ) from None
+    except OSError as exc:
+        raise _Failure(f"Cannot write {path}: {exc.strerror}.") from None
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(payload)
+            file.flush()
+            os.fsync(file.fileno())
+    except OSError as exc:
+        os.unlink(path)
+        raise _Failure(f"Cannot write {path}: {exc.strerror}.") from None
 
 
 # -- commands ---------------------------------------------------------------------------
@@ -163,18 +370,27 @@ def _cmd_token(args: Options) -> int:
 
 
 def _cmd_status(args: Options) -> int:
-    found = _find_token(args)
-    if found is None:
-        where = _where(_store(args))
+    found = _find(args)
+    if found.token is not None and found.source is not None:
+        token, source = found.token, found.source
+        skipped = found.expired
+    elif found.expired:
+        source, token = found.expired[-1]  # the one `login` renews last in the order
+        skipped = found.expired[:-1]
+    else:
+        where_ = where(_store(args))
         print(f"No token for {resolve_host(args.host).host} in ", end="")
-        print(f"{args.env_key} or {where}." if args.env_key else f"{where}.")
-        print(f"Run '{_PROG} login' to get one.")
+        print(f"{args.env_key} or {where_}." if args.env_key else f"{where_}.")
+        print(f"Run '{_command(args, 'login')}' to get one.")
         return EXIT_FAILURE
-    token, source = found
     days = _days_left(token)
     expire_time = expire_time_of(token)
-    print(f"source:   {source}")
-    print(f"store:    {'environment' if source.startswith('environment') else args.store}")
+    print(f"source:   {where(source)}")
+    for other, old in skipped:
+        old_time = expire_time_of(old)
+        when = readable_time(old_time) if old_time is not None else "an unknown time"
+        print(f"skipped:  {where(other)} (expired on {when})")
+    print(f"store:    {'environment' if isinstance(source, EnvSource) else args.store}")
     print(f"host:     {resolve_host(args.host).host}")
     if args.client_id:
         print(f"client:   {args.client_id}")
@@ -183,11 +399,14 @@ def _cmd_status(args: Options) -> int:
         print("expires:  unknown (the token has no expire_time)")
         return EXIT_OK
     print(f"expires:  {readable_time(expire_time)} ({days:.1f} days left)")
-    if is_expired(token, 60):
-        print(f"status:   EXPIRED. Run '{_PROG} login'.")
+    if is_expired(token, DEFAULT_EXPIRY_MARGIN):
+        print(f"status:   EXPIRED. Run '{_command(args, 'login')}'.")
         return EXIT_FAILURE
     if args.min_days is not None and days < args.min_days:
-        print(f"status:   fewer than {args.min_days:g} days left. Run '{_PROG} login' to renew.")
+        print(
+            f"status:   fewer than {args.min_days:g} days left. "
+            f"Run '{_command(args, 'login')}' to renew."
+        )
         return EXIT_EXPIRING
     print("status:   valid")
     return EXIT_OK
@@ -209,9 +428,9 @@ def _cmd_export(args: Options) -> int:
 def _cmd_logout(args: Options) -> int:
     store = _store(args)
     if store.delete():
-        print(f"Removed the cached token ({_where(store)}).")
+        print(f"Removed the cached token ({where(store)}).")
     else:
-        print(f"No cached token in {_where(store)}.")
+        print(f"No cached token in {where(store)}.")
     return EXIT_OK
 
 
@@ -278,8 +497,11 @@ def _copy(text: str, command: list[str]) -> bool:
     return True
 
 
-def _offer_outputs(token: TokenDict, read_line: ReadLine, timeout: float) -> None:
-    """The seed guide's three offers, in order; the first accepted ends them."""
+def _offer_outputs(token: TokenDict, read_line: ReadLine, timeout: float) -> bool:
+    """The seed guide's three offers, in order; the first accepted ends them.
+
+    Returns whether one was taken. A path that cannot be written is asked for again.
+    """
     expire_time = expire_time_of(token)
     expiry = f"{expire_time:.0f}" if expire_time is not None else "unknown"
     both = f"{token['access_token']}\n{expiry}"
@@ -289,31 +511,34 @@ def _offer_outputs(token: TokenDict, read_line: ReadLine, timeout: float) -> Non
     ):
         if _copy(both, clipboard):
             print("Copied the token and its expiration (two lines) to the clipboard.")
-            return
+            return True
         print("Copying to the clipboard failed.")
     if _yes(read_line, "Do you want to print the token and its expiration? [Y/n]: ", timeout):
         when = readable_time(expire_time) if expire_time is not None else "unknown"
         print(f"access_token: {token['access_token']}")
         print(f"expire_time:  {expiry} ({when})")
-        return
-    answer = _ask(
-        read_line,
-        "Enter the file path to save the token and expiration (empty to skip): ",
-        timeout,
-    )
-    if not answer:
-        return
-    from pathlib import Path
-
-    path = Path(answer).expanduser()
-    if path.exists() and not _yes(
-        read_line, f"{path} exists. Overwrite it? [y/N]: ", timeout, False
-    ):
-        print("Not saved.")
-        return
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    write_private_file(path, json.dumps(_public(token), indent=2).encode() + b"\n", what="the file")
-    print(f"Saved the token to {path} (mode 0600).")
+        return True
+    payload = json.dumps(_public(token), indent=2).encode() + b"\n"
+    while True:
+        answer = _ask(
+            read_line,
+            "Enter the file path to save the token and expiration (empty to skip): ",
+            timeout,
+        )
+        if not answer:
+            return False
+        path = os.path.expanduser(answer)
+        force = os.path.lexists(path) and not os.path.isdir(path)
+        if force and not _yes(read_line, f"{path} exists. Overwrite it? [y/N]: ", timeout, False):
+            print("Not saved.")
+            continue
+        try:
+            _save(path, payload, force)
+        except TickTickError as exc:
+            print(f"Not saved: {exc}")
+            continue
+        print(f"Saved the token to {path} (mode 0600).")
+        return True
 
 
 def _cmd_login(args: Options) -> int:
@@ -322,6 +547,8 @@ def _cmd_login(args: Options) -> int:
 
     terminal = _has_terminal()
     read_line: ReadLine = _read_terminal_line
+    if args.output_file is not None:
+        _check_save_path(args.output_file, args.force)  # before anyone signs on
 
     def prompt(text: str) -> str:
         return _ask(read_line, text, args.timeout)
@@ -368,17 +595,33 @@ def _cmd_login(args: Options) -> int:
     )
     token = oauth.authorize()
     days = _days_left(token)
-    stored = "kept in memory only" if oauth.cache is None else f"stored in {_where(oauth.cache)}"
+    stored = "not stored (--no-cache)" if oauth.cache is None else f"stored in {where(oauth.cache)}"
     if oauth.store_error is not None:  # not lost: it is shown or printed below
         stored = f"NOT {stored} (see above)"
     valid = f", valid {days:.0f} days" if days is not None else ""
     print(f"Signed on: token {stored}{valid}.", file=sys.stderr)
-    unstored = oauth.store_error is not None and args.output in (None, "cache")
-    if args.output is not None and args.output != "cache":
-        _emit(_format(token, args.output, args.env_key or DEFAULT_ENV_KEY), args.output_file)
-    elif terminal and (args.output is None or unstored):
-        _offer_outputs(token, read_line, args.timeout)
-    elif unstored:
+    kept = oauth.cache is not None and oauth.store_error is None
+    if args.output in _FORMATS:
+        text = _format(token, args.output, args.env_key or DEFAULT_ENV_KEY)
+        if args.output_file is None:
+            print(text)
+            return EXIT_OK
+        try:
+            _save(args.output_file, (text + "\n").encode(), args.force)
+        except TickTickError as exc:
+            if kept:
+                raise _Failure(
+                    f"{exc} The token is stored; '{_command(args, 'export')}' prints it."
+                ) from None
+            print(text)  # kept nowhere else: never lose it
+            raise _Failure(f"{exc} The token was printed on standard output instead.") from None
+        print(f"Wrote {args.output_file} (mode 0600).", file=sys.stderr)
+    elif terminal and (args.output is None or not kept):
+        taken = _offer_outputs(token, read_line, args.timeout)
+        if not taken and not kept:
+            why = "--no-cache" if oauth.cache is None else "it could not be stored"
+            print(f"The token was not kept anywhere ({why}, and no offer taken).")
+    elif not kept:
         print("The token could not be stored, so here it is (JSON):", file=sys.stderr)
         print(_format(token, "json", args.env_key or DEFAULT_ENV_KEY))
     return EXIT_OK
@@ -387,36 +630,44 @@ def _cmd_login(args: Options) -> int:
 # -- the parser ---------------------------------------------------------------------------
 
 
-def _common_defaults() -> dict[str, Any]:
-    """Defaults of the options every command takes (shared by both parsers)."""
+def _defaults() -> dict[str, Any]:
+    """Defaults of the options every command takes (shared by both parsers).
+
+    ``None`` stands for "from its environment variable" (see `_apply_environment`).
+    """
     return {
-        "host": os.environ.get("TICKTICK_HOST", "ticktick.com"),
-        "cache_path": os.environ.get("TICKTICK_CACHE_PATH", DEFAULT_CACHE_PATH),
+        "host": None,
+        "cache_path": None,
         "env_key": DEFAULT_ENV_KEY,
-        "client_id": os.environ.get("TICKTICK_CLIENT_ID"),
+        "client_id": None,
         "scope": None,
-        "store": os.environ.get("TICKTICK_STORE", "file"),
-        "redis_url": os.environ.get("TICKTICK_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "store": None,
+        "redis_url": None,
         "debug": False,
     }
 
 
-_VALUE_OPTIONS = ("--host", "--cache-path", "--env-key", "--client-id", "--scope")
+# `token`'s usual options, parsed without argparse, each checked as argparse checks it.
+_QUICK_OPTIONS: dict[str, Callable[[str], str]] = {
+    "--host": _host,
+    "--cache-path": _nonempty,
+    "--env-key": str,
+    "--client-id": _nonempty,
+    "--scope": _scope,
+}
 
 
 def _quick_token_args(argv: Sequence[str]) -> Options | None:
     """Parse ``token`` and its usual options without argparse; ``None`` for anything else.
 
-    Anything unusual (``--help``, abbreviations, a missing value, another command)
-    returns ``None`` and goes to argparse, which gives the usual help and errors.
+    Anything unusual (``--help``, abbreviations, a missing or bad value, another
+    command) returns ``None`` and goes to argparse, which gives the usual help and errors.
     """
     import types
 
     if not argv or argv[0] != "token":
         return None
-    values = _common_defaults()
-    if values["store"] != "file":
-        return None
+    values = _defaults()
     rest = list(argv[1:])
     while rest:
         option = rest.pop(0)
@@ -424,30 +675,49 @@ def _quick_token_args(argv: Sequence[str]) -> Options | None:
             values["debug"] = True
             continue
         name, equals, value = option.partition("=")
-        if name not in _VALUE_OPTIONS:
+        check = _QUICK_OPTIONS.get(name)
+        if check is None:
             return None
         if not equals:
             if not rest:
                 return None
             value = rest.pop(0)
-        values[name[2:].replace("-", "_")] = value
+        try:
+            values[name[2:].replace("-", "_")] = check(value)
+        except ValueError:
+            return None
     return types.SimpleNamespace(**values, func=_cmd_token, command="token")
 
 
 def _parser() -> argparse.ArgumentParser:
     import argparse
 
-    defaults = _common_defaults()
+    def checked(check: Callable[[str], Any]) -> Callable[[str], Any]:
+        """*check* as an argparse type: its reason becomes argparse's message."""
+
+        def convert(text: str) -> Any:
+            try:
+                return check(text)
+            except ValueError as exc:
+                raise argparse.ArgumentTypeError(str(exc)) from None
+
+        convert.__name__ = check.__name__.lstrip("_")
+        return convert
+
+    defaults = _defaults()
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--host",
+        type=checked(_host),
         default=defaults["host"],
-        help="ticktick.com (default), dida365.com, or a server's base URL",
+        help="ticktick.com, dida365.com, or a server's base URL "
+        "(default: $TICKTICK_HOST or ticktick.com)",
     )
     common.add_argument(
         "--cache-path",
+        type=checked(_nonempty),
         default=defaults["cache_path"],
-        help="the token cache file (default: %(default)s)",
+        help=f"the token cache file (default: $TICKTICK_CACHE_PATH or {DEFAULT_CACHE_PATH})",
     )
     common.add_argument(
         "--env-key",
@@ -456,20 +726,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     common.add_argument(
         "--client-id",
+        type=checked(_nonempty),
         default=defaults["client_id"],
         help="the app's client id (default: $TICKTICK_CLIENT_ID)",
     )
-    common.add_argument("--scope", default=defaults["scope"], help="the scope asked for")
+    common.add_argument(
+        "--scope", type=checked(_scope), default=defaults["scope"], help="the scope asked for"
+    )
     common.add_argument(
         "--store",
-        choices=("file", "keyring", "redis"),
+        choices=_STORES,
         default=defaults["store"],
-        help="where the token is kept (default: %(default)s; $TICKTICK_STORE)",
+        help="where the token is kept (default: $TICKTICK_STORE or file)",
     )
     common.add_argument(
         "--redis-url",
+        type=checked(_redis_url),
         default=defaults["redis_url"],
-        help="the Redis server of --store redis (default: $TICKTICK_REDIS_URL or %(default)s)",
+        help=f"the Redis server of --store redis (default: $TICKTICK_REDIS_URL or "
+        f"{DEFAULT_REDIS_URL})",
     )
     common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
 
@@ -478,7 +753,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Get and keep an OAuth2 token for the TickTick (or Dida365) Open API.",
         epilog=(
             "exit codes: 0 success; 1 failure (no usable token, refused, timed out); "
-            "2 bad usage; 3 'status --min-days' found fewer days left; 130 interrupted"
+            "2 bad usage (of a flag or of the TICKTICK_* variable that is its default); "
+            "3 'status --min-days' found fewer days left; 130 interrupted"
         ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -490,11 +766,14 @@ def _parser() -> argparse.ArgumentParser:
         help="sign on in a browser and keep the token",
         description=(
             "Sign on in a browser and keep the token. The client secret is read from "
-            "$TICKTICK_CLIENT_SECRET or asked for without echo; it is never a flag."
+            "$TICKTICK_CLIENT_SECRET or asked for without echo; it is never a flag. "
+            "A login whose token would be kept nowhere (--no-cache with no terminal and no "
+            "--output) is refused before it starts."
         ),
     )
     login.add_argument(
         "--redirect-uri",
+        type=checked(_redirect_uri),
         default=None,
         help="the redirect URI registered for the app (default: $TICKTICK_REDIRECT_URI)",
     )
@@ -505,16 +784,27 @@ def _parser() -> argparse.ArgumentParser:
         help="do not capture a loopback redirect; paste the redirected URL instead",
     )
     login.add_argument(
-        "--timeout", type=float, default=300.0, help="seconds to finish signing on (default: 300)"
+        "--timeout",
+        type=checked(_seconds),
+        default=300.0,
+        help=f"seconds to finish signing on, more than 0 and at most {MAX_TIMEOUT:g} "
+        "(default: 300)",
     )
     login.add_argument("--no-cache", action="store_true", help="do not write the cache file")
     login.add_argument(
         "--output",
-        choices=("cache", "json", "env-dict", "dotenv"),
+        choices=("cache", *_FORMATS),
         default=None,
         help="print the token in this form instead of asking (cache: print nothing)",
     )
-    login.add_argument("--output-file", default=None, help="write --output to this file (0600)")
+    login.add_argument(
+        "--output-file",
+        default=None,
+        help="write the --output form (required with it) to this new file, mode 0600",
+    )
+    login.add_argument(
+        "--force", action="store_true", help="let --output-file replace an existing file"
+    )
     login.set_defaults(func=_cmd_login)
 
     token = commands.add_parser(
@@ -523,7 +813,8 @@ def _parser() -> argparse.ArgumentParser:
         help="print a valid access token, nothing else",
         description=(
             "Print a valid access token from the environment or the cache file, and "
-            "nothing else. No network, no prompt; exit 1 with a one-line reason if none."
+            "nothing else. An expired token in the variable falls through to the cache. "
+            "No network, no prompt; exit 1 with a one-line reason if none."
         ),
     )
     token.set_defaults(func=_cmd_token)
@@ -536,7 +827,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     status.add_argument(
         "--min-days",
-        type=float,
+        type=checked(_days),
         default=None,
         help="exit 3 when fewer days are left (a CI expiry alarm)",
     )
@@ -550,7 +841,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     export.add_argument(
         "--format",
-        choices=("env-dict", "json", "dotenv"),
+        choices=_FORMATS,
         default="env-dict",
         help="env-dict (a Python dict literal, as ticktick-py reads it; default), json, dotenv",
     )
@@ -570,8 +861,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ticktick-auth`` with *argv*; return the exit code."""
     argv = sys.argv[1:] if argv is None else argv
     args = _quick_token_args(argv) or _parser().parse_args(argv)
-    if args.scope is None and args.func is _cmd_login:
-        args.scope = DEFAULT_SCOPE
+    try:
+        _apply_environment(args)
+        if args.func is _cmd_login:
+            if args.scope is None:
+                args.scope = DEFAULT_SCOPE
+            _check_login_usage(args)
+    except _UsageError as exc:
+        print(f"{_PROG} {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         result: int = args.func(args)
     except TickTickError as exc:

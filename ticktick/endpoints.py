@@ -93,27 +93,58 @@ def resolve_host(host: str | Endpoints) -> Endpoints:
     Accepts ``"ticktick.com"``, ``"dida365.com"``, an `Endpoints`, or the base
     URL of a compatible server (``"http://127.0.0.1:8123"`` for
     [`ticktick.testing.FakeTickTick`][ticktick.testing.server.FakeTickTick]). Plain HTTP is
-    refused except on loopback.
+    refused except on loopback. A region's own URL, in any case and with or without
+    a trailing slash (``"https://TickTick.com/"``), is that region: the same
+    endpoints and the same tokens as ``"ticktick.com"``.
 
     Raises:
-        ConfigurationError: The host is unknown, or a remote URL is not https.
+        ConfigurationError: The host is unknown, a remote URL is not https, or a URL
+            on a region's domain is not that region's root.
     """
     if isinstance(host, Endpoints):
         return host
-    known = _KNOWN.get(host.strip().lower())
+    text = host.strip()
+    known = _KNOWN.get(text.lower().rstrip("/"))
     if known is not None:
         return known
     from urllib.parse import urlsplit
 
-    parts = urlsplit(host.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(
             f"Unknown host {host!r}. Use host='ticktick.com' (international), "
             "host='dida365.com' (China), or a server's base URL such as 'https://example.org'."
         )
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
+    scheme = parts.scheme.lower()
+    region = _region_of(parts.hostname)
+    if region is not None:
+        if (
+            scheme == "https"
+            and port in (None, 443)
+            and parts.path in ("", "/")
+            and not (parts.query or parts.fragment or parts.username or parts.password)
+        ):
+            return region
+        raise ConfigurationError(
+            f"The host {host!r} is on {region.host} but is not its address: use "
+            f"host={region.host!r} (every URL of the region follows from it)."
+        )
+    if scheme == "http" and not is_loopback(parts.hostname):
         raise ConfigurationError(
             f"Refusing plain-HTTP host {host!r}: tokens and client secrets must travel over "
             "https. Use an https:// URL (plain http is allowed only on 127.0.0.1 for tests)."
         )
-    return Endpoints.from_base_url(f"{parts.scheme}://{parts.netloc}{parts.path}")
+    return Endpoints.from_base_url(f"{scheme}://{parts.netloc}{parts.path}")
+
+
+def _region_of(hostname: str) -> Endpoints | None:
+    """The region whose domain *hostname* is or is under (``api.ticktick.com``), if any."""
+    name = hostname.lower().rstrip(".")
+    for domain, region in _KNOWN.items():
+        if name == domain or name.endswith("." + domain):
+            return region
+    return None

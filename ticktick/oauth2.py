@@ -12,10 +12,11 @@ for ticktick-py's ``OAuth2`` keeps working, and resolves a token from, in order:
    exchanged for a token, and the token is written to the cache file.
 
 A token counts as expired ``expiry_margin`` seconds (60) before its expiry. An expired
-token in memory falls through to the next steps (another process may have renewed
-the cache); an expired token from the environment or the cache needs a fresh
-authorization. In a process where nobody can be asked (no terminal, ``CI`` set, or
-``interactive=False``) that raises
+token falls through to the next step: in memory (another process may have renewed
+the cache) and in the environment (the cache may hold a newer one), by the same rule
+as ``ticktick-auth`` ([`ticktick.resolution`][ticktick.resolution]). When no valid token
+is left, a fresh authorization is needed. In a process where nobody can be asked (no
+terminal, ``CI`` set, or ``interactive=False``) that raises
 [`ReauthorizationRequired`][ticktick.errors.ReauthorizationRequired]
 instead of waiting on a prompt: at once, unless another process sharing the store is
 signing on just then; it then says (a logged warning) that it waits for that process,
@@ -46,7 +47,15 @@ from .errors import (
     TokenExpiryWarning,
     TokenNotStoredWarning,
 )
-from .store import DEFAULT_CACHE_PATH, EnvSource, FileStore, TokenIdentity, TokenStore
+from .resolution import find_stored_token
+from .store import (
+    DEFAULT_CACHE_PATH,
+    EnvSource,
+    FileStore,
+    TokenIdentity,
+    TokenStore,
+    normalize_scope,
+)
 from .token import (
     DEFAULT_EXPIRY_MARGIN,
     TokenDict,
@@ -315,50 +324,83 @@ class OAuth2:
         if days_left >= self.expiry_warning_days:
             return
         self._warned_token = access_token
-        renew = f"run '{self.login_command()}'"
-        if self.token_source is not None and self.token_source.startswith("env:"):
-            renew += f", then store 'ticktick-auth export' in {self.token_source[4:]}"
         message = (
             f"The TickTick token from {self.token_source} expires on "
             f"{readable_time(expire_time)} ({max(days_left, 0):.1f} days left). TickTick "
-            f"issues no refresh tokens: to renew it, {renew}."
+            f"issues no refresh tokens: to renew it, {self.renewal_advice()}."
         )
         _logger().warning(message)
         warnings.warn(message, TokenExpiryWarning, stacklevel=3)
 
-    def login_command(self) -> str:
-        """The ``ticktick-auth login`` command line that gets a new token for this client."""
-        parts = ["ticktick-auth", "login", "--client-id", self._client_id]
-        parts += ["--redirect-uri", self._redirect_uri]
+    def _client_options(self) -> list[str]:
+        """The ``ticktick-auth`` options naming this client's app, host and scope."""
+        parts = ["--client-id", self._client_id]
         if self.endpoints.host != "ticktick.com":
             parts += ["--host", self.endpoints.host]
-        if self.cache is None:
-            parts += ["--no-cache"]
-        elif isinstance(self.cache, FileStore):
-            if self.cache.path != DEFAULT_CACHE_PATH:
-                parts += ["--cache-path", self.cache.path]
-        else:
-            parts += getattr(self.cache, "cli_options", lambda: [])()
+        if normalize_scope(self._scope) != normalize_scope(DEFAULT_SCOPE):
+            parts += ["--scope", self._scope]
+        return parts
+
+    def _store_options(self) -> list[str] | None:
+        """The ``ticktick-auth`` options selecting this client's store; ``None`` if none can."""
+        if isinstance(self.cache, FileStore):
+            if self.cache.path == DEFAULT_CACHE_PATH:
+                return []
+            return ["--cache-path", os.path.abspath(self.cache.path)]
+        cli_options = getattr(self.cache, "cli_options", None)
+        return None if cli_options is None else list(cli_options())
+
+    def login_command(self) -> str:
+        """The ``ticktick-auth login`` command line that gets a new token for this client.
+
+        It signs on for this app, host and scope, and keeps the token where this client
+        reads it: its cache file or store. A client with no store the command can
+        reach (``cache_path=None``, a `MemoryStore`) gets ``--no-cache --output
+        env-dict``: the command prints the value to put in the ``env_key`` variable.
+        """
         import shlex
 
+        store_options = self._store_options()
+        parts = ["ticktick-auth", "login", *self._client_options()]
+        parts += ["--redirect-uri", self._redirect_uri]
+        parts += ["--no-cache", "--output", "env-dict"] if store_options is None else store_options
         return shlex.join(parts)
 
+    def renewal_advice(self) -> str:
+        """What a person does to give this client a new token, e.g. ``run '...' in a terminal``.
+
+        Every command in it is one this client's configuration can use as printed:
+        the token ends up in the store this client reads, or in its ``env_key``.
+        """
+        import shlex
+
+        login = self.login_command()
+        store_options = self._store_options()
+        if store_options is None:
+            if self.env_key:
+                return f"run '{login}' in a terminal and set {self.env_key} to the value it prints"
+            return (
+                "run this program where a person can sign on (a terminal, with CI unset): it "
+                "keeps its token in memory only (give it a cache_path= or an env_key= to read a "
+                "token that the ticktick-auth command keeps)"
+            )
+        advice = f"run '{login}' in a terminal"
+        if self.env_key:
+            export = ["ticktick-auth", "export", "--env-key=", *self._client_options()]
+            advice += (
+                f"; wherever {self.env_key} is set (as in CI), set it to the output of "
+                f"'{shlex.join([*export, *store_options])}'"
+            )
+        return advice
+
     def _resolve(self, check_cache: bool, env_name: str | None) -> tuple[TokenDict, str]:
-        if env_name is not None:
-            info = EnvSource(env_name).read()
-            if info is not None:
-                if not self._expired(info):
-                    return info, f"env:{env_name}"
-                origin = f"The token in the environment variable {env_name}"
-                return self._fresh_token(self._expired_reason(info, origin), check_cache)
-        if check_cache and self.cache is not None:
-            info = self.cache.read()
-            if info is not None:
-                if not self._expired(info):
-                    return info, f"cache:{self.cache.describe()}"
-                origin = f"The token cached in {self.cache.describe()}"
-                return self._fresh_token(self._expired_reason(info, origin), check_cache)
-        return self._fresh_token("No token was found", check_cache)
+        """The environment, then the store (`find_stored_token`), else a fresh token."""
+        found = find_stored_token(env_name, self.cache if check_cache else None, self.expiry_margin)
+        if found.token is not None and found.source is not None:
+            if isinstance(found.source, EnvSource):
+                return found.token, found.source.describe()
+            return found.token, f"cache:{found.source.describe()}"
+        return self._fresh_token(found.reason(), check_cache)
 
     def _fresh_token(self, why: str, reuse_cache: bool) -> tuple[TokenDict, str]:
         """A new token, authorized by at most one process sharing the store.
@@ -472,15 +514,9 @@ class OAuth2:
         """
         reason = self._no_prompt_reason()
         if reason is not None:
-            where = (
-                f", then put the output of 'ticktick-auth export' in {self.env_key}"
-                if self.env_key
-                else ""
-            )
             raise ReauthorizationRequired(
                 f"{why}, and a new token needs a person to authorize in a browser, which "
-                f"cannot happen here: {reason}. In a terminal, run: {self.login_command()}"
-                f"{where}."
+                f"cannot happen here: {reason}. To get one, {self.renewal_advice()}."
             )
         import secrets
 

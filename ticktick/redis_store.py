@@ -80,7 +80,7 @@ class RedisStore(TokenStore):
         client: A ready ``redis.Redis`` client to use instead of *url*.
 
     Raises:
-        ConfigurationError: The ``redis`` package is not installed.
+        ConfigurationError: The ``redis`` package is not installed, or *url* is malformed.
     """
 
     def __init__(
@@ -100,14 +100,21 @@ class RedisStore(TokenStore):
                 "The Redis store needs the redis package: pip install 'ticktick-oauth[redis]'."
             ) from None
         self._errors: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
+        try:
+            self.address = _safe_address(url)
+            self._client = client or redis.Redis.from_url(
+                url, socket_connect_timeout=timeout, socket_timeout=timeout, retry_on_timeout=False
+            )
+        except ValueError:
+            # The error text may quote parts of the URL, such as a password: not chained.
+            raise ConfigurationError(
+                "The Redis URL is malformed. Use redis://[:password@]host[:port][/db] (or "
+                "rediss://, unix://) with a port from 1 to 65535 and a numeric db."
+            ) from None
         self.url = url
-        self.address = _safe_address(url)
         self.identity = identity
         self.prefix = prefix
         self.lock_ttl = lock_ttl
-        self._client = client or redis.Redis.from_url(
-            url, socket_connect_timeout=timeout, socket_timeout=timeout, retry_on_timeout=False
-        )
 
     def __repr__(self) -> str:
         return f"RedisStore({self.address!r})"
