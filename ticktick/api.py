@@ -188,9 +188,9 @@ class OpenAPI:
         except ValueError:
             raise ApiError(
                 f"{method} {url} answered HTTP {response.status_code} with a body that is not "
-                f"JSON: {_excerpt(text)!r}",
+                f"JSON: {self._excerpt(text)!r}",
                 status=response.status_code,
-                body_excerpt=_excerpt(text),
+                body_excerpt=self._excerpt(text),
             ) from None
         if isinstance(value, dict) and _RATE_LIMIT_MARK in (
             str(value.get("errorCode")),
@@ -199,9 +199,13 @@ class OpenAPI:
             raise self._error(method, url, response, text)
         return value
 
+    def _excerpt(self, text: str) -> str:
+        """A safe excerpt of server text: short, and without the token in any spelling."""
+        return _excerpt(text, [self._current_token()])
+
     def _error(self, method: str, url: str, response: requests.Response, text: str) -> ApiError:
         status = response.status_code
-        body = _excerpt(text, [self._current_token()])
+        body = self._excerpt(text)
         where = f"{method} {url} failed with HTTP {status}"
         if status == 429 or _RATE_LIMIT_MARK in text:
             retry_after = _retry_after(response)

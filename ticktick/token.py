@@ -22,9 +22,10 @@ the server refuses it.
 from __future__ import annotations
 
 import json
+import re
 import time
 
-from .errors import TokenFormatError
+from .errors import REDACTED, TokenFormatError
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:
@@ -58,9 +59,7 @@ class TokenDict(_DictBase):
     """A token dictionary whose ``repr()`` and ``str()`` hide the token values."""
 
     def __repr__(self) -> str:
-        shown = {
-            key: ("<redacted>" if key in _SECRET_KEYS else value) for key, value in self.items()
-        }
+        shown = {key: (REDACTED if key in _SECRET_KEYS else value) for key, value in self.items()}
         return f"TokenDict({shown!r})"
 
     __str__ = __repr__
@@ -99,8 +98,30 @@ def readable_time(expire_time: float) -> str:
     return time.asctime(time.localtime(expire_time))
 
 
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+"""RFC 6750's ``b64token``: what a bearer token may be made of."""
+
+
+def _not_a_token(value: str) -> str | None:
+    """Say why *value* is not a bearer token (never quoting it), or ``None`` if it is one."""
+    if _B64TOKEN.fullmatch(value):
+        return None
+    for position, char in enumerate(value, 1):
+        if char.isspace():
+            return f"a space or line break at character {position}"
+        if not char.isascii():
+            return f"a non-ASCII character at character {position}"
+    # Only ASCII without whitespace is left: some character b64token does not allow.
+    return "a character a bearer token cannot have (only letters, digits, -._~+/ and a final =)"
+
+
 def token_problem(token: object) -> str | None:
-    """Say what is wrong with a stored token dict, or ``None`` when it is usable."""
+    """Say what is wrong with a stored token dict, or ``None`` when it is usable.
+
+    ``access_token`` (and ``refresh_token``, unless absent or null) must be a bearer
+    token: RFC 6750's ``b64token`` characters, no whitespace. The problem is described
+    without quoting the value.
+    """
     if not isinstance(token, dict):
         return f"is a {type(token).__name__}, not a dict"
     access_token = token.get("access_token")
@@ -108,6 +129,15 @@ def token_problem(token: object) -> str | None:
         return "has no 'access_token' string"
     if any(not isinstance(key, str) for key in token):
         return "has a key that is not a string"
+    for field in ("access_token", "refresh_token"):
+        value = token.get(field)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value:
+            return f"has {field!r} set to something that is not a non-empty string"
+        reason = _not_a_token(value)
+        if reason is not None:
+            return f"has {field!r} set to something that is not a bearer token ({reason})"
     if "expire_time" in token and not _is_seconds(token["expire_time"]):
         return "has an 'expire_time' that is not a Unix time in seconds"
     for field in ("expires_in", "issued_at"):
