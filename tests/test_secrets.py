@@ -344,3 +344,17 @@ def test_real_tokens_stay_valid(good: str, monkeypatch: pytest.MonkeyPatch) -> N
         CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, env_key="ACCESS_TOKEN_DICT", cache_path=None
     )
     assert oauth.get_access_token() == good
+
+
+def test_an_error_redirect_echoing_the_code_does_not_show_it() -> None:
+    """A pasted (or captured) error redirect may carry a code too: it is redacted."""
+    from ticktick import AccessDenied, parse_redirect
+
+    url = (
+        f"{REDIRECT_URI}?error=access_denied&error_description=denied+for+{CODE}"
+        f"&code={quote(CODE)}&state=the-state"
+    )
+    with pytest.raises(AccessDenied) as caught:
+        parse_redirect(url, "the-state")
+    assert leaks(str(caught.value)) == []
+    assert "access_denied" in str(caught.value)
