@@ -315,6 +315,8 @@ def test_a_malformed_token_given_to_access_token_info_is_refused(name: str) -> N
             oauth.validate_token({"access_token": "fine", "refresh_token": bad})
         assert "'refresh_token'" in str(caught.value)
         assert_hidden(caught.value, bad)
+        with pytest.raises(TokenFormatError, match="'refresh_token' set to something"):
+            oauth.validate_token({"access_token": "fine", "refresh_token": 5})
 
 
 @pytest.mark.parametrize("name", sorted(BAD_TOKENS))

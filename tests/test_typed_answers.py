@@ -147,6 +147,11 @@ UNREADABLE = [
     "5, 6",
 ]
 CAPPED = [FAR_FUTURE, "120", "9" * 400]
+PAST = [
+    "Sun Nov  6 08:49:37 1994",
+    "Wed, 21 Oct 2015 07:28:00 -0000",
+    "Wed, 21 Oct 2015 07:28:00 GMT",
+]
 
 
 def check_retry_after(value: str, failure: RateLimited) -> None:
@@ -159,10 +164,12 @@ def check_retry_after(value: str, failure: RateLimited) -> None:
         assert "wait a minute" in str(failure)
     if value in CAPPED:
         assert retry_after == RETRY_AFTER_MAX
+    if value in PAST:
+        assert retry_after == 0
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.parametrize("value", UNREADABLE + CAPPED)
+@pytest.mark.parametrize("value", UNREADABLE + CAPPED + PAST)
 def test_retry_after_on_a_post_429_is_read_or_ignored(
     value: str, api_for: Callable[[HostileServer], OpenAPI]
 ) -> None:
@@ -175,7 +182,7 @@ def test_retry_after_on_a_post_429_is_read_or_ignored(
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.parametrize("value", UNREADABLE + CAPPED)
+@pytest.mark.parametrize("value", UNREADABLE + CAPPED + PAST)
 def test_retry_after_on_a_200_exceed_query_limit_is_read_or_ignored(
     value: str, api_for: Callable[[HostileServer], OpenAPI]
 ) -> None:

@@ -136,6 +136,12 @@ def test_the_ticktick_py_example_says_what_is_wrong_and_where(
         ("{'access_token': os.system('id')}", "something other than plain values"),
         ("'just a string'", "is a str, not a dict"),
         ("'{'", "cannot be read"),
+        ("[1, 2,, 3]", "cannot be read at character 7"),
+        ("{'a': [1, (2, 3)], 'b': {'c': 1}, 'access_token' 'x'}", "without a key at character 35"),
+        (
+            "{'a': [1, (2, 3)], 'b': {'c': 1},  # a comment\n 'Wed Nov 17 15:48:55 2021'}",
+            "a value without a key at character 49",
+        ),
     ],
 )
 def test_other_unreadable_values_never_repeat_the_value(
