@@ -360,3 +360,50 @@ def test_an_error_redirect_echoing_the_code_does_not_show_it() -> None:
         parse_redirect(url, "the-state")
     assert leaks(str(caught.value)) == []
     assert "access_denied" in str(caught.value)
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("kind", ["json-error", "html"])
+def test_the_cli_shows_no_secret_a_hostile_token_endpoint_echoes(kind: str, tmp_path: Path) -> None:
+    """``ticktick-auth login`` in a real pseudo-terminal, against an echoing token endpoint."""
+    import os
+    import sys
+
+    import pexpect
+
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("TICKTICK_", "ACCESS_TOKEN")) and key not in ("CI", "BROWSER")
+    }
+    env["TICKTICK_CLIENT_SECRET"] = CLIENT_SECRET
+    with HostileServer(echoing_token_endpoint(400, kind)) as server:
+        child = pexpect.spawn(
+            sys.executable,
+            [
+                "-m",
+                "ticktick",
+                "login",
+                "--host",
+                server.url,
+                "--client-id",
+                CLIENT_ID,
+                "--redirect-uri",
+                "https://app.example/callback",
+                "--no-browser",
+                "--no-cache",
+            ],
+            env=env,
+            cwd=str(tmp_path),
+            timeout=30,
+            encoding="utf-8",
+        )
+        child.expect_exact("Redirected URL (or code): ")
+        child.sendline(CODE)
+        child.expect(pexpect.EOF)
+        child.close()
+    output = (child.before or "").split(CODE, 1)[-1]  # after the person's own typing
+    assert server.requests, "the token request was sent"
+    assert child.exitstatus == 1
+    assert "HTTP 400" in output
+    assert leaks(output) == [], output[:300]
