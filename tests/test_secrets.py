@@ -407,3 +407,30 @@ def test_the_cli_shows_no_secret_a_hostile_token_endpoint_echoes(kind: str, tmp_
     assert child.exitstatus == 1
     assert "HTTP 400" in output
     assert leaks(output) == [], output[:300]
+
+
+@pytest.mark.timeout(30)
+def test_a_charset_echoing_the_token_is_not_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one header quoted in a message, the charset, goes through the same rule."""
+
+    def handler(conn: Connection) -> None:
+        request = conn.read_request()
+        token = request.headers["authorization"].removeprefix("Bearer ")
+        charset = base64.b64encode(token.encode()).decode()
+        conn.respond(200, b"[]", {"Content-Type": f"application/json; charset=x-{charset}"})
+
+    monkeypatch.setenv("HOSTILE_TOKEN_DICT", json.dumps({"access_token": TOKEN}))
+    with HostileServer(handler) as server:
+        oauth = OAuth2(
+            CLIENT_ID,
+            CLIENT_SECRET,
+            REDIRECT_URI,
+            env_key="HOSTILE_TOKEN_DICT",
+            cache_path=None,
+            host=server.url,
+            interactive=False,
+        )
+        with pytest.raises(TickTickError) as caught:
+            OpenAPI(oauth).list_projects()
+    assert "charset" in str(caught.value)
+    assert leaks(str(caught.value)) == []

@@ -72,8 +72,10 @@ def exchange_code(
     )
     prepared = session.prepare_request(request)
     settings = session.merge_environment_settings(url, {}, True, None, None)
-    # The Basic credential is base64("id:secret"): redaction covers every encoding of it.
-    secret_values = (code, client_secret, f"{client_id}:{client_secret}")
+    # The Basic credential, "id:secret" and the header's base64 of it, is redacted with
+    # the code and the secret, in every spelling (see ticktick.errors._redact).
+    basic = str(prepared.headers.get("Authorization", "")).removeprefix("Basic ")
+    secret_values = (code, client_secret, f"{client_id}:{client_secret}", basic)
     try:
         response = adapter.send(
             prepared,
