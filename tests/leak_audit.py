@@ -72,13 +72,18 @@ def spellings(value: str) -> frozenset[str]:
     return frozenset(found)
 
 
+@functools.cache
+def _folded_spellings(value: str) -> frozenset[str]:
+    return frozenset(form.casefold() for form in spellings(value))
+
+
 def _hits(text: str, values: set[str]) -> list[str]:
     """Every value of *values* that *text* holds in one of its spellings (case-blind)."""
     folded = text.casefold()
     return [
         value
         for value in values
-        if len(value) >= 6 and any(form.casefold() in folded for form in spellings(value))
+        if len(value) >= 6 and any(form in folded for form in _folded_spellings(value))
     ]
 
 
