@@ -21,6 +21,7 @@ the server refuses it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -261,14 +262,16 @@ def _literal(text: str, shift: int | None, source: str, advice: str) -> object:
             ) from None
     import ast
 
-    for index, (candidate, start) in enumerate(candidates):
-        try:
+    unreadable = (SyntaxError, ValueError, TypeError, MemoryError, RecursionError)
+    *others, (last, start) = candidates
+    for candidate, _ in others:
+        with contextlib.suppress(*unreadable):
             return ast.literal_eval(candidate)
-        except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError) as exc:
-            if index == len(candidates) - 1:
-                # Neither the exception's text nor the value is shown: both would quote it.
-                raise _unreadable(candidate, start, exc, source, advice) from None
-    raise AssertionError("unreachable")  # pragma: no cover
+    try:
+        return ast.literal_eval(last)
+    except unreadable as exc:
+        # Neither the exception's text nor the value is shown: both would quote it.
+        raise _unreadable(last, start, exc, source, advice) from None
 
 
 def _unreadable(
