@@ -13,12 +13,22 @@ Rules:
 - no exception message contains a client secret, a code or a token;
 - no URL the library sent (``User-Agent: ticktick-oauth/...``) contains any of them,
   and no URL at all contains a token; the client secret travels only in Basic headers.
+
+"Contains" means any spelling a server could echo: as is or base64-encoded
+(standard or URL-safe, with or without padding: the HTTP Basic credential is
+``base64(client_id:secret)``), each percent-encoded, form-encoded or JSON-escaped.
+Written apart from the library's own redaction rule (``ticktick.errors``), so that
+the audit checks it rather than repeats it.
 """
 
 from __future__ import annotations
 
+import base64
+import functools
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from urllib.parse import quote, quote_plus
 
 from ticktick.testing import FakeTickTick
 
@@ -28,25 +38,60 @@ class Secrets:
     client_secrets: set[str] = field(default_factory=set)
     codes: set[str] = field(default_factory=set)
     tokens: set[str] = field(default_factory=set)
+    basic_credentials: set[str] = field(default_factory=set)  # "client_id:secret"
 
     @classmethod
     def of(cls, fakes: Iterable[FakeTickTick]) -> Secrets:
         found = cls()
         for fake in fakes:
             found.client_secrets |= {client.secret for client in fake.clients.values()}
+            found.basic_credentials |= {
+                f"{client_id}:{client.secret}" for client_id, client in fake.clients.items()
+            }
             found.codes |= set(fake.codes_issued)
             found.tokens |= set(fake.issued)
         return found
 
 
+@functools.cache
+def spellings(value: str) -> frozenset[str]:
+    """*value* as a server may echo it: also base64-encoded, as the Basic credential is."""
+    bases = {value}
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        padded = encode(value.encode()).decode()
+        bases |= {padded, padded.rstrip("=")}
+    found: set[str] = set()
+    for base in bases:
+        found |= {
+            base,
+            quote(base, safe=""),
+            quote_plus(base, safe=""),
+            json.dumps(base)[1:-1],
+            json.dumps(base)[1:-1].replace("/", "\\/"),
+        }
+    return frozenset(found)
+
+
+@functools.cache
+def _folded_spellings(value: str) -> frozenset[str]:
+    return frozenset(form.casefold() for form in spellings(value))
+
+
 def _hits(text: str, values: set[str]) -> list[str]:
-    return [value for value in values if len(value) >= 6 and value in text]
+    """Every value of *values* that *text* holds in one of its spellings (case-blind)."""
+    folded = text.casefold()
+    return [
+        value
+        for value in values
+        if len(value) >= 6 and any(form in folded for form in _folded_spellings(value))
+    ]
 
 
 def _shown(text: str, hits: list[str]) -> str:
     """*text* shortened, with every hit masked: a leak report must not leak."""
     for hit in hits:
-        text = text.replace(hit, hit[:4] + "***")
+        for form in sorted(spellings(hit), key=len, reverse=True):
+            text = text.replace(form, hit[:4] + "***")
     return repr(text[:100])
 
 
@@ -58,7 +103,7 @@ def find_leaks(
 ) -> list[str]:
     """Every leak found, described without repeating the secret in full."""
     leaks: list[str] = []
-    always = secrets.client_secrets | secrets.tokens
+    always = secrets.client_secrets | secrets.tokens | secrets.basic_credentials
     for logger, message in records:
         values = always | (secrets.codes if logger.startswith("ticktick") else set())
         hits = _hits(message, values)
@@ -75,7 +120,8 @@ def find_leaks(
             for hit in _hits(request.target, values):
                 leaks.append(f"URL {request.method} {request.path} contains {hit[:4]}...")
             authorization = request.headers.get("Authorization", "")
-            if sent_by_library and _hits(authorization, secrets.client_secrets):
+            # Only in clear: the Basic header is, rightly, base64 of client_id:secret.
+            if sent_by_library and any(value in authorization for value in secrets.client_secrets):
                 leaks.append(
                     f"a client secret in clear in an Authorization header ({request.path})"
                 )

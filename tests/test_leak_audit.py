@@ -50,3 +50,32 @@ def test_planted_leaks_are_found(monkeypatch: pytest.MonkeyPatch) -> None:
     assert text.count("URL GET /leak") == 2
     assert fake.client_secret not in text
     assert token not in text
+
+
+def test_planted_leaks_in_other_encodings_are_found() -> None:
+    """Base64 of the Basic credential, percent-, form- and JSON-encoded secrets count too."""
+    import base64
+    import json
+    from urllib.parse import quote, quote_plus
+
+    secrets = Secrets(
+        client_secrets={"se/cr+et=value"},
+        codes={"c0de-value"},
+        tokens={"t0ken/value"},
+        basic_credentials={"the-client:se/cr+et=value"},
+    )
+    basic = base64.b64encode(b"the-client:se/cr+et=value").decode()
+    planted = [
+        f"Authorization: Basic {basic}",
+        base64.urlsafe_b64encode(b"the-client:se/cr+et=value").decode().rstrip("="),
+        quote(basic, safe="").lower(),
+        quote("se/cr+et=value", safe=""),
+        quote_plus("se/cr+et=value", safe=""),
+        json.dumps("t0ken/value")[1:-1].replace("/", "\\/"),
+        quote("c0de-value"),
+    ]
+    leaks = find_leaks(secrets, [], planted, [])
+    assert len(leaks) == len(planted)
+    report = "\n".join(leaks)
+    assert basic not in report
+    assert "se/cr+et=value" not in report

@@ -42,7 +42,6 @@ REQUEST = AuthorizationRequest(
     [
         f"http://127.0.0.1:8080/?code=jAyEtF&state={STATE}",
         f"  'http://127.0.0.1:8080/?state={STATE}&code=jAyEtF'\n",
-        "http://127.0.0.1:8080/?code=jAyEtF",  # no state in the URL: nothing to compare
         f"?code=jAyEtF&state={STATE}",
         f"code=jAyEtF&state={STATE}",
         f"http://127.0.0.1:8080/#code=jAyEtF&state={STATE}",

@@ -18,9 +18,7 @@ Examples:
 
 from __future__ import annotations
 
-import email.utils
 import json
-import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -42,7 +40,7 @@ from .errors import (
 )
 from .models import Date, Project, ProjectData, ProjectFields, Task, TaskFields, TaskMove
 from .oauth2 import OAuth2
-from .session import read_body
+from .session import read_body, retry_after_seconds
 
 __all__ = ["DATE_FORMAT", "OpenAPI", "format_date"]
 
@@ -91,13 +89,8 @@ def _region_of(url: str) -> str | None:
 
 
 def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value.strip())
-    parsed = email.utils.parsedate_to_datetime(value) if "," in value else None
-    return max(0.0, parsed.timestamp() - time.time()) if parsed is not None else None
+    """Seconds the answer asks to wait (finite, capped); ``None`` when it does not say."""
+    return retry_after_seconds(response.headers.get("Retry-After"))
 
 
 class OpenAPI:
@@ -178,7 +171,7 @@ class OpenAPI:
                 f"(HTTP {response.status_code}); it was not read. Narrow the request.",
                 status=response.status_code,
             )
-        text = raw.decode(response.encoding or "utf-8", errors="replace")
+        text = self._text(method, url, response, raw)
         if not 200 <= response.status_code < 300:
             raise self._error(method, url, response, text)
         if not text.strip():
@@ -188,9 +181,9 @@ class OpenAPI:
         except ValueError:
             raise ApiError(
                 f"{method} {url} answered HTTP {response.status_code} with a body that is not "
-                f"JSON: {_excerpt(text)!r}",
+                f"JSON: {self._excerpt(text)!r}",
                 status=response.status_code,
-                body_excerpt=_excerpt(text),
+                body_excerpt=self._excerpt(text),
             ) from None
         if isinstance(value, dict) and _RATE_LIMIT_MARK in (
             str(value.get("errorCode")),
@@ -199,9 +192,33 @@ class OpenAPI:
             raise self._error(method, url, response, text)
         return value
 
+    def _text(self, method: str, url: str, response: requests.Response, raw: bytes) -> str:
+        """The body decoded in its declared charset (UTF-8, JSON's, when none is given).
+
+        An error answer in a charset Python does not know is read as UTF-8, only to
+        quote it in the error; a successful one is refused rather than guessed at.
+        """
+        charset = response.encoding or "utf-8"
+        try:
+            return raw.decode(charset, errors="replace")
+        except (LookupError, ValueError):  # unknown, not a text encoding, or no "replace"
+            if raw and 200 <= response.status_code < 300:
+                raise ApiError(
+                    f"{method} {url} answered HTTP {response.status_code} in the charset "
+                    f"{self._excerpt(charset)!r}, which cannot be decoded, so the answer was "
+                    "not read. Check base_url points at the TickTick Open API; if it does, "
+                    "report this answer.",
+                    status=response.status_code,
+                ) from None
+            return raw.decode("utf-8", errors="replace")
+
+    def _excerpt(self, text: str) -> str:
+        """A safe excerpt of server text: short, and without the token in any spelling."""
+        return _excerpt(text, [self._current_token()])
+
     def _error(self, method: str, url: str, response: requests.Response, text: str) -> ApiError:
         status = response.status_code
-        body = _excerpt(text, [self._current_token()])
+        body = self._excerpt(text)
         where = f"{method} {url} failed with HTTP {status}"
         if status == 429 or _RATE_LIMIT_MARK in text:
             retry_after = _retry_after(response)

@@ -217,20 +217,75 @@ _ADVICE: dict[type[OAuthError], str] = {
 }
 
 
+REDACTED = "<redacted>"
+"""What every secret (code, client secret, Basic credential, token) is replaced by, everywhere."""
+
+_MIN_SECRET = 4
+
+
+def _spellings(secret: str) -> set[str]:
+    r"""Every way *secret* can be written by a server that echoes it.
+
+    Each value is also taken base64-encoded (standard, URL-safe, with and without
+    padding: the HTTP Basic credential is ``base64(id:secret)``), and each of those is
+    taken percent-encoded, form-encoded (``+`` for a space) and JSON-escaped (with
+    ``\/`` for ``/`` too, as some servers write it).
+    """
+    import base64
+    import json
+    from urllib.parse import quote, quote_plus
+
+    raw = secret.encode("utf-8", errors="surrogatepass")
+    encoded = {
+        secret,
+        base64.b64encode(raw).decode("ascii"),
+        base64.urlsafe_b64encode(raw).decode("ascii"),
+    }
+    encoded |= {value.rstrip("=") for value in encoded}
+    forms: set[str] = set()
+    for value in encoded:
+        escaped = json.dumps(value)[1:-1]
+        forms |= {
+            value,
+            quote(value, safe=""),
+            quote_plus(value, safe=""),
+            escaped,
+            escaped.replace("/", "\\/"),
+        }
+    return {form for form in forms if len(form) >= _MIN_SECRET}
+
+
 def _redact(text: str, secrets: Iterable[str | None]) -> str:
-    """Return *text* with every non-empty string of *secrets* replaced by ``***``."""
+    """Return *text* with every spelling of every secret replaced by `REDACTED`.
+
+    This is the one redaction rule: every piece of server text that goes into a
+    message or a log record passes through it. Matching ignores case (percent-encoding
+    may use either case of hex digits); over-redacting is harmless.
+    """
+    import re
+
+    forms: set[str] = set()
     for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
+        if secret and len(secret) >= _MIN_SECRET:
+            forms |= _spellings(secret)
+    if not forms:
+        return text
+    pattern = "|".join(re.escape(form) for form in sorted(forms, key=len, reverse=True))
+    return re.sub(pattern, REDACTED, text, flags=re.IGNORECASE)
 
 
 def _excerpt(body: str, secrets: Iterable[str | None] = ()) -> str:
-    """Return a short, single-line, tag-free excerpt of a response body, with secrets removed."""
+    """Return a short, single-line, tag-free excerpt of a response body, with secrets removed.
+
+    Secrets are removed before and after the markup is taken out, so that neither an
+    HTML-escaped nor a plain echo survives.
+    """
     import html
     import re
 
-    text = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", body)
+    secrets = tuple(secrets)
+    text = _redact(body, secrets)
+    text = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", text)
     text = re.sub(r"(?s)<[^>]*>", " ", text)
     text = html.unescape(text)
     text = " ".join(text.split())
@@ -257,7 +312,8 @@ def _oauth_error(
         error: The ``error`` field, if any.
         error_description: The ``error_description`` field, if any.
         body_excerpt: A safe excerpt of a non-JSON body, if that is all there is.
-        secrets: Values that must not appear in the message (code, client secret).
+        secrets: Values that must not appear in the message or the error's fields in any
+            spelling (code, client secret, ``client_id:client_secret``, tokens).
     """
     secrets = tuple(secrets)
     cls = _ERROR_CLASSES.get(error or "", OAuthError)
@@ -268,10 +324,11 @@ def _oauth_error(
         parts.append(f"with HTTP {status}")
     message = " ".join(parts)
     if error:
+        error = _redact(error, secrets)
         description = _redact(error_description, secrets) if error_description else None
         message += f": {error}" + (f" ({description})" if description else "")
         error_description = description
     elif body_excerpt:
-        message += f": {body_excerpt!r}"
+        message += f": {_redact(body_excerpt, secrets)!r}"
     message += ". " + _ADVICE[cls]
     return cls(message, status=status, error=error, error_description=error_description)

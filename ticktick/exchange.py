@@ -72,7 +72,10 @@ def exchange_code(
     )
     prepared = session.prepare_request(request)
     settings = session.merge_environment_settings(url, {}, True, None, None)
-    secret_values = (code, client_secret)
+    # The Basic credential, "id:secret" and the header's base64 of it, is redacted with
+    # the code and the secret, in every spelling (see ticktick.errors._redact).
+    basic = str(prepared.headers.get("Authorization", "")).removeprefix("Basic ")
+    secret_values = (code, client_secret, f"{client_id}:{client_secret}", basic)
     try:
         response = adapter.send(
             prepared,
@@ -124,7 +127,11 @@ def _never_sent(exc: requests.ConnectionError) -> bool:
 def _token_or_error(
     status: int, body: bytes, url: str, secret_values: tuple[str, ...]
 ) -> TokenDict:
-    """Turn the token endpoint's answer into a token or a typed error."""
+    """Turn the token endpoint's answer into a token or a typed error.
+
+    *secret_values* (the code, the client secret, ``client_id:client_secret``) and any
+    token the answer carries are redacted, in every spelling, from the error's message.
+    """
     what = f"The token request to {url}"
     if len(body) > MAX_RESPONSE_SIZE:
         raise TokenFormatError(
@@ -136,6 +143,12 @@ def _token_or_error(
         parsed: object = json.loads(text)
     except (ValueError, RecursionError):
         parsed = None
+    if isinstance(parsed, dict):
+        secret_values += tuple(
+            value
+            for key in ("access_token", "refresh_token", "id_token")
+            if isinstance(value := parsed.get(key), str)
+        )
     if 200 <= status < 300:
         if not isinstance(parsed, dict):
             raise TokenFormatError(

@@ -35,11 +35,40 @@ __all__ = [
     "TimeoutHTTPAdapter",
     "read_body",
     "requests_retry_session",
+    "retry_after_seconds",
     "token_retry",
 ]
 
 RETRY_AFTER_MAX = 60.0
 """The longest ``Retry-After`` obeyed, in seconds; longer values are cut to this."""
+
+
+def retry_after_seconds(value: str | None, cap: float = RETRY_AFTER_MAX) -> float | None:
+    """Read a ``Retry-After`` value: seconds to wait, or ``None`` when absent or unreadable.
+
+    The value is a number of seconds or an HTTP date. The result is finite, at least 0
+    and at most *cap*, whatever the server wrote: ``soon``, ``1e999``, ``nan``, ``-5``
+    and broken dates are ``None``; a date in the year 9999 is *cap*.
+    """
+    import email.utils
+    import re
+    from datetime import timezone
+
+    value = (value or "").strip()
+    if not value:
+        return None
+    if re.fullmatch(r"[0-9]+", value):
+        seconds = float(value)  # inf for an absurd number of digits: capped below
+    else:
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, OverflowError, IndexError):
+            return None
+        if parsed.tzinfo is None:  # "-0000" or an asctime date: UTC, as HTTP dates are
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        seconds = parsed.timestamp() - time.time()
+    return min(max(0.0, seconds), cap)
+
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 """Methods that may be sent twice without changing the result."""
@@ -57,7 +86,8 @@ class _CappedRetry(Retry):
     retry_after_cap: float = RETRY_AFTER_MAX
 
     def parse_retry_after(self, retry_after: str) -> float:
-        return min(super().parse_retry_after(retry_after), self.retry_after_cap)
+        # An unreadable value waits 0 s, so the usual backoff applies instead.
+        return retry_after_seconds(retry_after, self.retry_after_cap) or 0.0
 
     def new(self, **kw: Any) -> _CappedRetry:
         retry = super().new(**kw)

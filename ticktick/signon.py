@@ -101,13 +101,15 @@ def parse_redirect(text: str, expected_state: str | None) -> str:
 
     Args:
         text: The full URL the browser was redirected to, its query string, or the code.
-        expected_state: The ``state`` that was sent; checked when the URL carries one.
+        expected_state: The ``state`` that was sent. A URL (or query string) must carry
+            it back; only a bare code, with no URL around it, is taken without one.
 
     Raises:
         AccessDenied: The URL carries ``error=access_denied``.
         OAuthError: The URL carries another ``error``.
         StateMismatch: The URL's ``state`` differs from *expected_state*.
-        RedirectParseError: The text holds neither a code nor an error.
+        RedirectParseError: The text holds neither a code nor an error, or is a URL
+            without the ``state`` that was sent.
     """
     text = text.strip().strip("'\"<>")
     if not text:
@@ -128,6 +130,12 @@ def parse_redirect(text: str, expected_state: str | None) -> str:
         return values[0] if values else None
 
     state = one("state")
+    if expected_state is not None and state is None:
+        raise RedirectParseError(
+            "That URL has no 'state', but this authorization sent one, so the URL cannot be "
+            "checked: it may be cut short, or forged. Paste the whole address from the "
+            "browser's address bar after clicking Allow (or only the code after 'code=')."
+        )
     if (
         state is not None
         and expected_state is not None
@@ -144,6 +152,7 @@ def parse_redirect(text: str, expected_state: str | None) -> str:
             status=None,
             error=error,
             error_description=one("error_description"),
+            secrets=[one("code")],
         )
     code = one("code")
     if not code:
@@ -385,5 +394,6 @@ def _code_of(result: RedirectResult) -> str:
             status=None,
             error=result.error or "invalid_request",
             error_description=result.error_description,
+            secrets=[result.code],
         )
     return result.code

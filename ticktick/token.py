@@ -21,10 +21,12 @@ the server refuses it.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import time
 
-from .errors import TokenFormatError
+from .errors import REDACTED, TokenFormatError
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:
@@ -58,9 +60,7 @@ class TokenDict(_DictBase):
     """A token dictionary whose ``repr()`` and ``str()`` hide the token values."""
 
     def __repr__(self) -> str:
-        shown = {
-            key: ("<redacted>" if key in _SECRET_KEYS else value) for key, value in self.items()
-        }
+        shown = {key: (REDACTED if key in _SECRET_KEYS else value) for key, value in self.items()}
         return f"TokenDict({shown!r})"
 
     __str__ = __repr__
@@ -99,8 +99,30 @@ def readable_time(expire_time: float) -> str:
     return time.asctime(time.localtime(expire_time))
 
 
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+"""RFC 6750's ``b64token``: what a bearer token may be made of."""
+
+
+def _not_a_token(value: str) -> str | None:
+    """Say why *value* is not a bearer token (never quoting it), or ``None`` if it is one."""
+    if _B64TOKEN.fullmatch(value):
+        return None
+    for position, char in enumerate(value, 1):
+        if char.isspace():
+            return f"a space or line break at character {position}"
+        if not char.isascii():
+            return f"a non-ASCII character at character {position}"
+    # Only ASCII without whitespace is left: some character b64token does not allow.
+    return "a character a bearer token cannot have (only letters, digits, -._~+/ and a final =)"
+
+
 def token_problem(token: object) -> str | None:
-    """Say what is wrong with a stored token dict, or ``None`` when it is usable."""
+    """Say what is wrong with a stored token dict, or ``None`` when it is usable.
+
+    ``access_token`` (and ``refresh_token``, unless absent or null) must be a bearer
+    token: RFC 6750's ``b64token`` characters, no whitespace. The problem is described
+    without quoting the value.
+    """
     if not isinstance(token, dict):
         return f"is a {type(token).__name__}, not a dict"
     access_token = token.get("access_token")
@@ -108,6 +130,15 @@ def token_problem(token: object) -> str | None:
         return "has no 'access_token' string"
     if any(not isinstance(key, str) for key in token):
         return "has a key that is not a string"
+    for field in ("access_token", "refresh_token"):
+        value = token.get(field)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value:
+            return f"has {field!r} set to something that is not a non-empty string"
+        reason = _not_a_token(value)
+        if reason is not None:
+            return f"has {field!r} set to something that is not a bearer token ({reason})"
     if "expire_time" in token and not _is_seconds(token["expire_time"]):
         return "has an 'expire_time' that is not a Unix time in seconds"
     for field in ("expires_in", "issued_at"):
@@ -187,28 +218,137 @@ def parse_token_literal(text: str, *, source: str, advice: str) -> TokenDict:
     (``{'access_token': '...', 'expire_time': 1637192935, ...}``). It is read with
     `ast.literal_eval`, which evaluates no code, after a size check.
 
+    Values as people paste them are read too: surrounded by whitespace, starting with
+    a UTF-8 byte order mark, or wrapped in one pair of matching quotes (``'{...}'``,
+    as ``docker --env-file`` and many CI settings pages keep the line
+    ``ACCESS_TOKEN_DICT='{...}'`` that ``ticktick-auth export --format dotenv`` prints).
+
     Raises:
         TokenFormatError: The text is too long, not a literal, or not a usable token.
-            The message never repeats the text.
+            The message says what is wrong and at which character, and never repeats
+            the text.
     """
     if len(text) > MAX_LITERAL_SIZE:
         raise TokenFormatError(
             f"{source} is {len(text)} characters long, more than the {MAX_LITERAL_SIZE} "
             f"a token dict can need. {advice}"
         )
-    value: object
-    try:
-        value = json.loads(text)
-    except ValueError:
-        import ast
-
-        try:
-            value = ast.literal_eval(text.strip())
-        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-            # The exception text would quote the value, so it is not chained.
-            raise TokenFormatError(
-                f"{source} is neither JSON nor a Python dict literal. {advice}"
-            ) from None
-    except RecursionError:
-        raise TokenFormatError(f"{source} is nested too deeply to be a token. {advice}") from None
+    stripped = text.strip().removeprefix("\ufeff").strip()
+    value = _literal(stripped, text.find(stripped), source, advice)
+    if isinstance(value, str) and value.strip().startswith("{"):
+        # A quoted string that holds the dict ('{"access_token": ...}' read as a literal).
+        value = _literal(value.strip(), None, source, advice)
     return validate_token_dict(value, source=source, advice=advice)
+
+
+def _literal(text: str, shift: int | None, source: str, advice: str) -> object:
+    """Read *text* as JSON or a Python literal, as is or without one pair of quotes.
+
+    *shift* is where *text* starts in what the person wrote (for the character
+    positions in errors), or ``None`` when positions would mean nothing.
+    """
+    candidates = [(text, shift)]
+    inner = text[1:-1].strip()
+    if text[:1] in ("'", '"') and text[-1:] == text[0] and inner[:1] == "{" and inner[-1:] == "}":
+        candidates.append((text[1:-1], None if shift is None else shift + 1))
+    for candidate, _ in candidates:
+        try:
+            return json.loads(candidate)
+        except ValueError:
+            pass
+        except RecursionError:
+            raise TokenFormatError(
+                f"{source} is nested too deeply to be a token. {advice}"
+            ) from None
+    import ast
+
+    unreadable = (SyntaxError, ValueError, TypeError, MemoryError, RecursionError)
+    *others, (last, start) = candidates
+    for candidate, _ in others:
+        with contextlib.suppress(*unreadable):
+            return ast.literal_eval(candidate)
+    try:
+        return ast.literal_eval(last)
+    except unreadable as exc:
+        # Neither the exception's text nor the value is shown: both would quote it.
+        raise _unreadable(last, start, exc, source, advice) from None
+
+
+def _unreadable(
+    text: str, shift: int | None, exc: Exception, source: str, advice: str
+) -> TokenFormatError:
+    """The error for a value that is neither JSON nor a literal, saying where it breaks."""
+    if not isinstance(exc, SyntaxError):
+        return TokenFormatError(
+            f"{source} is neither JSON nor a Python dict literal: it holds something other "
+            f"than plain values (a name, a call or an expression). {advice}"
+        )
+    keyless = _keyless_entry(text)
+    if keyless is not None:
+        where = "" if shift is None else f" at character {shift + keyless}"
+        return TokenFormatError(
+            f"{source} is not a dict literal: it has a value without a key{where} (every "
+            "entry is 'key': value; ticktick-py's example has a date string without its "
+            f"key 'readable_expire_time', which can be removed). {advice}"
+        )
+    offset = _offset(text, exc.lineno, exc.offset)
+    where = "" if shift is None or offset is None else f" at character {shift + offset}"
+    return TokenFormatError(
+        f"{source} is neither JSON nor a Python dict literal: it cannot be read{where}. {advice}"
+    )
+
+
+def _line_starts(text: str) -> list[int]:
+    return [0] + [index + 1 for index, char in enumerate(text) if char == "\n"]
+
+
+def _offset(text: str, line: int | None, column: int | None) -> int | None:
+    """The 1-based character position of a 1-based (line, column), if it is in *text*."""
+    starts = _line_starts(text)
+    if not line or not column or line > len(starts):
+        return None
+    return min(starts[line - 1] + column, len(text))
+
+
+def _keyless_entry(text: str) -> int | None:
+    """The 1-based character position of an entry without a key in a ``{...}`` literal.
+
+    ``{'access_token': 'x', 'Wed Nov 17 15:48:55 2021'}`` gives the position of the
+    date. ``None`` when *text* is no dict literal or every entry has its key.
+    """
+    import io
+    import tokenize
+
+    starts = _line_starts(text)
+    skipped = {tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT}
+    depth = 0
+    entry: int | None = None  # where the current top-level entry starts
+    has_colon = False
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type in skipped or token.type == tokenize.ENDMARKER:
+                continue
+            position = starts[token.start[0] - 1] + token.start[1] + 1
+            if depth == 0:
+                if token.string != "{":
+                    return None
+                depth = 1
+                continue
+            if depth == 1 and token.string in (",", "}"):
+                if entry is not None and not has_colon:
+                    return entry
+                if token.string == "}":
+                    return None
+                entry, has_colon = None, False
+                continue
+            if depth == 1 and token.string == ":":
+                has_colon = True
+            if entry is None:
+                entry = position
+            if token.string in ("(", "[", "{"):
+                depth += 1
+            elif token.string in (")", "]", "}"):
+                depth -= 1
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    return None
