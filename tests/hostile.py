@@ -114,6 +114,14 @@ class Connection:
             if not forever:
                 return
 
+    def repeat(self, data: bytes, every: float) -> None:
+        """Send *data* whole, again every *every* seconds, until the client hangs up or
+        the server is closed (e.g. ``HTTP/1.1 100 Continue`` forever)."""
+        while True:
+            self.send(data)
+            if self.server.closed.wait(every):
+                raise ServerClosed
+
     def respond(
         self,
         status: int,

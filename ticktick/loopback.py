@@ -95,6 +95,7 @@ def _page(title: str, message: str, *, ok: bool) -> bytes:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = sys.platform != "win32"  # on Windows it would allow port theft
+    request_queue_size = 64  # a burst of connections waits to be accepted, not refused
     receiver: LoopbackReceiver
 
     def __init__(

@@ -138,12 +138,12 @@ class DeadlineHTTPConnection(HTTPConnection):
         self.deadline = deadline = None if seconds is None else Deadline(seconds, self.sock)
         try:
             return super().getresponse()
-        except Exception as exc:
+        except Exception:
             if deadline is None:
                 raise
             deadline.cancel()
-            if deadline.expired:
-                raise TimeoutError(f"no answer within {seconds:g} s") from exc
+            if deadline.expired:  # what broke was only the cut itself: say nothing of it
+                raise TimeoutError(f"no answer within {seconds:g} s") from None
             raise
 
     def close(self) -> None:
