@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import urllib3
 from hostile import Connection, Handler, HostileServer
 
 from ticktick import OAuth2, OpenAPI, requests_retry_session
@@ -227,6 +228,9 @@ def test_deadline_expire_now() -> None:
         deadline.expire()
         assert deadline.expired
         assert left.recv(1) == b""
+    closed = socket.socket()
+    closed.close()
+    Deadline(0.0, closed).expire()  # a closed socket: nothing is blocked on it, nothing to cut
 
 
 # -- 2. timeouts that would wait forever are refused at construction --------------------
@@ -258,6 +262,15 @@ def test_unusable_api_timeouts_are_refused(fake: FakeTickTick, timeout: object) 
     with pytest.raises(ConfigurationError, match="cannot work"):
         OpenAPI(oauth, timeout=timeout)  # type: ignore[arg-type]
     assert OpenAPI(oauth, timeout=None).timeout == oauth.timeout  # None: the client's own
+
+
+def test_a_request_through_the_session_may_not_wait_forever(fake: FakeTickTick) -> None:
+    session = requests_retry_session()
+    with pytest.raises(ConfigurationError, match="cannot work"):
+        session.get(f"{fake.url}/x", timeout=(5, None))
+    assert session.get(f"{fake.url}/x", timeout=None).status_code == 404  # the default
+    given = urllib3.Timeout(5, read=5)  # used as given, as requests does
+    assert session.get(f"{fake.url}/x", timeout=given).status_code == 404  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("timeout", [5, 2.5, (3, 30), (0.5, 86400)])

@@ -8,32 +8,42 @@ of a status line, a header, a body, a TLS handshake, or a ``send``) returns at o
 and the caller raises a timeout. Cancelling a deadline is cheap; the watchdog
 thread is started on first use and shared by all.
 
-Used by the HTTP client (:mod:`ticktick.session`) and by the loopback receiver
-(:mod:`ticktick.loopback`).
+Used by the HTTP client (``ticktick.session``) and by the loopback receiver
+(``ticktick.loopback``).
 
 **The guarantee, for each HTTP request sent through this package's adapter** (the
 token request, every `OpenAPI` call, and every request through a session made by
-``requests_retry_session``, such as ``OAuth2.session``), with ``timeout=(connect, read)``:
+``requests_retry_session``, such as ``OAuth2.session``), with ``timeout=(connect, read)``
+(a single number is both):
 
 * Connecting (TCP connect, a proxy's ``CONNECT`` tunnel and the TLS handshake)
-  takes at most *connect* seconds in all. Resolving the name is left to the system
-  resolver, and a host name with several addresses gets *connect* seconds for
-  each address's TCP connect.
-* Sending the request is bounded by the socket timeout (*connect* seconds on a new
-  connection).
+  takes at most *connect* seconds in all; it ends with ``requests.ConnectTimeout``
+  and counts as never sent. Name resolution is the system resolver's, and a name
+  with several addresses gets *connect* seconds for each address's TCP connect.
+* Sending the request is bounded by the socket timeout, for the whole send.
 * The whole answer (the status line, any number of ``1xx`` interim answers, the
   headers and the body) arrives within *read* seconds **in all**, counted from when
-  the request was sent; otherwise the attempt ends with ``requests.ReadTimeout``
-  (for a body read by ``requests`` itself, a broken-off body error).
-* Slack: the watchdog cuts the socket within a few milliseconds of the due time
-  (one thread, woken by a condition variable); the call then returns at once.
-  Allow 1 s for a loaded machine.
+  the request was sent. Otherwise the attempt ends with ``requests.ReadTimeout``;
+  in a body read by ``requests`` itself (not `read_body`, which `OpenAPI` and the
+  token request use) the cut shows as a broken-off body, or as a short body when
+  the answer has neither a length nor chunks.
+* Slack: the watchdog cuts the socket within milliseconds of the due time (one
+  thread, woken by a condition variable; measured 1-9 ms over a trickling server),
+  and the call then returns at once. Allow 1 s on a loaded machine.
 * A request that is retried gets this bound for each attempt, plus the retry
   waits: the token request is retried only when it was never sent or answered
-  429/503 (up to 3 attempts); a session's idempotent requests up to ``retries + 1``
-  attempts with backoff. ``Retry-After`` waits are capped (60 s by default).
+  429/503 (3 attempts at most); a session's idempotent requests get up to
+  ``retries + 1`` attempts with backoff. ``Retry-After`` waits are capped (60 s by
+  default).
+* Not covered: a session of the caller's own without this adapter, and SOCKS
+  proxies, where only the socket timeouts and `read_body`'s deadline (the read
+  timeout for the body) apply.
+* ``timeout`` values that could wait forever (``None``, ``nan``, ``inf``, 0 or
+  less, more than a day) are refused with ``ConfigurationError`` by ``OAuth2``,
+  ``OpenAPI`` and ``requests_retry_session`` (``check_timeout``).
 
-The loopback receiver gives each connection 10 s in all (``CONNECTION_TIMEOUT``).
+The loopback receiver serves each connection for 10 s in all (``CONNECTION_TIMEOUT``),
+and when its 16 slots are taken, the connection served longest is cut to make room.
 """
 
 from __future__ import annotations
@@ -76,7 +86,12 @@ class Deadline:
         _WATCHDOG.add(self)
 
     def attach(self, sock: socket.socket) -> None:
-        """Watch *sock* (instead of any earlier one); shut it down now if already expired."""
+        """Watch *sock* (instead of any earlier one); shut it down now if already expired.
+
+        A socket already closed is ignored: nothing can be blocked on it.
+        """
+        if sock.fileno() < 0:
+            return
         copy = socket.fromfd(sock.fileno(), sock.family, sock.type)
         with _WATCHDOG.condition:
             old, self._sock = self._sock, copy

@@ -12,7 +12,7 @@
   it bounds whole phases, not single waits: connecting (TCP, proxy tunnel, TLS) takes
   at most the connect timeout in all, and the whole answer (status line, ``1xx``
   interim answers, headers, body) at most the read timeout in all; see
-  :mod:`ticktick._deadline` for the exact bound.
+  ``ticktick._deadline`` for the exact bound.
 * A session it creates says who it is: ``User-Agent: ticktick-oauth/<version> ...``.
 
 The token request uses `token_retry`, stricter still: it is retried only when
@@ -26,6 +26,7 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, PoolManager
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -85,7 +86,7 @@ def _seconds(timeout: object) -> float | None:
     return float(timeout) if isinstance(timeout, (int, float)) and timeout > 0 else None
 
 
-class DeadlineHTTPConnection(HTTPConnection):
+class _DeadlineHTTPConnection(HTTPConnection):
     """A connection whose connecting, and whose whole answer, each have one deadline.
 
     urllib3 sets ``timeout`` to the connect timeout before connecting and to the
@@ -153,33 +154,33 @@ class DeadlineHTTPConnection(HTTPConnection):
         super().close()
 
 
-class DeadlineHTTPSConnection(DeadlineHTTPConnection, HTTPSConnection):
-    """`DeadlineHTTPConnection` over TLS."""
+class _DeadlineHTTPSConnection(_DeadlineHTTPConnection, HTTPSConnection):
+    """`_DeadlineHTTPConnection` over TLS."""
 
 
 def _idle(conn: BaseHTTPConnection | None) -> None:
     """A connection goes back to its pool: its answer's deadline no longer applies."""
-    if isinstance(conn, DeadlineHTTPConnection) and conn.deadline is not None:
+    if isinstance(conn, _DeadlineHTTPConnection) and conn.deadline is not None:
         conn.deadline.cancel()
 
 
-class DeadlineHTTPConnectionPool(HTTPConnectionPool):
-    ConnectionCls = DeadlineHTTPConnection
+class _DeadlineHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _DeadlineHTTPConnection
 
     def _put_conn(self, conn: BaseHTTPConnection | None) -> None:
         _idle(conn)
         super()._put_conn(conn)
 
 
-class DeadlineHTTPSConnectionPool(HTTPSConnectionPool):
-    ConnectionCls = DeadlineHTTPSConnection
+class _DeadlineHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _DeadlineHTTPSConnection
 
     def _put_conn(self, conn: BaseHTTPConnection | None) -> None:
         _idle(conn)
         super()._put_conn(conn)
 
 
-_POOL_CLASSES = {"http": DeadlineHTTPConnectionPool, "https": DeadlineHTTPSConnectionPool}
+_POOL_CLASSES = {"http": _DeadlineHTTPConnectionPool, "https": _DeadlineHTTPSConnectionPool}
 
 
 class TimeoutHTTPAdapter(HTTPAdapter):
@@ -187,11 +188,13 @@ class TimeoutHTTPAdapter(HTTPAdapter):
 
     Connecting takes at most the connect timeout in all, and the whole answer
     (status line, ``1xx`` interim answers, headers, body) at most the read timeout
-    in all: see :mod:`ticktick._deadline` for the exact bound. Through a SOCKS proxy
+    in all: see ``ticktick._deadline`` for the exact bound. Through a SOCKS proxy
     only the socket timeouts apply (and `read_body`'s deadline).
 
     Raises:
-        ConfigurationError: *timeout* is not a finite, positive bound.
+        ConfigurationError: *timeout* is not a finite, positive bound (``None``,
+            ``(5, None)``, ``nan``, ``inf``, 0 or less); also a timeout given to one
+            request (a urllib3 ``Timeout`` object is used as given).
     """
 
     def __init__(self, *args: Any, timeout: Timeout = DEFAULT_TIMEOUT, **kwargs: Any) -> None:
@@ -219,10 +222,19 @@ class TimeoutHTTPAdapter(HTTPAdapter):
         cert: str | tuple[str, str] | None = None,
         proxies: Mapping[str, str] | None = None,
     ) -> requests.Response:
+        """Send *request*; a timeout of ``None`` means the adapter's own.
+
+        Raises:
+            ConfigurationError: *timeout* could wait forever, e.g. ``(5, None)``.
+        """
+        if timeout is None:
+            timeout = self.timeout
+        elif not isinstance(timeout, urllib3.Timeout):
+            check_timeout(timeout)
         return super().send(
             request,
             stream=stream,
-            timeout=self.timeout if timeout is None else timeout,
+            timeout=timeout,
             verify=verify,
             cert=cert,
             proxies=proxies,
@@ -381,7 +393,7 @@ def read_body(response: requests.Response, limit: int, timeout: Timeout) -> byte
     raised. The response is closed in every case.
     """
     connection = getattr(response.raw, "connection", None)
-    deadline = connection.deadline if isinstance(connection, DeadlineHTTPConnection) else None
+    deadline = connection.deadline if isinstance(connection, _DeadlineHTTPConnection) else None
     if deadline is None:
         read_timeout = timeout[1] if isinstance(timeout, tuple) else timeout
         deadline = Deadline(read_timeout, getattr(connection, "sock", None))
