@@ -21,6 +21,7 @@ server is closed, so no test can be held by its own server.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -69,7 +70,7 @@ class Connection:
             self._recv(deadline)
         head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
-        method, target, _ = (lines[0].split(" ", 2) + ["", ""])[:3]
+        method, target, _ = [*lines[0].split(" ", 2), "", ""][:3]
         headers: dict[str, str] = {}
         for line in lines[1:]:
             name, _, value = line.partition(":")
@@ -113,6 +114,14 @@ class Connection:
                     raise ServerClosed
             if not forever:
                 return
+
+    def repeat(self, data: bytes, every: float) -> None:
+        """Send *data* whole, again every *every* seconds, until the client hangs up or
+        the server is closed (e.g. ``HTTP/1.1 100 Continue`` forever)."""
+        while True:
+            self.send(data)
+            if self.server.closed.wait(every):
+                raise ServerClosed
 
     def respond(
         self,
@@ -179,20 +188,16 @@ class HostileServer:
         except (OSError, ServerClosed, ValueError):
             pass  # the client hung up, or the server is closing: both are expected here
         finally:
-            try:
+            with contextlib.suppress(OSError):
                 sock.close()
-            except OSError:
-                pass
 
     def close(self) -> None:
         """Stop accepting, cut every open connection, and wait for the handlers."""
         self.closed.set()
         self._listener.close()
         for sock in list(self._open):
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         self._accepting.join(5)
         for thread in self._threads:
             thread.join(5)

@@ -26,6 +26,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from ._defaults import Timeout, check_timeout
 from .auth import TickTickAuth
 from .endpoints import DIDA365, TICKTICK
 from .errors import (
@@ -40,7 +41,15 @@ from .errors import (
 )
 from .models import Date, Project, ProjectData, ProjectFields, Task, TaskFields, TaskMove
 from .oauth2 import OAuth2
-from .session import read_body, retry_after_seconds
+from .session import (
+    IDEMPOTENT_METHODS,
+    _connect_failure,
+    _never_sent,
+    _showable,
+    _timed_out,
+    read_body,
+    retry_after_seconds,
+)
 
 __all__ = ["DATE_FORMAT", "OpenAPI", "format_date"]
 
@@ -93,6 +102,25 @@ def _retry_after(response: requests.Response) -> float | None:
     return retry_after_seconds(response.headers.get("Retry-After"))
 
 
+def _transport_error(method: str, url: str, exc: requests.RequestException) -> TransportError:
+    """Say whether the request was sent, which decides whether it may have been applied."""
+    if _never_sent(exc):
+        return TransportError(
+            f"Could not reach {url} ({_connect_failure(exc)}); the request was never sent. "
+            "Check the network, any proxy, and host=."
+        )
+    applied = (
+        ""
+        if method in IDEMPOTENT_METHODS
+        else " The request may have been applied: check before sending it again."
+    )
+    if _timed_out(exc):
+        return TransportError(f"{method} {url} did not answer in time.{applied}")
+    return TransportError(
+        f"The connection broke off during {method} {url} ({type(exc).__name__}).{applied}"
+    )
+
+
 class OpenAPI:
     """The TickTick Open API V1, authorized by an [`OAuth2`][ticktick.oauth2.OAuth2] client.
 
@@ -105,7 +133,8 @@ class OpenAPI:
         timeout: Timeout of each request; ``oauth.timeout`` when ``None``.
 
     Raises:
-        ConfigurationError: ``base_url`` belongs to the other region.
+        ConfigurationError: ``base_url`` belongs to the other region, or ``timeout``
+            is not a finite, positive bound.
     """
 
     def __init__(
@@ -114,7 +143,7 @@ class OpenAPI:
         *,
         base_url: str | None = None,
         session: requests.Session | None = None,
-        timeout: float | tuple[float, float] | None = None,
+        timeout: Timeout | None = None,
     ) -> None:
         self.oauth = oauth
         self.base_url = (base_url or oauth.endpoints.api_base_url).rstrip("/")
@@ -127,7 +156,7 @@ class OpenAPI:
             )
         self.session = session or oauth.session
         self.auth = TickTickAuth(oauth, api_base_url=self.base_url)
-        self.timeout = timeout if timeout is not None else oauth.timeout
+        self.timeout = check_timeout(timeout) if timeout is not None else oauth.timeout
 
     def __repr__(self) -> str:
         return f"OpenAPI(base_url={self.base_url!r})"
@@ -154,17 +183,8 @@ class OpenAPI:
                 stream=True,
             )
             raw = read_body(response, MAX_API_RESPONSE, self.timeout)
-        except requests.Timeout:
-            raise TransportError(f"{method} {url} did not answer in time.") from None
-        except requests.ConnectionError:
-            raise TransportError(
-                f"Could not reach {url}. Check the network, any proxy, and host=."
-            ) from None
         except requests.RequestException as exc:
-            raise TransportError(
-                f"The answer of {method} {url} broke off ({type(exc).__name__}); the request "
-                "may have been applied. Check before sending it again."
-            ) from None
+            raise _transport_error(method, url, exc) from (exc if _showable(exc) else None)
         if len(raw) > MAX_API_RESPONSE:
             raise ApiError(
                 f"{method} {url} answered with more than {MAX_API_RESPONSE} bytes "

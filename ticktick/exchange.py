@@ -17,11 +17,18 @@ import json
 import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import HTTPBasicAuth
-from urllib3.exceptions import NewConnectionError
 
 from ._defaults import Timeout
 from .errors import OAuthError, TokenFormatError, TransportError, _excerpt, _oauth_error
-from .session import TimeoutHTTPAdapter, read_body, token_retry
+from .session import (
+    TimeoutHTTPAdapter,
+    _connect_failure,
+    _never_sent,
+    _showable,
+    _timed_out,
+    read_body,
+    token_retry,
+)
 from .token import TokenDict, token_from_response
 
 __all__ = ["MAX_RESPONSE_SIZE", "exchange_code", "token_adapter"]
@@ -86,42 +93,32 @@ def exchange_code(
             proxies=settings["proxies"],
         )
         body = read_body(response, MAX_RESPONSE_SIZE, timeout)
-    except requests.ConnectTimeout:
-        raise TransportError(
-            f"Could not connect to {url} in time. Check the network, any proxy, and host=."
-        ) from None
-    except requests.ReadTimeout:
-        raise TransportError(
-            f"{url} did not answer in time after the code was sent; the code may have been "
-            "used. Authorize again."
-        ) from None
-    except requests.ConnectionError as exc:
-        if _never_sent(exc):
-            raise TransportError(
-                f"Could not connect to {url}: connection refused or host unreachable. "
-                "Check the network, any proxy, and host=."
-            ) from None
-        raise TransportError(
-            f"The connection to {url} broke after the code was sent; the code may have "
-            "been used. Authorize again."
-        ) from None
-    except requests.exceptions.ChunkedEncodingError:
-        raise TransportError(
-            f"The answer from {token_url} was cut off after the code was sent; the code may "
-            "have been used. Authorize again."
-        ) from None
     except requests.RequestException as exc:
-        raise TransportError(
-            f"The token request to {url} failed ({type(exc).__name__}). Authorize again."
-        ) from None
+        raise _transport_error(exc, url) from (exc if _showable(exc) else None)
     return _token_or_error(response.status_code, body, url, secret_values)
 
 
-def _never_sent(exc: requests.ConnectionError) -> bool:
-    """Tell whether a connection error happened before the request left."""
-    reason: object = exc.args[0] if exc.args else None
-    reason = getattr(reason, "reason", reason)
-    return isinstance(reason, NewConnectionError)
+def _transport_error(exc: requests.RequestException, url: str) -> TransportError:
+    """Say whether the code was sent, which decides whether it may have been used."""
+    if _never_sent(exc):
+        return TransportError(
+            f"Could not connect to {url} ({_connect_failure(exc)}). The token request was never "
+            "sent, so the code was not used and stays good until it expires. Check the "
+            "network, any proxy (HTTPS_PROXY), and host=, then try again."
+        )
+    if _timed_out(exc):
+        return TransportError(
+            f"{url} did not answer in time after the code was sent; the code may have been "
+            "used. Authorize again."
+        )
+    if isinstance(exc, (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+        return TransportError(
+            f"The connection to {url} broke after the code was sent "
+            f"({type(exc).__name__}); the code may have been used. Authorize again."
+        )
+    return TransportError(
+        f"The token request to {url} failed ({type(exc).__name__}). Authorize again."
+    )
 
 
 def _token_or_error(

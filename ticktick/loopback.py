@@ -12,8 +12,11 @@ When the registered redirect URI is ``http://127.0.0.1:PORT/...`` (or ``localhos
 * answers the browser with a small page (success, or the escaped error) that sends
   no ``Referer`` onwards and is never cached;
 * keeps no access log, since request lines carry the code;
-* bounds everything: an overall timeout (5 minutes by default), a per-connection
-  timeout, a cap on connections served at once, and the port is freed on every exit
+* bounds everything: an overall timeout (5 minutes by default); each connection is
+  served for at most `CONNECTION_TIMEOUT` seconds in all (one deadline, the same
+  mechanism as for HTTP requests); at most `MAX_CONNECTIONS` are served at once, and
+  when all are taken the one served longest is cut to make room, so slow or idle
+  clients cannot keep the browser's redirect out; the port is freed on every exit
   (success, timeout, Ctrl-C, error).
 
 A port already in use raises [`LoopbackPortInUse`][ticktick.errors.LoopbackPortInUse] at once.
@@ -33,16 +36,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from ._deadline import Deadline
 from .endpoints import is_loopback
 from .errors import AuthorizationTimeout, LoopbackPortInUse, StateMismatch
 
 __all__ = ["LoopbackReceiver", "RedirectResult", "loopback_address"]
 
 MAX_CONNECTIONS = 16
-"""Connections served at once; more are closed at once."""
+"""Connections served at once; a new one beyond these cuts the one served longest."""
 
 CONNECTION_TIMEOUT = 10.0
-"""Seconds a single connection may take to send its request."""
+"""Seconds a connection is served in all: reading its request and writing the answer."""
 
 
 @dataclass(frozen=True)
@@ -91,26 +95,52 @@ def _page(title: str, message: str, *, ok: bool) -> bytes:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = sys.platform != "win32"  # on Windows it would allow port theft
+    request_queue_size = 64  # a burst of connections waits to be accepted, not refused
     receiver: LoopbackReceiver
 
     def __init__(
         self, address: tuple[str, int], family: socket.AddressFamily, max_connections: int
     ) -> None:
         self.address_family = family
-        self._slots = threading.BoundedSemaphore(max_connections)
+        self._max_connections = max_connections
+        self._serving: dict[socket.socket, Deadline] = {}
+        """The connections being served (and those cut, until their thread ends), oldest
+        first, with their deadlines."""
+        self._serving_lock = threading.Lock()
         super().__init__(address, _Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        if not self._slots.acquire(blocking=False):
-            self.shutdown_request(request)
-            return
+        """Serve *request* for `connection_timeout` seconds in all, cutting the oldest if full."""
+        deadline = Deadline(self.receiver.connection_timeout, request)
+        with self._serving_lock:
+            live = [other for other in self._serving.values() if not other.expired]
+            if len(live) >= self._max_connections:
+                live[0].expire()
+            self._serving[request] = deadline
         super().process_request(request, client_address)
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self._slots.release()
+            with self._serving_lock:
+                deadline = self._serving.pop(request, None)
+            if deadline is not None:
+                deadline.cancel()
+
+    def was_cut(self, request: socket.socket) -> bool:
+        """Whether *request*'s connection was cut: what was read of it may be incomplete."""
+        with self._serving_lock:
+            deadline = self._serving.get(request)
+        return deadline is None or deadline.expired
+
+    def server_close(self) -> None:
+        """Cut every connection still served, then close (which waits for their threads)."""
+        with self._serving_lock:
+            serving, self._serving = self._serving, {}
+        for deadline in serving.values():
+            deadline.expire()
+        super().server_close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Say nothing: a broken connection must not end, or clutter, the wait."""
@@ -121,11 +151,6 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server_version = "ticktick-oauth"
     sys_version = ""
-
-    def setup(self) -> None:
-        """Bound how long this connection may take to send its request."""
-        super().setup()
-        self.connection.settimeout(self.server.receiver.connection_timeout)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Keep no access log: the request line carries the code."""
@@ -148,6 +173,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         """Handle the browser's redirect, or anything else that knocks."""
         self.close_connection = True
+        if self.server.was_cut(self.connection):
+            return  # the deadline passed: the end of the request may be missing
         receiver = self.server.receiver
         parts = urlsplit(self.path)
         fields = parse_qs(parts.query)
@@ -168,8 +195,9 @@ class LoopbackReceiver:
     Args:
         redirect_uri: The registered redirect URI, e.g. ``http://127.0.0.1:8080/``.
         state: The ``state`` the redirect must carry.
-        connection_timeout: Seconds one connection may take to send its request.
-        max_connections: Connections served at once; more are closed at once.
+        connection_timeout: Seconds one connection is served in all.
+        max_connections: Connections served at once; a new one beyond these cuts the
+            one served longest.
 
     Raises:
         ValueError: *redirect_uri* is not an ``http`` loopback URI.

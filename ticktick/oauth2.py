@@ -38,7 +38,7 @@ import time
 import warnings
 from _thread import RLock
 
-from ._defaults import DEFAULT_SIGNON_TIMEOUT, DEFAULT_TIMEOUT, Timeout
+from ._defaults import DEFAULT_SIGNON_TIMEOUT, DEFAULT_TIMEOUT, Timeout, check_timeout
 from .endpoints import Endpoints, resolve_host
 from .errors import (
     ConfigurationError,
@@ -176,7 +176,7 @@ class OAuth2:
         self._state = state
         self.env_key = env_key
         self.expiry_margin = expiry_margin
-        self.timeout = timeout
+        self.timeout = check_timeout(timeout)
         self.signon_timeout = signon_timeout
         self.expiry_warning_days = expiry_warning_days
         self._warned_token: str | None = None

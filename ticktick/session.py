@@ -8,7 +8,11 @@
 * Statuses retried: 429, 500, 502, 503, 504 (not 405: a wrong method stays wrong).
 * A server's ``Retry-After`` is honoured, capped at `RETRY_AFTER_MAX` seconds,
   so a hostile or confused server cannot park a client for hours.
-* Every request has a timeout (`DEFAULT_TIMEOUT`) unless the caller gives one.
+* Every request has a timeout (`DEFAULT_TIMEOUT`) unless the caller gives one, and
+  it bounds whole phases, not single waits: connecting (TCP, proxy tunnel, TLS) takes
+  at most the connect timeout in all, and the whole answer (status line, ``1xx``
+  interim answers, headers, body) at most the read timeout in all; see
+  ``ticktick._deadline`` for the exact bound.
 * A session it creates says who it is: ``User-Agent: ticktick-oauth/<version> ...``.
 
 The token request uses `token_retry`, stricter still: it is retried only when
@@ -17,16 +21,25 @@ the server says it did not process it (429 or 503), or when it never left.
 
 from __future__ import annotations
 
-import contextlib
+import socket
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
-from typing import Any
+from collections.abc import Collection, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
+from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, PoolManager
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTimeoutError
+from urllib3.response import HTTPResponse
 from urllib3.util.retry import Retry
 
-from ._defaults import DEFAULT_TIMEOUT, Timeout
+from ._deadline import Deadline
+from ._defaults import DEFAULT_TIMEOUT, Timeout, check_timeout
+
+if TYPE_CHECKING:
+    from urllib3._base_connection import BaseHTTPConnection
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -95,12 +108,141 @@ class _CappedRetry(Retry):
         return retry
 
 
+_NEVER_SENT = "_ticktick_never_sent"
+"""Set on an exception raised while connecting: nothing of the request was sent."""
+
+
+def _seconds(timeout: object) -> float | None:
+    """A connection's timeout as seconds, or ``None`` when it has none."""
+    return float(timeout) if isinstance(timeout, (int, float)) and timeout > 0 else None
+
+
+class _DeadlineHTTPConnection(HTTPConnection):
+    """A connection whose connecting, and whose whole answer, each have one deadline.
+
+    urllib3 sets ``timeout`` to the connect timeout before connecting and to the
+    read timeout just before `getresponse`; each becomes a `Deadline` for the whole
+    phase, not only for each wait. The answer's deadline stays in `deadline` while
+    the body is read, and is cancelled when the connection goes back to its pool.
+    """
+
+    deadline: Deadline | None = None
+    """The deadline of the phase under way: connecting, or the answer and its body."""
+
+    def connect(self) -> None:
+        """Connect (TCP, proxy tunnel, TLS handshake) within the connect timeout in all.
+
+        Any failure is marked as happening before the request was sent; a timeout,
+        or the deadline passing, is a ``ConnectTimeoutError`` (urllib3 would report
+        a TLS handshake that hangs as a *read* timeout).
+        """
+        seconds = _seconds(self.timeout)
+        self.deadline = deadline = None if seconds is None else Deadline(seconds)
+        try:
+            super().connect()
+        except Exception as exc:
+            if isinstance(exc, TimeoutError) or (deadline is not None and deadline.expired):
+                late = ConnectTimeoutError(
+                    self, f"Connecting to {self.host} did not finish within {seconds:g} s."
+                )
+                setattr(late, _NEVER_SENT, True)
+                raise late from exc
+            setattr(exc, _NEVER_SENT, True)
+            raise
+        finally:
+            if deadline is not None:
+                deadline.cancel()
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        if self.deadline is not None:
+            self.deadline.attach(sock)
+        return sock
+
+    def getresponse(self) -> HTTPResponse:  # type: ignore[override]  # as urllib3's
+        """Read the status line, any ``1xx`` answers and the headers under one deadline.
+
+        The deadline (the read timeout, from now) goes on with the body; when it
+        passes, the socket is shut down and a socket timeout is raised here, which
+        urllib3 reports as a ``ReadTimeoutError``.
+        """
+        seconds = _seconds(self.timeout)
+        self.deadline = deadline = None if seconds is None else Deadline(seconds, self.sock)
+        try:
+            return super().getresponse()
+        except Exception:
+            if deadline is None:
+                raise
+            deadline.cancel()
+            if deadline.expired:  # what broke was only the cut itself: say nothing of it
+                raise TimeoutError(f"no answer within {seconds:g} s") from None
+            raise
+
+    def close(self) -> None:
+        """Close the connection; its deadline, if any, no longer applies."""
+        if self.deadline is not None:
+            self.deadline.cancel()
+        super().close()
+
+
+class _DeadlineHTTPSConnection(_DeadlineHTTPConnection, HTTPSConnection):
+    """`_DeadlineHTTPConnection` over TLS."""
+
+
+def _idle(conn: BaseHTTPConnection | None) -> None:
+    """A connection goes back to its pool: its answer's deadline no longer applies."""
+    if isinstance(conn, _DeadlineHTTPConnection) and conn.deadline is not None:
+        conn.deadline.cancel()
+
+
+class _DeadlineHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _DeadlineHTTPConnection
+
+    def _put_conn(self, conn: BaseHTTPConnection | None) -> None:
+        _idle(conn)
+        super()._put_conn(conn)
+
+
+class _DeadlineHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _DeadlineHTTPSConnection
+
+    def _put_conn(self, conn: BaseHTTPConnection | None) -> None:
+        _idle(conn)
+        super()._put_conn(conn)
+
+
+_POOL_CLASSES = {"http": _DeadlineHTTPConnectionPool, "https": _DeadlineHTTPSConnectionPool}
+
+
 class TimeoutHTTPAdapter(HTTPAdapter):
-    """An `HTTPAdapter` that applies a default timeout."""
+    """An `HTTPAdapter` with a default timeout, and one deadline for each answer.
+
+    Connecting takes at most the connect timeout in all, and the whole answer
+    (status line, ``1xx`` interim answers, headers, body) at most the read timeout
+    in all: see ``ticktick._deadline`` for the exact bound. Through a SOCKS proxy
+    only the socket timeouts apply (and `read_body`'s deadline).
+
+    Raises:
+        ConfigurationError: *timeout* is not a finite, positive bound (``None``,
+            ``(5, None)``, ``nan``, ``inf``, 0 or less); also a timeout given to one
+            request (a urllib3 ``Timeout`` object is used as given).
+    """
 
     def __init__(self, *args: Any, timeout: Timeout = DEFAULT_TIMEOUT, **kwargs: Any) -> None:
-        self.timeout = timeout
+        self.timeout = check_timeout(timeout)
         super().__init__(*args, **kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        """Make the pool manager, with connections that keep deadlines."""
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOL_CLASSES
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> PoolManager:
+        """The proxy manager for *proxy*, with connections that keep deadlines (not SOCKS)."""
+        manager: PoolManager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):
+            manager.pool_classes_by_scheme = _POOL_CLASSES
+        return manager
 
     def send(  # type: ignore[override]
         self,
@@ -111,14 +253,88 @@ class TimeoutHTTPAdapter(HTTPAdapter):
         cert: str | tuple[str, str] | None = None,
         proxies: Mapping[str, str] | None = None,
     ) -> requests.Response:
+        """Send *request*; a timeout of ``None`` means the adapter's own.
+
+        Raises:
+            ConfigurationError: *timeout* could wait forever, e.g. ``(5, None)``.
+        """
+        if timeout is None:
+            timeout = self.timeout
+        elif not isinstance(timeout, urllib3.Timeout):
+            check_timeout(timeout)
         return super().send(
             request,
             stream=stream,
-            timeout=self.timeout if timeout is None else timeout,
+            timeout=timeout,
             verify=verify,
             cert=cert,
             proxies=proxies,
         )
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """Tell whether *exc* happened before any of the request was sent.
+
+    True for a failure to resolve the name, to connect, to set up a proxy tunnel
+    or to complete the TLS handshake: the server cannot have acted on the request.
+    Every later failure may have reached it.
+    """
+    if isinstance(exc, (requests.ConnectTimeout, requests.exceptions.ProxyError)):
+        return True
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        cause = todo.pop()
+        if not isinstance(cause, BaseException) or id(cause) in seen:
+            continue
+        if getattr(cause, _NEVER_SENT, False) or isinstance(cause, NewConnectionError):
+            return True
+        seen.add(id(cause))
+        todo += [*cause.args, getattr(cause, "reason", None), cause.__cause__]
+    return False
+
+
+def _timed_out(exc: requests.RequestException) -> bool:
+    """Tell whether *exc* is a timeout (also after the session's retries ran out)."""
+    reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+    return isinstance(exc, requests.Timeout) or isinstance(reason, ReadTimeoutError)
+
+
+def _showable(exc: requests.RequestException) -> bool:
+    """Whether *exc* may be chained onto an error (``--debug`` shows it).
+
+    True when no server that got the request wrote any of its text: a request never
+    sent reached no server, and a timeout's text is urllib3's own. Any other
+    failure may quote what the server sent, which may echo a secret.
+    """
+    return _never_sent(exc) or _timed_out(exc)
+
+
+def _connect_failure(exc: requests.RequestException) -> str:
+    """Say in a few words why a request that was `_never_sent` could not connect.
+
+    The text comes from the system, the TLS library or the proxy, never from the
+    server the request was meant for, which never received it.
+    """
+    if isinstance(exc, requests.ConnectTimeout):
+        return "timed out"
+    cause: BaseException = exc
+    for _ in range(10):
+        inner = getattr(cause, "reason", None)
+        inner = getattr(cause, "original_error", None) or inner
+        if not isinstance(inner, BaseException):
+            inner = cause.__cause__ or next(
+                (arg for arg in cause.args[::-1] if isinstance(arg, BaseException)), None
+            )
+        if inner is None:
+            break
+        cause = inner
+    text = " ".join(str(cause).split())[:200]
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return f"the proxy failed: {text}"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return f"the TLS handshake failed: {text}"
+    return text
 
 
 def requests_retry_session(
@@ -198,105 +414,39 @@ def token_retry(attempts: int = 3, retry_after_max: float = RETRY_AFTER_MAX) -> 
     return retry
 
 
-class _Watchdog:
-    """One thread that fires callbacks at deadlines: cheaper than a timer per request.
-
-    `watch` returns a handle; setting ``handle[0] = False`` cancels it. Cancelled
-    entries are dropped lazily, when they come due.
-    """
-
-    def __init__(self) -> None:
-        import threading
-
-        self._threading = threading
-        self._condition = threading.Condition()
-        self._heap: list[tuple[float, int, list[bool], Callable[[], None]]] = []
-        self._count = 0
-        self._thread: threading.Thread | None = None
-
-    def watch(self, seconds: float, callback: Callable[[], None]) -> list[bool]:
-        import heapq
-
-        handle = [True]
-        with self._condition:
-            self._count += 1
-            entry = (time.monotonic() + seconds, self._count, handle, callback)
-            earliest = not self._heap or entry[0] < self._heap[0][0]
-            heapq.heappush(self._heap, entry)
-            if self._thread is None:
-                self._thread = self._threading.Thread(
-                    target=self._run, name="ticktick-watchdog", daemon=True
-                )
-                self._thread.start()
-            elif earliest:
-                self._condition.notify()
-        return handle
-
-    def _run(self) -> None:
-        import heapq
-
-        while True:
-            with self._condition:
-                while self._heap and not self._heap[0][2][0]:
-                    heapq.heappop(self._heap)
-                if not self._heap:
-                    self._condition.wait()
-                    continue
-                due, _, handle, callback = self._heap[0]
-                wait = due - time.monotonic()
-                if wait > 0:
-                    self._condition.wait(wait)
-                    continue
-                heapq.heappop(self._heap)
-                fire = handle[0]
-                handle[0] = False
-            if fire:
-                callback()
-
-
-_watchdog: _Watchdog | None = None
-
-
 def read_body(response: requests.Response, limit: int, timeout: Timeout) -> bytes:
-    """Read a streamed response's body: at most *limit* (+1) bytes, within a deadline.
+    """Read a streamed response's body: at most *limit* (+1) bytes, within its deadline.
 
-    The read timeout bounds each wait for data, not the whole body: a server that
-    sends one byte at a time would never trip it. So the body must arrive within
-    the read timeout *in all*; when that passes, the connection is shut down and
-    ``requests.ReadTimeout`` is raised. The response is closed in every case.
+    Through `TimeoutHTTPAdapter` the answer is already under one deadline, armed when
+    the request was sent, and the body is read under that same deadline. A response
+    from any other session gets a deadline of its read timeout from now. When the
+    deadline passes, the connection is shut down and ``requests.ReadTimeout`` is
+    raised. The response is closed in every case.
     """
-    import socket
-
-    global _watchdog
-    if _watchdog is None:
-        _watchdog = _Watchdog()
-    read_timeout = timeout[1] if isinstance(timeout, tuple) else timeout
-    expired: list[bool] = []
     connection = getattr(response.raw, "connection", None)
-    sock = getattr(connection, "sock", None)
-
-    def cut() -> None:
-        expired.append(True)
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-    handle = _watchdog.watch(read_timeout, cut)
+    deadline = connection.deadline if isinstance(connection, _DeadlineHTTPConnection) else None
+    if deadline is None:
+        read_timeout = timeout[1] if isinstance(timeout, tuple) else timeout
+        deadline = Deadline(read_timeout, getattr(connection, "sock", None))
     chunks: list[bytes] = []
     size = 0
     try:
         for chunk in response.iter_content(chunk_size=16384):
             chunks.append(chunk)
             size += len(chunk)
-            if size > limit or expired:
+            if size > limit:
                 break
     except requests.RequestException:
-        if expired:
-            raise requests.ReadTimeout("the answer did not finish in time") from None
+        if deadline.expired:
+            raise requests.ReadTimeout(_late(deadline)) from None
         raise
     finally:
-        handle[0] = False
+        deadline.cancel()
         response.close()
-    if expired and size <= limit:
-        raise requests.ReadTimeout("the answer did not finish in time")
+    if deadline.expired and size <= limit:
+        raise requests.ReadTimeout(_late(deadline))
     return b"".join(chunks)
+
+
+def _late(deadline: Deadline) -> str:
+    return f"the answer did not finish within {deadline.seconds:g} s"

@@ -1,0 +1,193 @@
+"""One deadline mechanism for every blocking exchange on a socket.
+
+A socket timeout bounds each wait for data, not the whole exchange: a server that
+sends one byte a second, or ``HTTP/1.1 100 Continue`` every second, never trips it.
+A `Deadline` bounds the total. When it passes, one shared watchdog thread shuts the
+socket down (``shutdown(SHUT_RDWR)``), so whatever is blocked on it (a ``recv``
+of a status line, a header, a body, a TLS handshake, or a ``send``) returns at once
+and the caller raises a timeout. Cancelling a deadline is cheap; the watchdog
+thread is started on first use and shared by all.
+
+Used by the HTTP client (``ticktick.session``) and by the loopback receiver
+(``ticktick.loopback``).
+
+**The guarantee, for each HTTP request sent through this package's adapter** (the
+token request, every `OpenAPI` call, and every request through a session made by
+``requests_retry_session``, such as ``OAuth2.session``), with ``timeout=(connect, read)``
+(a single number is both):
+
+* Connecting (TCP connect, a proxy's ``CONNECT`` tunnel and the TLS handshake)
+  takes at most *connect* seconds in all; it ends with ``requests.ConnectTimeout``
+  and counts as never sent. Name resolution is the system resolver's, and a name
+  with several addresses gets *connect* seconds for each address's TCP connect.
+* Sending the request is bounded by the socket timeout, for the whole send.
+* The whole answer (the status line, any number of ``1xx`` interim answers, the
+  headers and the body) arrives within *read* seconds **in all**, counted from when
+  the request was sent. Otherwise the attempt ends with ``requests.ReadTimeout``;
+  in a body read by ``requests`` itself (not `read_body`, which `OpenAPI` and the
+  token request use) the cut shows as a broken-off body, or as a short body when
+  the answer has neither a length nor chunks.
+* Slack: the watchdog cuts the socket within milliseconds of the due time (one
+  thread, woken by a condition variable; measured 1-9 ms over a trickling server),
+  and the call then returns at once. Allow 1 s on a loaded machine.
+* A request that is retried gets this bound for each attempt, plus the retry
+  waits: the token request is retried only when it was never sent or answered
+  429/503 (3 attempts at most); a session's idempotent requests get up to
+  ``retries + 1`` attempts with backoff. ``Retry-After`` waits are capped (60 s by
+  default).
+* Not covered: a session of the caller's own without this adapter, and SOCKS
+  proxies, where only the socket timeouts and `read_body`'s deadline (the read
+  timeout for the body) apply.
+* ``timeout`` values that could wait forever (``None``, ``nan``, ``inf``, 0 or
+  less, more than a day) are refused with ``ConfigurationError`` by ``OAuth2``,
+  ``OpenAPI`` and ``requests_retry_session`` (``check_timeout``).
+
+The loopback receiver serves each connection for 10 s in all (``CONNECTION_TIMEOUT``),
+and when its 16 slots are taken, the connection served longest is cut to make room.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import os
+import socket
+import threading
+import time
+
+__all__ = ["Deadline"]
+
+
+class Deadline:
+    """A time limit for blocking I/O on one socket: when due, the socket is shut down.
+
+    The deadline keeps its own duplicate of the socket's descriptor until it fires or
+    is cancelled, so it still reaches a socket that TLS wrapping took over, and never
+    touches a descriptor number that was closed and reused meanwhile. The socket may
+    be given later with `attach` (once a connection exists); if the deadline has
+    passed by then, it is shut down at once.
+
+    Args:
+        seconds: Seconds from now until the deadline.
+        sock: The socket to shut down when it passes, if already known.
+    """
+
+    __slots__ = ("_pending", "_sock", "due", "expired", "seconds")
+
+    def __init__(self, seconds: float, sock: socket.socket | None = None) -> None:
+        self.seconds = seconds
+        self.due = time.monotonic() + seconds
+        self._sock: socket.socket | None = None
+        self._pending = True
+        self.expired = False
+        """Whether the deadline passed (or `expire` was called) before `cancel`."""
+        if sock is not None:
+            self.attach(sock)
+        _WATCHDOG.add(self)
+
+    def attach(self, sock: socket.socket) -> None:
+        """Watch *sock* (instead of any earlier one); shut it down now if already expired.
+
+        A socket already closed is ignored: nothing can be blocked on it.
+        """
+        if sock.fileno() < 0:
+            return
+        copy = socket.fromfd(sock.fileno(), sock.family, sock.type)
+        with _WATCHDOG.condition:
+            old, self._sock = self._sock, copy
+            if not self._pending:
+                self._release()
+        if old is not None:
+            old.close()
+
+    def cancel(self) -> None:
+        """Disarm the deadline: once this returns, it never fires."""
+        with _WATCHDOG.condition:
+            if self._pending:
+                self._pending = False
+                _WATCHDOG.cancelled += 1
+            self._release()
+
+    def expire(self) -> None:
+        """Fire the deadline now, unless it has fired or been cancelled already."""
+        with _WATCHDOG.condition:
+            if self._pending:
+                _WATCHDOG.cancelled += 1  # its entry stays in the heap, now inert
+            self._fire()
+
+    def _fire(self) -> None:
+        """Shut the socket down; called with the watchdog's lock held."""
+        if self._pending:
+            self._pending = False
+            self.expired = True
+            self._release()
+
+    def _release(self) -> None:
+        """Shut the socket down if expired, and drop the copy; with the lock held."""
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            if self.expired:
+                with contextlib.suppress(OSError):  # the other end may be gone already
+                    sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+
+class _Watchdog:
+    """One thread that fires deadlines when they come due.
+
+    Deadlines are kept in a heap by due time; cancelled ones are dropped when they
+    reach the top, or all at once when they are more than half the heap. Firing
+    happens with the lock held, so `Deadline.cancel` is final.
+    """
+
+    def __init__(self) -> None:
+        self.condition = threading.Condition()
+        self._heap: list[tuple[float, int, Deadline]] = []
+        self._count = 0
+        self.cancelled = 0
+        """Cancelled deadlines still in the heap."""
+        self._thread: threading.Thread | None = None
+
+    def reset(self) -> None:
+        """Start afresh in a forked child, which has neither the thread nor its lock."""
+        self.condition = threading.Condition()
+        self._heap = []
+        self.cancelled = 0
+        self._thread = None
+
+    def add(self, deadline: Deadline) -> None:
+        with self.condition:
+            if self.cancelled > 1000 and 2 * self.cancelled > len(self._heap):
+                self._heap = [entry for entry in self._heap if entry[2]._pending]
+                heapq.heapify(self._heap)
+                self.cancelled = 0
+            self._count += 1
+            earliest = not self._heap or deadline.due < self._heap[0][0]
+            heapq.heappush(self._heap, (deadline.due, self._count, deadline))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="ticktick-deadlines", daemon=True
+                )
+                self._thread.start()
+            elif earliest:
+                self.condition.notify()
+
+    def _run(self) -> None:
+        with self.condition:
+            while True:
+                while self._heap and not self._heap[0][2]._pending:
+                    heapq.heappop(self._heap)
+                    self.cancelled -= 1
+                if not self._heap:
+                    self.condition.wait()
+                    continue
+                wait = self._heap[0][0] - time.monotonic()
+                if wait > 0:
+                    self.condition.wait(wait)
+                    continue
+                heapq.heappop(self._heap)[2]._fire()
+
+
+_WATCHDOG = _Watchdog()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_WATCHDOG.reset)
