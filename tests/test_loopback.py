@@ -6,6 +6,7 @@ import os
 import select
 import signal
 import socket
+import sys
 import threading
 import time
 
@@ -183,3 +184,45 @@ def test_connections_beyond_the_cap_are_closed() -> None:
         time.sleep(0.2)
         requests.get(f"http://127.0.0.1:{port}/?code=late&state={STATE}", timeout=15)
         assert receiver.wait(1).code == "late"
+
+
+def test_the_page_is_answered_before_the_wait_ends() -> None:
+    """The waiter closes the receiver as soon as the redirect is taken; the browser must
+    still get its page. With threads switching as often as possible and three threads
+    competing for the interpreter, ending the wait before answering lost the page in
+    about 1 of 20 sign-ons (found by a CI-load failure of a CLI test)."""
+    old_interval = sys.getswitchinterval()
+    stop = threading.Event()
+
+    def burn() -> None:
+        while not stop.is_set():
+            sum(range(1000))
+
+    burners = [threading.Thread(target=burn) for _ in range(3)]
+    sys.setswitchinterval(1e-6)
+    for burner in burners:
+        burner.start()
+    pages = []
+    try:
+        for _ in range(40):
+            uri = f"http://127.0.0.1:{free_port()}/cb"
+            receiver = LoopbackReceiver(uri, "the-state").start()
+
+            def wait_then_close(receiver: LoopbackReceiver = receiver) -> None:
+                receiver.wait(10)
+                receiver.close()
+
+            waiter = threading.Thread(target=wait_then_close)
+            waiter.start()
+            try:
+                answer = requests.get(f"{uri}?code=abcd&state=the-state", timeout=5)
+                pages.append(answer.status_code == 200 and b"complete" in answer.content)
+            except requests.RequestException:
+                pages.append(False)
+            waiter.join()
+    finally:
+        stop.set()
+        sys.setswitchinterval(old_interval)
+        for burner in burners:
+            burner.join()
+    assert all(pages), f"{pages.count(False)} of 40 browsers got no page"

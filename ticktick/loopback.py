@@ -181,7 +181,12 @@ class _Handler(BaseHTTPRequestHandler):
         if parts.path != receiver.path or not ("code" in fields or "error" in fields):
             self._answer(404, _page("Not found", "Nothing here.", ok=False))
             return
-        self._answer(*receiver._offer(fields))
+        try:
+            self._answer(*receiver._offer(fields))
+        finally:
+            # Only now end the wait: ending it first lets close() cut this connection
+            # before the browser has its page.
+            receiver._settle()
 
     do_HEAD = do_GET
 
@@ -302,7 +307,6 @@ class LoopbackReceiver:
                 )
             else:
                 self._result = RedirectResult(code=fields["code"][0])
-            self._done.set()
         if error is not None:
             return 200, _page(
                 "Authorization refused",
@@ -314,6 +318,11 @@ class LoopbackReceiver:
             "You can close this tab and go back to the terminal.",
             ok=True,
         )
+
+    def _settle(self) -> None:
+        """End the wait if a redirect was taken (after its page was answered)."""
+        if self._result is not None:
+            self._done.set()
 
     @property
     def done(self) -> bool:
