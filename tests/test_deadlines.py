@@ -281,6 +281,21 @@ def test_unusable_timeouts_are_refused_before_any_code_is_spent(timeout: object)
         requests_retry_session(timeout=timeout)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("seconds", [None, math.nan, math.inf, -1, 0, (10, 30), "300", 10**7])
+def test_a_sign_on_that_could_wait_forever_is_refused(seconds: object) -> None:
+    asked: list[object] = []
+    with pytest.raises(ConfigurationError, match=r"signon_timeout=.*cannot work"):
+        OAuth2(
+            "id",
+            "secret",
+            "http://127.0.0.1:8080/",
+            cache_path=None,
+            authorizer=asked.append,  # type: ignore[arg-type]
+            signon_timeout=seconds,  # type: ignore[arg-type]
+        )
+    assert asked == []
+
+
 @pytest.mark.parametrize("timeout", [t for t in FOREVER + BROKEN if t is not None])
 def test_unusable_api_timeouts_are_refused(fake: FakeTickTick, timeout: object) -> None:
     oauth = fake.oauth2(cache_path=None)

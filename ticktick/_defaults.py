@@ -15,25 +15,39 @@ Timeout = float | tuple[float, float]
 """A request timeout: seconds, or ``(connect, read)`` seconds."""
 
 
+def check_seconds(value: object, name: str, *, pair: bool = False) -> float:
+    """Return *value* if it is a usable number of seconds, else raise `ConfigurationError`.
+
+    Usable: finite, above 0 and at most `MAX_TIMEOUT`. ``None`` (wait forever), ``nan``,
+    ``inf``, 0 and negative values are refused: nothing here waits forever. *name*
+    says what was given; *pair* says a ``(connect, read)`` pair would do too.
+    """
+    form = "seconds, or a (connect, read) pair of them" if pair else "seconds"
+    if value is None:
+        why = "None would wait forever"
+    elif isinstance(value, bool) or not isinstance(value, (int, float)):
+        why = f"it must be a number of {form}"
+    elif not 0 < value <= MAX_TIMEOUT:  # also refuses nan
+        why = f"seconds must be above 0 and at most {MAX_TIMEOUT:g}"
+    else:
+        return float(value)
+    example = ", or (connect, read) seconds, e.g. timeout=(10, 30)" if pair else ""
+    raise ConfigurationError(
+        f"{name} cannot work: {why}. Nothing here waits forever; give seconds, e.g. 30{example}."
+    )
+
+
 def check_timeout(timeout: object, name: str = "timeout") -> Timeout:
     """Return *timeout* if it is a usable request timeout, else raise `ConfigurationError`.
 
-    A timeout is a number of seconds, or a ``(connect, read)`` pair of them, each
-    finite, above 0 and at most `MAX_TIMEOUT`. ``None`` (wait forever), ``nan``,
-    ``inf``, 0 and negative values are refused: no request here waits forever.
+    A request timeout is a number of seconds, or a ``(connect, read)`` pair of them,
+    each as `check_seconds` accepts.
     """
-    parts = timeout if isinstance(timeout, tuple) and len(timeout) == 2 else (timeout,)
-    for part in parts:
-        if part is None:
-            why = "None would let a request wait forever"
-        elif isinstance(part, bool) or not isinstance(part, (int, float)):
-            why = "it must be a number of seconds, or a (connect, read) pair of them"
-        elif not 0 < part <= MAX_TIMEOUT:  # also refuses nan
-            why = f"each value must be above 0 and at most {MAX_TIMEOUT:g} seconds"
-        else:
-            continue
-        raise ConfigurationError(
-            f"{name}={timeout!r} cannot work: {why}. Nothing here waits forever; give "
-            f"seconds, e.g. {name}=30, or (connect, read) seconds, e.g. {name}=(10, 30)."
-        )
-    return timeout  # type: ignore[return-value]  # checked just above
+    given = f"{name}={timeout!r}"
+    if isinstance(timeout, tuple) and len(timeout) == 2:
+        connect, read = timeout
+        check_seconds(connect, given, pair=True)
+        check_seconds(read, given, pair=True)
+        return timeout  # the caller's own values, unchanged
+    check_seconds(timeout, given, pair=True)
+    return timeout  # type: ignore[return-value]  # a number: checked just above

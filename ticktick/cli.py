@@ -25,6 +25,7 @@ import sys
 import time
 
 from . import __version__
+from ._defaults import MAX_TIMEOUT
 from .endpoints import resolve_host
 from .errors import ConfigurationError, TickTickError
 from .resolution import Resolution, find_stored_token, where
@@ -79,8 +80,6 @@ class _Failure(TickTickError):
 _STORES = ("file", "keyring", "redis")
 _FORMATS = ("json", "env-dict", "dotenv")
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-MAX_TIMEOUT = 86400.0
-"""The longest --timeout, in seconds: a day (longer waits overflow the system's timers)."""
 
 
 class _UsageError(TickTickError):

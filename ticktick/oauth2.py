@@ -38,7 +38,13 @@ import time
 import warnings
 from _thread import RLock
 
-from ._defaults import DEFAULT_SIGNON_TIMEOUT, DEFAULT_TIMEOUT, Timeout, check_timeout
+from ._defaults import (
+    DEFAULT_SIGNON_TIMEOUT,
+    DEFAULT_TIMEOUT,
+    Timeout,
+    check_seconds,
+    check_timeout,
+)
 from .endpoints import Endpoints, resolve_host
 from .errors import (
     ConfigurationError,
@@ -177,7 +183,7 @@ class OAuth2:
         self.env_key = env_key
         self.expiry_margin = expiry_margin
         self.timeout = check_timeout(timeout)
-        self.signon_timeout = signon_timeout
+        self.signon_timeout = check_seconds(signon_timeout, f"signon_timeout={signon_timeout!r}")
         self.expiry_warning_days = expiry_warning_days
         self._warned_token: str | None = None
         self.interactive = interactive
