@@ -6,6 +6,7 @@ import json
 import os
 import queue
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -155,6 +156,32 @@ def test_export(tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str) ->
         value = json.loads(quoted.strip("'"))
     assert {key: value[key] for key in token_dict()} == token_dict()
     assert set(value) == {*token_dict(), "readable_expire_time"}  # ticktick-py's shape
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_dotenv_export_survives_sourcing_a_quote_in_any_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ' in a stored field (the token endpoint's answer is kept as given) stays quoted."""
+    marker = tmp_path / "pwned"
+    scope = f"tasks:read tasks:write'; touch {marker}; : '"
+    write_cache(tmp_path / ".token-oauth", {**token_dict(), "scope": scope})
+    code, out, _ = run(capsys, "export", "--format", "dotenv")
+    assert code == 0
+    (tmp_path / ".env").write_text(out)
+    sourced = subprocess.run(
+        ["bash", "-c", 'set -a; . ./.env; printf %s "$ACCESS_TOKEN_DICT"'],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert not marker.exists(), f"sourcing the exported .env ran a command: {out!r}"
+    assert json.loads(sourced.stdout)["scope"] == scope  # bash reads the JSON as written
+    (tmp_path / ".token-oauth").unlink()
+    monkeypatch.setenv("ACCESS_TOKEN_DICT", out.strip().partition("=")[2])  # as docker keeps it
+    assert run(capsys, "token")[1] == "tok-1234-abcd\n"
 
 
 def test_export_round_trips_through_the_variable(

@@ -302,7 +302,10 @@ def _format(token: TokenDict, fmt: str, env_key: str) -> str:
     if fmt == "env-dict":
         return repr(_public(token))
     if fmt == "dotenv":
-        return f"{env_key}='{json.dumps(_public(token))}'"
+        # Single-quoted for a shell, `docker --env-file` and `parse_token_text` alike; a
+        # ' in any field is written \u0027 (the same JSON) so it cannot end the quotes.
+        quoted = json.dumps(_public(token)).replace("'", "\\u0027")
+        return f"{env_key}='{quoted}'"
     raise ConfigurationError(f"Unknown format {fmt!r}")  # pragma: no cover - argparse checks
 
 
