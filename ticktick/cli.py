@@ -192,7 +192,13 @@ _FROM_ENVIRONMENT: tuple[tuple[str, str, str, Callable[[str], str], str | None],
 
 
 def _apply_environment(args: Options) -> None:
-    """Fill each option not given on the command line from its variable, checked as the flag."""
+    """Fill each option not given on the command line from its variable, checked as the flag.
+
+    An explicit ``--cache-path`` names a file, so it selects the file store unless
+    ``--store`` is given too: ``TICKTICK_STORE`` does not turn it into another store.
+    """
+    if getattr(args, "cache_path", None) is not None and getattr(args, "store", "") is None:
+        args.store = "file"
     for name, option, variable, check, default in _FROM_ENVIRONMENT:
         if not hasattr(args, name) or getattr(args, name) is not None:
             continue
@@ -257,17 +263,17 @@ def _command(args: Options, command: str) -> str:
     import shlex
 
     parts = [_PROG, command]
-    host = resolve_host(args.host).host
-    if host != "ticktick.com":
-        parts += ["--host", host]
     if args.client_id:
         parts += ["--client-id", args.client_id]
+    parts += ["--host", resolve_host(args.host).host]  # always: see below
     if args.scope:
         parts += ["--scope", args.scope]
     if args.store != "file":
         parts += ["--store", args.store]
-    elif args.cache_path != DEFAULT_CACHE_PATH:
-        parts += ["--cache-path", args.cache_path]
+    else:
+        parts += ["--cache-path", os.path.abspath(args.cache_path)]
+    # --host and the store are named even when they are the defaults, so that the
+    # TICKTICK_* variables where the command is run cannot send it elsewhere.
     return shlex.join(parts)
 
 
