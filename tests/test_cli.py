@@ -397,6 +397,63 @@ def test_login_in_a_pty_copies_or_prints(tmp_path: Path, desktop: dict[str, str]
         assert fake.client_secret not in all_output
 
 
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("answer", ["none-in-time", "input-closed", "declined"])
+def test_login_prints_a_token_it_could_not_store_whatever_the_offers_get(
+    tmp_path: Path, desktop: dict[str, str], answer: str
+) -> None:
+    """The store write fails (a folder is in the way); the offers time out, lose their input
+    or are declined: the token, kept nowhere else, is printed before the command ends."""
+    cache = tmp_path / "tok"
+    cache.mkdir()
+    redirect = f"http://127.0.0.1:{_free_port()}/"
+    desktop["PATH"] = os.environ["PATH"]  # no clipboard tool: the print offer comes first
+    desktop.update(TICKTICK_CLIENT_ID="cid", TICKTICK_CLIENT_SECRET="sekrit-value-123")
+    desktop["TICKTICK_REDIRECT_URI"] = redirect
+    with FakeTickTick(
+        client_id="cid", client_secret="sekrit-value-123", redirect_uris=[redirect]
+    ) as fake:
+        child = pexpect.spawn(
+            sys.executable,
+            [
+                "-m",
+                "ticktick",
+                "login",
+                "--host",
+                fake.url,
+                "--no-browser",
+                "--no-capture",
+                "--cache-path",
+                str(cache),
+                "--timeout",
+                "3",
+            ],
+            env=desktop,
+            cwd=str(tmp_path),
+            timeout=30,
+            encoding="utf-8",
+        )
+        child.expect(r"(http://127\.0\.0\.1:\d+/oauth/authorize\?\S+)")
+        assert isinstance(child.match, re.Match)
+        url = child.match.group(1)
+        child.expect_exact("Redirected URL (or code): ")
+        child.sendline(_approve(fake, url))
+        child.expect_exact("Do you want to print the token and its expiration? [Y/n]: ")
+        if answer == "input-closed":
+            child.sendeof()
+        elif answer == "declined":
+            child.sendline("n")
+            child.expect_exact("(empty to skip): ")
+            child.sendline("")
+        child.expect(pexpect.EOF, timeout=40)  # "none-in-time": nobody answers
+        output = child.before or ""
+        child.close()
+        (token,) = fake.issued
+    assert child.exitstatus == 0, output
+    assert f'"access_token": "{token}"' in output, output
+    assert list(cache.iterdir()) == []
+
+
 def test_login_with_flags_and_no_terminal(tmp_path: Path) -> None:
     port = _free_port()
     redirect = f"http://127.0.0.1:{port}/"

@@ -27,7 +27,12 @@ import time
 from . import __version__
 from ._defaults import MAX_TIMEOUT
 from .endpoints import resolve_host
-from .errors import ConfigurationError, TickTickError
+from .errors import (
+    AuthorizationTimeout,
+    ConfigurationError,
+    ReauthorizationRequired,
+    TickTickError,
+)
 from .resolution import Resolution, find_stored_token, where
 from .store import (
     DEFAULT_CACHE_PATH,
@@ -625,14 +630,37 @@ def _cmd_login(args: Options) -> int:
             raise _Failure(f"{exc} The token was printed on standard output instead.") from None
         print(f"Wrote {args.output_file} (mode 0600).", file=sys.stderr)
     elif terminal and (args.output is None or not kept):
-        taken = _offer_outputs(token, read_line, args.timeout)
-        if not taken and not kept:
-            why = "--no-cache" if oauth.cache is None else "it could not be stored"
-            print(f"The token was not kept anywhere ({why}, and no offer taken).")
+        try:
+            taken = _offer_outputs(token, read_line, args.timeout)
+        except (AuthorizationTimeout, ReauthorizationRequired):
+            # No answer in time, or standard input closed: the sign-on itself succeeded.
+            where_kept = f"it is {stored}" if kept else "so here it is (JSON)"
+            print(f"No answer to the offers above; {where_kept}.", file=sys.stderr)
+            if not kept:
+                _print_json(token, args)
+            return EXIT_OK
+        except KeyboardInterrupt:
+            if not kept:  # never lose it, even when interrupted
+                print(
+                    "\nInterrupted; the token is kept nowhere, so here it is (JSON):",
+                    file=sys.stderr,
+                )
+                _print_json(token, args)
+            raise
+        if not taken and oauth.cache is None:  # --no-cache, and every offer declined
+            print("The token was not kept anywhere (--no-cache, and no offer taken).")
+        elif not taken and not kept:
+            print("The token could not be stored, so here it is (JSON):", file=sys.stderr)
+            _print_json(token, args)
     elif not kept:
         print("The token could not be stored, so here it is (JSON):", file=sys.stderr)
-        print(_format(token, "json", args.env_key or DEFAULT_ENV_KEY))
+        _print_json(token, args)
     return EXIT_OK
+
+
+def _print_json(token: TokenDict, args: Options) -> None:
+    """Print *token* as JSON on standard output: the last resort for a token kept nowhere."""
+    print(_format(token, "json", args.env_key or DEFAULT_ENV_KEY), flush=True)
 
 
 # -- the parser ---------------------------------------------------------------------------
