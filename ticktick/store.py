@@ -118,6 +118,14 @@ _KINDS = (
 )
 
 
+class _CannotMoveAside(TokenCacheError):
+    """An unusable cache file could not be renamed aside (*strerror* says why)."""
+
+    def __init__(self, message: str, strerror: str) -> None:
+        super().__init__(message)
+        self.strerror = strerror
+
+
 def _owner_name(uid: int) -> str:
     """``uid N (name)``, or ``uid N`` where the name is unknown."""
     try:
@@ -573,6 +581,7 @@ class FileStore(TokenStore):
         self.identity = identity
         self._lock = _FileLock(self.path + ".lock", lock_timeout)
         self._warned_mode = False
+        self._warned_stuck = False
 
     def __repr__(self) -> str:
         return f"FileStore({self.path!r})"
@@ -658,8 +667,9 @@ class FileStore(TokenStore):
         """Return the cached token, or ``None`` when there is no usable one.
 
         A missing file returns ``None`` silently. A corrupt file is renamed aside
-        with a warning. A token issued for another identity is left in place, not
-        returned, and logged.
+        with a warning (where it cannot be, as in a read-only folder, it stays and
+        counts as no token, with one warning). A token issued for another identity is
+        left in place, not returned, and logged.
 
         Raises:
             TokenCacheError: The path cannot be read (a folder, no permission).
@@ -790,10 +800,26 @@ class FileStore(TokenStore):
                 _unlink_quietly(os.path.join(folder, name))
 
     def _set_aside_if_unchanged(self, raw: bytes, kind: str, why: str) -> None:
-        """Rename the file aside if it still holds *raw* (another process may have fixed it)."""
+        """Rename the file aside if it still holds *raw* (another process may have fixed it).
+
+        This is a read: where the file cannot be moved (a read-only folder) it stays,
+        counted as no token, with one warning saying why; only a write fails on it.
+        """
         with self._lock.hold():
-            if self._read_bytes() == raw:
+            if self._read_bytes() != raw:
+                return
+            try:
                 self._rename_aside(kind, why)
+            except _CannotMoveAside as exc:
+                if not self._warned_stuck:
+                    self._warned_stuck = True
+                    _logger().warning(
+                        "The token cache %s is unusable (%s) and could not be moved aside (%s); "
+                        "it is left in place and counts as no token. Move or delete it by hand.",
+                        self.path,
+                        why,
+                        exc.strerror,
+                    )
 
     def _rename_aside(self, kind: str, why: str) -> None:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
@@ -803,9 +829,10 @@ class FileStore(TokenStore):
         except FileNotFoundError:
             return
         except OSError as exc:
-            raise TokenCacheError(
+            raise _CannotMoveAside(
                 f"The token cache {self.path} is unusable ({why}) and cannot be moved aside: "
-                f"{exc.strerror}. Move or delete it by hand."
+                f"{exc.strerror}. Move or delete it by hand.",
+                exc.strerror or type(exc).__name__,
             ) from None
         _logger().warning(
             "The token cache %s was unusable (%s); it was moved to %s and a new token is needed.",
