@@ -178,11 +178,43 @@ def _foreign_link(path: str, what: str) -> TokenCacheError | None:
     return None
 
 
+def _foreign_folder_link(path: str, what: str) -> TokenCacheError | None:
+    """A refusal if a folder on *path* is a symbolic link owned by neither you nor root.
+
+    Another user's link among the folders decides where the file really is, just as
+    a link at the file itself does. Root's links (``/var`` on macOS) are trusted. The
+    path is taken as given: a relative one starts at the working folder, which
+    ``getcwd`` names without links. One ``lstat`` per folder.
+    """
+    if not hasattr(os, "geteuid"):  # pragma: no cover - Windows: no owners to compare
+        return None
+    trusted = (os.geteuid(), 0)
+    folder = os.path.dirname(path)
+    while folder:
+        try:
+            info = os.lstat(folder)
+        except OSError:  # absent (to be created) or unreadable: opening says why
+            info = None
+        if info is not None and stat.S_ISLNK(info.st_mode) and info.st_uid not in trusted:
+            return TokenCacheError(
+                f"{what.capitalize()} {path} is reached through {folder}, a symbolic link owned "
+                f"by another user ({_owner_name(info.st_uid)}). Refusing to follow it: its "
+                "owner decides where your token would be read from and written to. Remove it, "
+                "or choose a path of your own."
+            )
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    return None
+
+
 def open_checked(path: str, flags: int, what: str) -> int:
     """Open *path* by the one rule for every file the client reads or writes.
 
     * Nothing blocks: ``O_NONBLOCK``, so a FIFO cannot hold ``open()``.
-    * A symbolic link is followed only if it is your own (``O_NOFOLLOW`` first).
+    * A symbolic link is followed only if it is your own (``O_NOFOLLOW`` first); a
+      folder on the way may be a link only if it is yours or root's.
     * The opened descriptor must be a regular file owned by you (checked with
       ``fstat``, so nothing can be swapped in between); see `file_problem`.
 
@@ -193,6 +225,9 @@ def open_checked(path: str, flags: int, what: str) -> int:
         OSError: It cannot be opened (``FileNotFoundError`` when absent).
     """
     flags |= _OPEN_FLAGS
+    refused = _foreign_folder_link(path, what)
+    if refused is not None:
+        raise refused
     try:
         try:
             fd = os.open(path, flags | _NOFOLLOW, 0o600)
@@ -1072,7 +1107,13 @@ def write_private_file(path: str | os.PathLike[str], payload: bytes, *, what: st
 
 
 def _check_destination(path: str, what: str) -> None:
-    """Refuse to replace anything but a regular file or a symbolic link of your own."""
+    """Refuse to replace anything but a regular file or a symbolic link of your own.
+
+    A path through another user's linked folder is refused too.
+    """
+    refused = _foreign_folder_link(path, what)
+    if refused is not None:
+        raise refused
     try:
         info = os.lstat(path)
     except OSError:
