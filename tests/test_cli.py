@@ -138,6 +138,23 @@ def test_status_expired_missing_unknown(
     assert "expires:  unknown" in out
 
 
+@pytest.mark.parametrize("fake_line", ["\nstatus:   valid", "\rstatus:   valid", "\x1b[2K\x1b[1G"])
+def test_status_shows_a_field_with_control_characters_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_line: str
+) -> None:
+    """A stored scope with a line break or an escape sequence cannot fake a line."""
+    expired = token_dict(expire_time=int(time.time()) - 10)
+    write_cache(tmp_path / ".token-oauth", {**expired, "scope": f"tasks:read{fake_line}"})
+    code, out, _ = run(capsys, "status")
+    assert code == 1
+    assert "\x1b" not in out
+    assert "\r" not in out
+    lines = out.splitlines()
+    assert "status:   valid" not in lines
+    assert f"scope:    {'tasks:read' + fake_line!r}" in lines
+    assert lines[-1].startswith("status:   EXPIRED")
+
+
 @pytest.mark.parametrize("fmt", ["env-dict", "json", "dotenv"])
 def test_export(tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str) -> None:
     import ast

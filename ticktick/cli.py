@@ -376,6 +376,16 @@ def _save(path: str, payload: bytes, force: bool) -> None:
 # -- commands ---------------------------------------------------------------------------
 
 
+def _plain(value: object) -> str:
+    """*value* for one line of output: as is if printable, else quoted with escapes.
+
+    A stored field (``scope``, ...) with a line break or a control character could
+    otherwise fake a line of its own, such as ``status:   valid``.
+    """
+    text = str(value)
+    return text if text.isprintable() else repr(text)
+
+
 def _cmd_token(args: Options) -> int:
     token, _ = _valid_token(args)
     print(token["access_token"])
@@ -398,16 +408,16 @@ def _cmd_status(args: Options) -> int:
         return EXIT_FAILURE
     days = _days_left(token)
     expire_time = expire_time_of(token)
-    print(f"source:   {where(source)}")
+    print(f"source:   {_plain(where(source))}")
     for other, old in skipped:
         old_time = expire_time_of(old)
         when = readable_time(old_time) if old_time is not None else "an unknown time"
-        print(f"skipped:  {where(other)} (expired on {when})")
+        print(f"skipped:  {_plain(where(other))} (expired on {when})")
     print(f"store:    {'environment' if isinstance(source, EnvSource) else args.store}")
-    print(f"host:     {resolve_host(args.host).host}")
+    print(f"host:     {_plain(resolve_host(args.host).host)}")
     if args.client_id:
-        print(f"client:   {args.client_id}")
-    print(f"scope:    {token.get('scope', 'unknown')}")
+        print(f"client:   {_plain(args.client_id)}")
+    print(f"scope:    {_plain(token.get('scope', 'unknown'))}")
     if expire_time is None or days is None:
         print("expires:  unknown (the token has no expire_time)")
         return EXIT_OK
