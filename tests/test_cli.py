@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import queue
@@ -450,6 +451,8 @@ def test_login_prints_a_token_it_could_not_store_whatever_the_offers_get(
             timeout=30,
             encoding="utf-8",
         )
+        transcript = io.StringIO()
+        child.logfile_read = transcript
         child.expect(r"(http://127\.0\.0\.1:\d+/oauth/authorize\?\S+)")
         assert isinstance(child.match, re.Match)
         url = child.match.group(1)
@@ -463,12 +466,16 @@ def test_login_prints_a_token_it_could_not_store_whatever_the_offers_get(
             child.expect_exact("(empty to skip): ")
             child.sendline("")
         child.expect(pexpect.EOF, timeout=40)  # "none-in-time": nobody answers
-        output = child.before or ""
         child.close()
+        output = transcript.getvalue()
         (token,) = fake.issued
     assert child.exitstatus == 0, output
     assert f'"access_token": "{token}"' in output, output
     assert list(cache.iterdir()) == []
+    # Said once, as a plain line: not again by `warnings` with a Python source line.
+    assert output.count("could not be stored: ") == 1, output
+    assert "TokenNotStoredWarning" not in output
+    assert "warnings.warn" not in output
 
 
 def test_login_with_flags_and_no_terminal(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ from .errors import (
     ConfigurationError,
     ReauthorizationRequired,
     TickTickError,
+    TokenNotStoredWarning,
 )
 from .resolution import Resolution, find_stored_token, where
 from .store import (
@@ -565,6 +566,8 @@ def _offer_outputs(token: TokenDict, read_line: ReadLine, timeout: float) -> boo
 
 
 def _cmd_login(args: Options) -> int:
+    import warnings
+
     from .oauth2 import OAuth2
     from .signon import SignOn, _read_terminal_line
 
@@ -616,7 +619,10 @@ def _cmd_login(args: Options) -> int:
         authorizer=signon,
         resolve=False,
     )
-    token = oauth.authorize()
+    with warnings.catch_warnings():
+        # The library also logs it (a plain line on standard error): say it once.
+        warnings.simplefilter("ignore", TokenNotStoredWarning)
+        token = oauth.authorize()
     days = _days_left(token)
     stored = "not stored (--no-cache)" if oauth.cache is None else f"stored in {where(oauth.cache)}"
     if oauth.store_error is not None:  # not lost: it is shown or printed below
