@@ -704,7 +704,16 @@ def test_a_bad_environment_default_is_a_usage_error_naming_it(
     assert f"The environment variable {variable} (the default of --" in result.stderr
     assert reason in result.stderr
     assert result.stderr.count("\n") == 1
+    assert not re.search(r"[^.]\.\.(\s|$)", result.stderr), result.stderr  # composed: one stop
     assert (tmp_path / ".token-oauth").exists()  # logout removed nothing
+
+
+@pytest.mark.parametrize("host", ["ticktick.cn", "http://example.org", "bad..host"])
+def test_a_bad_host_flag_reads_as_one_sentence(host: str) -> None:
+    result = _cli("status", "--host", host)
+    assert result.returncode == 2
+    assert "argument --host: is not a usable host: " in result.stderr
+    assert not re.search(r"[^.]\.\.(\s|$)", result.stderr), result.stderr
 
 
 def test_a_bad_redirect_uri_variable_is_a_usage_error() -> None:

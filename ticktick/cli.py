@@ -92,6 +92,12 @@ class _UsageError(TickTickError):
     """The command line or its environment cannot work (exit 2)."""
 
 
+def _sentence(text: str) -> str:
+    """*text* ending in one full stop, however its composed parts ended."""
+    text = text.rstrip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 def _nonempty(text: str) -> str:
     if not text.strip():
         raise ValueError("is empty")
@@ -105,7 +111,7 @@ def _host(text: str) -> str:
     try:
         resolve_host(_nonempty(text))
     except ConfigurationError as exc:
-        raise ValueError(f"is not a usable host: {exc}") from None
+        raise ValueError(f"is not a usable host: {str(exc).rstrip('.')}") from None
     return text
 
 
@@ -215,10 +221,10 @@ def _apply_environment(args: Options) -> None:
         try:
             setattr(args, name, check(text))
         except ValueError as exc:
-            raise _UsageError(
-                f"The environment variable {variable} (the default of {option}) {exc}. "
-                f"Fix or unset {variable}, or pass {option}."
-            ) from None
+            problem = _sentence(
+                f"The environment variable {variable} (the default of {option}) {exc}"
+            )
+            raise _UsageError(f"{problem} Fix or unset {variable}, or pass {option}.") from None
 
 
 def _check_login_usage(args: Options) -> None:
