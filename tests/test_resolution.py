@@ -373,6 +373,7 @@ def test_advice_is_not_redirected_by_ticktick_variables_where_it_is_run(
         resolve=False,
         interactive=False,
     )
+    assert oauth.cache is not None
     oauth.cache.write(token_dict("tok-abcdef-123456", VALID))
     assert oauth.get_access_token(check_env="") == "tok-abcdef-123456"
     login, export = _quoted_commands(oauth.renewal_advice())
