@@ -16,7 +16,8 @@ Rules:
 
 "Contains" means any spelling a server could echo: as is or base64-encoded
 (standard or URL-safe, with or without padding: the HTTP Basic credential is
-``base64(client_id:secret)``), each percent-encoded, form-encoded or JSON-escaped.
+``base64(client_id:secret)``), each percent-encoded (also with every byte escaped),
+form-encoded or JSON-escaped.
 Written apart from the library's own redaction rule (``ticktick.errors``), so that
 the audit checks it rather than repeats it.
 """
@@ -68,6 +69,7 @@ def spellings(value: str) -> frozenset[str]:
             quote_plus(base, safe=""),
             json.dumps(base)[1:-1],
             json.dumps(base)[1:-1].replace("/", "\\/"),
+            "".join(f"%{byte:02X}" for byte in base.encode()),  # every byte percent-encoded
         }
     return frozenset(found)
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import queue
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -137,6 +139,23 @@ def test_status_expired_missing_unknown(
     assert "expires:  unknown" in out
 
 
+@pytest.mark.parametrize("fake_line", ["\nstatus:   valid", "\rstatus:   valid", "\x1b[2K\x1b[1G"])
+def test_status_shows_a_field_with_control_characters_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_line: str
+) -> None:
+    """A stored scope with a line break or an escape sequence cannot fake a line."""
+    expired = token_dict(expire_time=int(time.time()) - 10)
+    write_cache(tmp_path / ".token-oauth", {**expired, "scope": f"tasks:read{fake_line}"})
+    code, out, _ = run(capsys, "status")
+    assert code == 1
+    assert "\x1b" not in out
+    assert "\r" not in out
+    lines = out.splitlines()
+    assert "status:   valid" not in lines
+    assert f"scope:    {'tasks:read' + fake_line!r}" in lines
+    assert lines[-1].startswith("status:   EXPIRED")
+
+
 @pytest.mark.parametrize("fmt", ["env-dict", "json", "dotenv"])
 def test_export(tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str) -> None:
     import ast
@@ -155,6 +174,32 @@ def test_export(tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str) ->
         value = json.loads(quoted.strip("'"))
     assert {key: value[key] for key in token_dict()} == token_dict()
     assert set(value) == {*token_dict(), "readable_expire_time"}  # ticktick-py's shape
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_dotenv_export_survives_sourcing_a_quote_in_any_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ' in a stored field (the token endpoint's answer is kept as given) stays quoted."""
+    marker = tmp_path / "pwned"
+    scope = f"tasks:read tasks:write'; touch {marker}; : '"
+    write_cache(tmp_path / ".token-oauth", {**token_dict(), "scope": scope})
+    code, out, _ = run(capsys, "export", "--format", "dotenv")
+    assert code == 0
+    (tmp_path / ".env").write_text(out)
+    sourced = subprocess.run(
+        ["bash", "-c", 'set -a; . ./.env; printf %s "$ACCESS_TOKEN_DICT"'],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert not marker.exists(), f"sourcing the exported .env ran a command: {out!r}"
+    assert json.loads(sourced.stdout)["scope"] == scope  # bash reads the JSON as written
+    (tmp_path / ".token-oauth").unlink()
+    monkeypatch.setenv("ACCESS_TOKEN_DICT", out.strip().partition("=")[2])  # as docker keeps it
+    assert run(capsys, "token")[1] == "tok-1234-abcd\n"
 
 
 def test_export_round_trips_through_the_variable(
@@ -368,6 +413,69 @@ def test_login_in_a_pty_copies_or_prints(tmp_path: Path, desktop: dict[str, str]
         assert printed != token
         all_output = child.before or ""
         assert fake.client_secret not in all_output
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("answer", ["none-in-time", "input-closed", "declined"])
+def test_login_prints_a_token_it_could_not_store_whatever_the_offers_get(
+    tmp_path: Path, desktop: dict[str, str], answer: str
+) -> None:
+    """The store write fails (a folder is in the way); the offers time out, lose their input
+    or are declined: the token, kept nowhere else, is printed before the command ends."""
+    cache = tmp_path / "tok"
+    cache.mkdir()
+    redirect = f"http://127.0.0.1:{_free_port()}/"
+    desktop["PATH"] = os.environ["PATH"]  # no clipboard tool: the print offer comes first
+    desktop.update(TICKTICK_CLIENT_ID="cid", TICKTICK_CLIENT_SECRET="sekrit-value-123")
+    desktop["TICKTICK_REDIRECT_URI"] = redirect
+    with FakeTickTick(
+        client_id="cid", client_secret="sekrit-value-123", redirect_uris=[redirect]
+    ) as fake:
+        child = pexpect.spawn(
+            sys.executable,
+            [
+                "-m",
+                "ticktick",
+                "login",
+                "--host",
+                fake.url,
+                "--no-browser",
+                "--no-capture",
+                "--cache-path",
+                str(cache),
+                "--timeout",
+                "3",
+            ],
+            env=desktop,
+            cwd=str(tmp_path),
+            timeout=30,
+            encoding="utf-8",
+        )
+        transcript = io.StringIO()
+        child.logfile_read = transcript
+        child.expect(r"(http://127\.0\.0\.1:\d+/oauth/authorize\?\S+)")
+        assert isinstance(child.match, re.Match)
+        url = child.match.group(1)
+        child.expect_exact("Redirected URL (or code): ")
+        child.sendline(_approve(fake, url))
+        child.expect_exact("Do you want to print the token and its expiration? [Y/n]: ")
+        if answer == "input-closed":
+            child.sendeof()
+        elif answer == "declined":
+            child.sendline("n")
+            child.expect_exact("(empty to skip): ")
+            child.sendline("")
+        child.expect(pexpect.EOF, timeout=40)  # "none-in-time": nobody answers
+        child.close()
+        output = transcript.getvalue()
+        (token,) = fake.issued
+    assert child.exitstatus == 0, output
+    assert f'"access_token": "{token}"' in output, output
+    assert list(cache.iterdir()) == []
+    # Said once, as a plain line: not again by `warnings` with a Python source line.
+    assert output.count("could not be stored: ") == 1, output
+    assert "TokenNotStoredWarning" not in output
+    assert "warnings.warn" not in output
 
 
 def test_login_with_flags_and_no_terminal(tmp_path: Path) -> None:
@@ -596,7 +704,16 @@ def test_a_bad_environment_default_is_a_usage_error_naming_it(
     assert f"The environment variable {variable} (the default of --" in result.stderr
     assert reason in result.stderr
     assert result.stderr.count("\n") == 1
+    assert not re.search(r"[^.]\.\.(\s|$)", result.stderr), result.stderr  # composed: one stop
     assert (tmp_path / ".token-oauth").exists()  # logout removed nothing
+
+
+@pytest.mark.parametrize("host", ["ticktick.cn", "http://example.org", "bad..host"])
+def test_a_bad_host_flag_reads_as_one_sentence(host: str) -> None:
+    result = _cli("status", "--host", host)
+    assert result.returncode == 2
+    assert "argument --host: is not a usable host: " in result.stderr
+    assert not re.search(r"[^.]\.\.(\s|$)", result.stderr), result.stderr
 
 
 def test_a_bad_redirect_uri_variable_is_a_usage_error() -> None:
@@ -925,16 +1042,17 @@ def test_advice_carries_the_options_that_found_nothing(
     options = ["--cache-path", "c/t", "--client-id", "cid", "--scope", "tasks:read"]
     code, _, err = run(capsys, "token", *options, "--host", "https://example.org")
     assert code == 1
+    cache = tmp_path / "c" / "t"  # named absolute: the advice may be run in another folder
     assert (
-        "Run 'ticktick-auth login --host https://example.org --client-id cid --scope tasks:read "
-        "--cache-path c/t' to get one." in err
+        "Run 'ticktick-auth login --client-id cid --host https://example.org --scope tasks:read "
+        f"--cache-path {cache}' to get one." in err
     )
     write_cache(tmp_path / "c" / "t", token_dict(expire_time=int(time.time()) - 5))
     code, out, _ = run(capsys, "status", "--cache-path", "c/t", "--scope", "tasks:write tasks:read")
     assert code == 1
-    assert (
-        "EXPIRED. Run 'ticktick-auth login --scope 'tasks:write tasks:read' --cache-path c/t'"
-        in out
+    assert (  # --host named even as the default: TICKTICK_HOST cannot redirect it
+        "EXPIRED. Run 'ticktick-auth login --host ticktick.com --scope 'tasks:write tasks:read' "
+        f"--cache-path {cache}'" in out
     )
 
 

@@ -361,6 +361,34 @@ def test_read_only_folder_refused_token_is_unauthorized(fake: FakeTickTick, tmp_
     assert fake.token_requests == 1
 
 
+@needs_root
+@pytest.mark.timeout(60)
+def test_read_only_folder_corrupt_cache_counts_as_no_token_with_one_warning(
+    fake: FakeTickTick, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    cache = folder / ".token-oauth"
+    cache.write_text("{not json")
+    cache.chmod(0o600)
+    with read_only(folder):
+        store = FileStore(cache, identity=IDENTITY)
+        with caplog.at_level(logging.WARNING, logger="ticktick"):
+            assert store.read() is None
+            assert store.read() is None
+        (warning,) = [r.getMessage() for r in caplog.records if "moved aside" in r.getMessage()]
+        assert "could not be moved aside (Read-only file system)" in warning
+        assert "counts as no token" in warning
+        with pytest.raises(ReauthorizationRequired, match="ticktick-auth login"):
+            fake.oauth2(cache_path=cache, authorizer=None)
+        status = cli("status", "--cache-path", str(cache), "--env-key=")
+        assert status.returncode == 1, status.stderr
+        assert "No token for ticktick.com in cache file" in status.stdout
+        assert "Traceback" not in status.stderr
+        assert status.stderr.count("could not be moved aside") == 1, status.stderr
+        assert cache.read_text() == "{not json"  # left as it was
+
+
 # -- 5. waiting for another process --------------------------------------------------------
 
 HOLDER = """

@@ -624,8 +624,11 @@ def test_near_expiry_of_an_env_token_says_to_update_the_variable(
 
 def test_login_command() -> None:
     plain = OAuth2("my id", "s", "http://127.0.0.1:8080/", resolve=False)
+    # --host and --cache-path are named even as defaults: TICKTICK_HOST and
+    # TICKTICK_CACHE_PATH where it is run cannot redirect the command.
     assert plain.login_command() == (
-        "ticktick-auth login --client-id 'my id' --redirect-uri http://127.0.0.1:8080/"
+        "ticktick-auth login --client-id 'my id' --host ticktick.com --redirect-uri "
+        f"http://127.0.0.1:8080/ --cache-path {os.path.abspath('.token-oauth')}"
     )
     dida = OAuth2(
         "id", "s", "http://127.0.0.1:8080/", host="dida365.com", cache_path=None, resolve=False

@@ -351,6 +351,39 @@ def test_advice_with_a_cache_file_and_a_variable_leads_to_both(
     assert client().get_access_token() == oauth.get_access_token()
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("TICKTICK_CACHE_PATH", "other-cache"),
+        ("TICKTICK_HOST", "dida365.com"),
+        ("TICKTICK_STORE", "keyring"),
+    ],
+)
+def test_advice_is_not_redirected_by_ticktick_variables_where_it_is_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    """Defaults are named too: a TICKTICK_* variable in the person's shell changes nothing."""
+    monkeypatch.chdir(tmp_path)
+    oauth = OAuth2(
+        "cid",
+        "sekrit-value-123",
+        "http://127.0.0.1:8080/",
+        env_key="ACCESS_TOKEN_DICT",
+        resolve=False,
+        interactive=False,
+    )
+    assert oauth.cache is not None
+    oauth.cache.write(token_dict("tok-abcdef-123456", VALID))
+    assert oauth.get_access_token(check_env="") == "tok-abcdef-123456"
+    login, export = _quoted_commands(oauth.renewal_advice())
+    assert "--host ticktick.com" in login
+    argv = shlex.split(export)
+    result = cli(*argv[1:], "--format", "json", env=clean_env(**{variable: value}), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["access_token"] == "tok-abcdef-123456"
+
+
 @pytest.mark.timeout(120)
 def test_expiry_warning_and_unauthorized_advice_lead_to_a_working_token(
     signon: FakeTickTick, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, unquote
 
 import pytest
 from hostile import Connection, HostileServer
@@ -170,6 +170,68 @@ def test_the_error_code_is_redacted_but_kept_readable() -> None:
     assert "invalid_grant:<redacted>" in message
     assert "Bad code <redacted>" in message
     assert "HTTP 400" in message
+
+
+def every_byte_percent_encoded(text: str) -> str:
+    return "".join(f"%{byte:02X}" for byte in text.encode())
+
+
+def encode_uri_component(text: str) -> str:
+    return quote(text, safe="-_.!~*'()")
+
+
+SPELLED_SECRETS = [
+    # (client secret, how a hostile server spells it)
+    ("Zx9Kq4Lm2Pw7Rt3Yu8iOpA", every_byte_percent_encoded),
+    ("Zx9Kq4/Lm2*Pw7Rt3+Yu8iOpA", encode_uri_component),
+    ("Zx9Kq4Lm2&Pw7Rt3<Yu8iOpA'", html.escape),
+    ("Zx9Kq4Lm2&Pw7Rt3<Yu8iOpA'", lambda text: html.escape(every_byte_percent_encoded(text))),
+    ("Zx9Kq4Lm2Pw7Rt3Yu8iOpA", lambda text: "".join(f"&#{ord(c)};" for c in text)),
+]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("secret", "spell"),
+    SPELLED_SECRETS,
+    ids=["pct-every-byte", "encodeURIComponent", "html-escaped", "pct-then-html", "numeric-refs"],
+)
+def test_a_secret_echoed_escaped_is_redacted_in_its_decoded_form(
+    secret: str, spell: Callable[[str], str]
+) -> None:
+    """The server text is decoded (HTML, percent) before matching, and shown decoded."""
+
+    def handler(conn: Connection) -> None:
+        conn.read_request()
+        body = {
+            "error": "invalid_client",
+            "error_description": f"bad client_secret={spell(secret)}",
+        }
+        conn.respond(401, json.dumps(body).encode(), {"Content-Type": "application/json"})
+
+    with HostileServer(handler) as server, pytest.raises(TickTickError) as caught:
+        OAuth2(
+            CLIENT_ID,
+            secret,
+            REDIRECT_URI,
+            cache_path=None,
+            host=server.url,
+            authorizer=lambda request: CODE,
+        )
+    texts = [str(caught.value), str(getattr(caught.value, "error_description", ""))]
+    for text in texts:
+        for decoded in (text, unquote(text), html.unescape(text)):
+            assert secret not in decoded, text
+    assert "bad client_secret=<redacted>" in str(caught.value)
+
+
+@pytest.mark.timeout(60)
+def test_redaction_of_a_megabyte_of_escapes_ends() -> None:
+    """Decoding is bounded and linear: 1 MB of nested escapes is redacted at once."""
+    from ticktick.errors import _redact
+
+    text = ("%25" * 100_000 + "&amp;" * 100_000 + "&#37;" * 100_000)[: 1 << 20]
+    assert "<redacted>" not in _redact(text, ["Zx9Kq4Lm2Pw7Rt3Yu8iOpA"])
 
 
 # -- an Open API that echoes the bearer token ---------------------------------------------

@@ -142,3 +142,30 @@ def test_symlink_owned_by_another_user_is_refused(tmp_path: Path) -> None:
         store.write(OLD)
     assert victim.read_text() == "precious"
     assert link.is_symlink()
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="giving a symlink another owner needs root")
+@pytest.mark.parametrize("relative", [False, True], ids=["absolute", "relative"])
+def test_a_folder_linked_by_another_user_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, relative: bool
+) -> None:
+    """``dl/tok`` with ``dl`` another user's link: refused like a final link, read or write."""
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "tok").write_text(json.dumps(OLD))  # their planted token, in your name
+    (theirs / "tok").chmod(0o600)
+    link = tmp_path / "dl"
+    link.symlink_to(theirs, target_is_directory=True)
+    os.lchown(link, NOBODY, NOBODY)
+    monkeypatch.chdir(tmp_path)
+    path = Path("dl/tok") if relative else link / "tok"
+    store = FileStore(path, identity=IDENTITY)
+    with pytest.raises(TokenCacheError, match="symbolic link owned by another user") as caught:
+        store.read()
+    assert f"is reached through {path.parent}" in str(caught.value)
+    assert f"uid {NOBODY}" in str(caught.value)
+    with pytest.raises(TokenCacheError, match="Refusing to follow it"):
+        store.write({"access_token": "new-token", "expire_time": 2_000_000_000})
+    assert json.loads((theirs / "tok").read_text()) == OLD
+    os.lchown(link, 0, 0)  # root's links (as /var on macOS) and your own are followed
+    assert FileStore(path, identity=IDENTITY).read() is not None

@@ -27,7 +27,13 @@ import time
 from . import __version__
 from ._defaults import MAX_TIMEOUT
 from .endpoints import resolve_host
-from .errors import ConfigurationError, TickTickError
+from .errors import (
+    AuthorizationTimeout,
+    ConfigurationError,
+    ReauthorizationRequired,
+    TickTickError,
+    TokenNotStoredWarning,
+)
 from .resolution import Resolution, find_stored_token, where
 from .store import (
     DEFAULT_CACHE_PATH,
@@ -86,6 +92,12 @@ class _UsageError(TickTickError):
     """The command line or its environment cannot work (exit 2)."""
 
 
+def _sentence(text: str) -> str:
+    """*text* ending in one full stop, however its composed parts ended."""
+    text = text.rstrip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 def _nonempty(text: str) -> str:
     if not text.strip():
         raise ValueError("is empty")
@@ -99,7 +111,7 @@ def _host(text: str) -> str:
     try:
         resolve_host(_nonempty(text))
     except ConfigurationError as exc:
-        raise ValueError(f"is not a usable host: {exc}") from None
+        raise ValueError(f"is not a usable host: {str(exc).rstrip('.')}") from None
     return text
 
 
@@ -192,7 +204,13 @@ _FROM_ENVIRONMENT: tuple[tuple[str, str, str, Callable[[str], str], str | None],
 
 
 def _apply_environment(args: Options) -> None:
-    """Fill each option not given on the command line from its variable, checked as the flag."""
+    """Fill each option not given on the command line from its variable, checked as the flag.
+
+    An explicit ``--cache-path`` names a file, so it selects the file store unless
+    ``--store`` is given too: ``TICKTICK_STORE`` does not turn it into another store.
+    """
+    if getattr(args, "cache_path", None) is not None and getattr(args, "store", "") is None:
+        args.store = "file"
     for name, option, variable, check, default in _FROM_ENVIRONMENT:
         if not hasattr(args, name) or getattr(args, name) is not None:
             continue
@@ -203,10 +221,10 @@ def _apply_environment(args: Options) -> None:
         try:
             setattr(args, name, check(text))
         except ValueError as exc:
-            raise _UsageError(
-                f"The environment variable {variable} (the default of {option}) {exc}. "
-                f"Fix or unset {variable}, or pass {option}."
-            ) from None
+            problem = _sentence(
+                f"The environment variable {variable} (the default of {option}) {exc}"
+            )
+            raise _UsageError(f"{problem} Fix or unset {variable}, or pass {option}.") from None
 
 
 def _check_login_usage(args: Options) -> None:
@@ -257,17 +275,17 @@ def _command(args: Options, command: str) -> str:
     import shlex
 
     parts = [_PROG, command]
-    host = resolve_host(args.host).host
-    if host != "ticktick.com":
-        parts += ["--host", host]
     if args.client_id:
         parts += ["--client-id", args.client_id]
+    parts += ["--host", resolve_host(args.host).host]  # always: see below
     if args.scope:
         parts += ["--scope", args.scope]
     if args.store != "file":
         parts += ["--store", args.store]
-    elif args.cache_path != DEFAULT_CACHE_PATH:
-        parts += ["--cache-path", args.cache_path]
+    else:
+        parts += ["--cache-path", os.path.abspath(args.cache_path)]
+    # --host and the store are named even when they are the defaults, so that the
+    # TICKTICK_* variables where the command is run cannot send it elsewhere.
     return shlex.join(parts)
 
 
@@ -302,7 +320,10 @@ def _format(token: TokenDict, fmt: str, env_key: str) -> str:
     if fmt == "env-dict":
         return repr(_public(token))
     if fmt == "dotenv":
-        return f"{env_key}='{json.dumps(_public(token))}'"
+        # Single-quoted for a shell, `docker --env-file` and `parse_token_text` alike; a
+        # ' in any field is written \u0027 (the same JSON) so it cannot end the quotes.
+        quoted = json.dumps(_public(token)).replace("'", "\\u0027")
+        return f"{env_key}='{quoted}'"
     raise ConfigurationError(f"Unknown format {fmt!r}")  # pragma: no cover - argparse checks
 
 
@@ -362,6 +383,16 @@ def _save(path: str, payload: bytes, force: bool) -> None:
 # -- commands ---------------------------------------------------------------------------
 
 
+def _plain(value: object) -> str:
+    """*value* for one line of output: as is if printable, else quoted with escapes.
+
+    A stored field (``scope``, ...) with a line break or a control character could
+    otherwise fake a line of its own, such as ``status:   valid``.
+    """
+    text = str(value)
+    return text if text.isprintable() else repr(text)
+
+
 def _cmd_token(args: Options) -> int:
     token, _ = _valid_token(args)
     print(token["access_token"])
@@ -384,16 +415,16 @@ def _cmd_status(args: Options) -> int:
         return EXIT_FAILURE
     days = _days_left(token)
     expire_time = expire_time_of(token)
-    print(f"source:   {where(source)}")
+    print(f"source:   {_plain(where(source))}")
     for other, old in skipped:
         old_time = expire_time_of(old)
         when = readable_time(old_time) if old_time is not None else "an unknown time"
-        print(f"skipped:  {where(other)} (expired on {when})")
+        print(f"skipped:  {_plain(where(other))} (expired on {when})")
     print(f"store:    {'environment' if isinstance(source, EnvSource) else args.store}")
-    print(f"host:     {resolve_host(args.host).host}")
+    print(f"host:     {_plain(resolve_host(args.host).host)}")
     if args.client_id:
-        print(f"client:   {args.client_id}")
-    print(f"scope:    {token.get('scope', 'unknown')}")
+        print(f"client:   {_plain(args.client_id)}")
+    print(f"scope:    {_plain(token.get('scope', 'unknown'))}")
     if expire_time is None or days is None:
         print("expires:  unknown (the token has no expire_time)")
         return EXIT_OK
@@ -541,6 +572,8 @@ def _offer_outputs(token: TokenDict, read_line: ReadLine, timeout: float) -> boo
 
 
 def _cmd_login(args: Options) -> int:
+    import warnings
+
     from .oauth2 import OAuth2
     from .signon import SignOn, _read_terminal_line
 
@@ -592,7 +625,10 @@ def _cmd_login(args: Options) -> int:
         authorizer=signon,
         resolve=False,
     )
-    token = oauth.authorize()
+    with warnings.catch_warnings():
+        # The library also logs it (a plain line on standard error): say it once.
+        warnings.simplefilter("ignore", TokenNotStoredWarning)
+        token = oauth.authorize()
     days = _days_left(token)
     stored = "not stored (--no-cache)" if oauth.cache is None else f"stored in {where(oauth.cache)}"
     if oauth.store_error is not None:  # not lost: it is shown or printed below
@@ -616,14 +652,37 @@ def _cmd_login(args: Options) -> int:
             raise _Failure(f"{exc} The token was printed on standard output instead.") from None
         print(f"Wrote {args.output_file} (mode 0600).", file=sys.stderr)
     elif terminal and (args.output is None or not kept):
-        taken = _offer_outputs(token, read_line, args.timeout)
-        if not taken and not kept:
-            why = "--no-cache" if oauth.cache is None else "it could not be stored"
-            print(f"The token was not kept anywhere ({why}, and no offer taken).")
+        try:
+            taken = _offer_outputs(token, read_line, args.timeout)
+        except (AuthorizationTimeout, ReauthorizationRequired):
+            # No answer in time, or standard input closed: the sign-on itself succeeded.
+            where_kept = f"it is {stored}" if kept else "so here it is (JSON)"
+            print(f"No answer to the offers above; {where_kept}.", file=sys.stderr)
+            if not kept:
+                _print_json(token, args)
+            return EXIT_OK
+        except KeyboardInterrupt:
+            if not kept:  # never lose it, even when interrupted
+                print(
+                    "\nInterrupted; the token is kept nowhere, so here it is (JSON):",
+                    file=sys.stderr,
+                )
+                _print_json(token, args)
+            raise
+        if not taken and oauth.cache is None:  # --no-cache, and every offer declined
+            print("The token was not kept anywhere (--no-cache, and no offer taken).")
+        elif not taken and not kept:
+            print("The token could not be stored, so here it is (JSON):", file=sys.stderr)
+            _print_json(token, args)
     elif not kept:
         print("The token could not be stored, so here it is (JSON):", file=sys.stderr)
-        print(_format(token, "json", args.env_key or DEFAULT_ENV_KEY))
+        _print_json(token, args)
     return EXIT_OK
+
+
+def _print_json(token: TokenDict, args: Options) -> None:
+    """Print *token* as JSON on standard output: the last resort for a token kept nowhere."""
+    print(_format(token, "json", args.env_key or DEFAULT_ENV_KEY), flush=True)
 
 
 # -- the parser ---------------------------------------------------------------------------

@@ -255,12 +255,21 @@ def _spellings(secret: str) -> set[str]:
     return {form for form in forms if len(form) >= _MIN_SECRET}
 
 
+_DECODE_ROUNDS = 3
+"""How many times `_redact` undoes HTML escaping and percent-encoding (nested echoes)."""
+
+
 def _redact(text: str, secrets: Iterable[str | None]) -> str:
     """Return *text* with every spelling of every secret replaced by `REDACTED`.
 
     This is the one redaction rule: every piece of server text that goes into a
-    message or a log record passes through it. Matching ignores case (percent-encoding
-    may use either case of hex digits); over-redacting is harmless.
+    message or a log record passes through it. Rather than list every escaping a
+    server may apply, the text is brought to a canonical form: HTML character
+    references and percent-escapes are decoded (up to `_DECODE_ROUNDS` times, for
+    nested escaping), and the secrets' `_spellings` are matched before and after each
+    round. The decoded text is what is returned. Matching ignores case
+    (percent-encoding may use either case of hex digits); over-redacting is harmless.
+    Time is linear in the length of *text*.
     """
     import re
 
@@ -270,8 +279,26 @@ def _redact(text: str, secrets: Iterable[str | None]) -> str:
             forms |= _spellings(secret)
     if not forms:
         return text
-    pattern = "|".join(re.escape(form) for form in sorted(forms, key=len, reverse=True))
-    return re.sub(pattern, REDACTED, text, flags=re.IGNORECASE)
+    pattern = re.compile(
+        "|".join(re.escape(form) for form in sorted(forms, key=len, reverse=True)), re.IGNORECASE
+    )
+    text = pattern.sub(REDACTED, text)
+    for _ in range(_DECODE_ROUNDS):
+        if "%" not in text and "&" not in text:
+            break
+        decoded = _decode(text)
+        if decoded == text:
+            break
+        text = pattern.sub(REDACTED, decoded)
+    return text
+
+
+def _decode(text: str) -> str:
+    """*text* with HTML character references, then percent-escapes, decoded once."""
+    import html
+    from urllib.parse import unquote
+
+    return unquote(html.unescape(text), errors="replace")
 
 
 def _excerpt(body: str, secrets: Iterable[str | None] = ()) -> str:

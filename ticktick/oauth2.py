@@ -339,19 +339,24 @@ class OAuth2:
         warnings.warn(message, TokenExpiryWarning, stacklevel=3)
 
     def _client_options(self) -> list[str]:
-        """The ``ticktick-auth`` options naming this client's app, host and scope."""
-        parts = ["--client-id", self._client_id]
-        if self.endpoints.host != "ticktick.com":
-            parts += ["--host", self.endpoints.host]
+        """The ``ticktick-auth`` options naming this client's app, host and scope.
+
+        ``--host`` is always named, the default too: a ``TICKTICK_HOST`` where the
+        command is run must not send it to another region.
+        """
+        parts = ["--client-id", self._client_id, "--host", self.endpoints.host]
         if normalize_scope(self._scope) != normalize_scope(DEFAULT_SCOPE):
             parts += ["--scope", self._scope]
         return parts
 
     def _store_options(self) -> list[str] | None:
-        """The ``ticktick-auth`` options selecting this client's store; ``None`` if none can."""
+        """The ``ticktick-auth`` options selecting this client's store; ``None`` if none can.
+
+        A file is always named by ``--cache-path`` and its absolute path, the default too:
+        a ``TICKTICK_CACHE_PATH`` or ``TICKTICK_STORE`` where the command is run must not
+        send it to another store (an explicit ``--cache-path`` selects the file store).
+        """
         if isinstance(self.cache, FileStore):
-            if self.cache.path == DEFAULT_CACHE_PATH:
-                return []
             return ["--cache-path", os.path.abspath(self.cache.path)]
         cli_options = getattr(self.cache, "cli_options", None)
         return None if cli_options is None else list(cli_options())

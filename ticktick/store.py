@@ -118,6 +118,14 @@ _KINDS = (
 )
 
 
+class _CannotMoveAside(TokenCacheError):
+    """An unusable cache file could not be renamed aside (*strerror* says why)."""
+
+    def __init__(self, message: str, strerror: str) -> None:
+        super().__init__(message)
+        self.strerror = strerror
+
+
 def _owner_name(uid: int) -> str:
     """``uid N (name)``, or ``uid N`` where the name is unknown."""
     try:
@@ -170,11 +178,43 @@ def _foreign_link(path: str, what: str) -> TokenCacheError | None:
     return None
 
 
+def _foreign_folder_link(path: str, what: str) -> TokenCacheError | None:
+    """A refusal if a folder on *path* is a symbolic link owned by neither you nor root.
+
+    Another user's link among the folders decides where the file really is, just as
+    a link at the file itself does. Root's links (``/var`` on macOS) are trusted. The
+    path is taken as given: a relative one starts at the working folder, which
+    ``getcwd`` names without links. One ``lstat`` per folder.
+    """
+    if not hasattr(os, "geteuid"):  # pragma: no cover - Windows: no owners to compare
+        return None
+    trusted = (os.geteuid(), 0)
+    folder = os.path.dirname(path)
+    while folder:
+        try:
+            info = os.lstat(folder)
+        except OSError:  # absent (to be created) or unreadable: opening says why
+            info = None
+        if info is not None and stat.S_ISLNK(info.st_mode) and info.st_uid not in trusted:
+            return TokenCacheError(
+                f"{what.capitalize()} {path} is reached through {folder}, a symbolic link owned "
+                f"by another user ({_owner_name(info.st_uid)}). Refusing to follow it: its "
+                "owner decides where your token would be read from and written to. Remove it, "
+                "or choose a path of your own."
+            )
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    return None
+
+
 def open_checked(path: str, flags: int, what: str) -> int:
     """Open *path* by the one rule for every file the client reads or writes.
 
     * Nothing blocks: ``O_NONBLOCK``, so a FIFO cannot hold ``open()``.
-    * A symbolic link is followed only if it is your own (``O_NOFOLLOW`` first).
+    * A symbolic link is followed only if it is your own (``O_NOFOLLOW`` first); a
+      folder on the way may be a link only if it is yours or root's.
     * The opened descriptor must be a regular file owned by you (checked with
       ``fstat``, so nothing can be swapped in between); see `file_problem`.
 
@@ -185,6 +225,9 @@ def open_checked(path: str, flags: int, what: str) -> int:
         OSError: It cannot be opened (``FileNotFoundError`` when absent).
     """
     flags |= _OPEN_FLAGS
+    refused = _foreign_folder_link(path, what)
+    if refused is not None:
+        raise refused
     try:
         try:
             fd = os.open(path, flags | _NOFOLLOW, 0o600)
@@ -573,6 +616,7 @@ class FileStore(TokenStore):
         self.identity = identity
         self._lock = _FileLock(self.path + ".lock", lock_timeout)
         self._warned_mode = False
+        self._warned_stuck = False
 
     def __repr__(self) -> str:
         return f"FileStore({self.path!r})"
@@ -658,8 +702,9 @@ class FileStore(TokenStore):
         """Return the cached token, or ``None`` when there is no usable one.
 
         A missing file returns ``None`` silently. A corrupt file is renamed aside
-        with a warning. A token issued for another identity is left in place, not
-        returned, and logged.
+        with a warning (where it cannot be, as in a read-only folder, it stays and
+        counts as no token, with one warning). A token issued for another identity is
+        left in place, not returned, and logged.
 
         Raises:
             TokenCacheError: The path cannot be read (a folder, no permission).
@@ -790,10 +835,26 @@ class FileStore(TokenStore):
                 _unlink_quietly(os.path.join(folder, name))
 
     def _set_aside_if_unchanged(self, raw: bytes, kind: str, why: str) -> None:
-        """Rename the file aside if it still holds *raw* (another process may have fixed it)."""
+        """Rename the file aside if it still holds *raw* (another process may have fixed it).
+
+        This is a read: where the file cannot be moved (a read-only folder) it stays,
+        counted as no token, with one warning saying why; only a write fails on it.
+        """
         with self._lock.hold():
-            if self._read_bytes() == raw:
+            if self._read_bytes() != raw:
+                return
+            try:
                 self._rename_aside(kind, why)
+            except _CannotMoveAside as exc:
+                if not self._warned_stuck:
+                    self._warned_stuck = True
+                    _logger().warning(
+                        "The token cache %s is unusable (%s) and could not be moved aside (%s); "
+                        "it is left in place and counts as no token. Move or delete it by hand.",
+                        self.path,
+                        why,
+                        exc.strerror,
+                    )
 
     def _rename_aside(self, kind: str, why: str) -> None:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
@@ -803,9 +864,10 @@ class FileStore(TokenStore):
         except FileNotFoundError:
             return
         except OSError as exc:
-            raise TokenCacheError(
+            raise _CannotMoveAside(
                 f"The token cache {self.path} is unusable ({why}) and cannot be moved aside: "
-                f"{exc.strerror}. Move or delete it by hand."
+                f"{exc.strerror}. Move or delete it by hand.",
+                exc.strerror or type(exc).__name__,
             ) from None
         _logger().warning(
             "The token cache %s was unusable (%s); it was moved to %s and a new token is needed.",
@@ -1045,7 +1107,13 @@ def write_private_file(path: str | os.PathLike[str], payload: bytes, *, what: st
 
 
 def _check_destination(path: str, what: str) -> None:
-    """Refuse to replace anything but a regular file or a symbolic link of your own."""
+    """Refuse to replace anything but a regular file or a symbolic link of your own.
+
+    A path through another user's linked folder is refused too.
+    """
+    refused = _foreign_folder_link(path, what)
+    if refused is not None:
+        raise refused
     try:
         info = os.lstat(path)
     except OSError:
