@@ -9,6 +9,11 @@ Found by an outside attack on issue 11 (raw-socket servers, tests/hostile.py):
 * A ``charset=punycode`` answer was decoded by a quadratic codec; only ordinary text
   encodings are decoded now, others are unknown charsets (tests/test_typed_answers.py).
 * JSON nested too deeply for the parser is an `ApiError`, not a raw ``RecursionError``.
+* An interim ``102 Processing`` or ``103 Early Hints`` was taken as the final answer
+  (``http.client`` skips only ``100``): the token request failed "with HTTP 103" after
+  spending the code, and on a kept-alive connection the next API call read the answer
+  left behind (``get_project("B")`` returned project A). Every ``1xx`` but ``101`` is
+  skipped now, under the answer's one deadline.
 
 The time bounds are "it ended well within the timeout plus slack", far under the old
 tens of seconds; they are not speed measurements (those live in bench/).
@@ -23,7 +28,7 @@ from collections.abc import Callable
 import pytest
 from hostile import Connection, HostileServer
 
-from ticktick import ApiError, NotFound, OAuth2, OpenAPI, TickTickError
+from ticktick import ApiError, NotFound, OAuth2, OpenAPI, TickTickError, TransportError
 from ticktick.errors import _EXCERPT_SCAN, _SPELLING_GROWTH, _excerpt
 
 ENV_KEY = "HOSTILE_ANSWERS_TOKEN"
@@ -214,3 +219,80 @@ def test_json_nested_too_deeply_is_an_api_error(
         api_for(server).list_projects()
     assert caught.value.status == 200
     assert "too deeply" in str(caught.value)
+
+
+# -- interim 1xx answers ---------------------------------------------------------------
+
+EARLY_HINTS = b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+PROCESSING = b"HTTP/1.1 102 Processing\r\n\r\n"
+TOKEN = b'{"access_token": "tok-abc-123456", "token_type": "bearer", "expires_in": 3600}'
+
+
+def interim_then(interim: bytes, body: bytes) -> Callable[[Connection], None]:
+    """A server sending *interim* (one or more 1xx answers), then a 200 with *body*."""
+
+    def handler(conn: Connection) -> None:
+        while True:
+            conn.read_request()
+            conn.send(interim)
+            conn.respond(200, body, {"Content-Type": "application/json"})
+
+    return handler
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "interim",
+    [EARLY_HINTS, PROCESSING, PROCESSING + EARLY_HINTS + b"HTTP/1.1 100 Continue\r\n\r\n"],
+    ids=["103", "102", "several"],
+)
+def test_the_token_request_skips_interim_answers(interim: bytes) -> None:
+    with HostileServer(interim_then(interim, TOKEN)) as server:
+        token = token_client(server).exchange_code("the-code-1234")
+    assert token["access_token"] == "tok-abc-123456"
+
+
+@pytest.mark.timeout(60)
+def test_an_api_call_skips_an_early_hints_answer(
+    api_for: Callable[[HostileServer], OpenAPI],
+) -> None:
+    with HostileServer(interim_then(EARLY_HINTS, b"[]")) as server:
+        assert api_for(server).list_projects() == []
+
+
+@pytest.mark.timeout(60)
+def test_an_early_hints_answer_never_shifts_the_next_answer_on_a_kept_alive_connection(
+    api_for: Callable[[HostileServer], OpenAPI],
+) -> None:
+    def handler(conn: Connection) -> None:
+        first = True
+        while True:
+            request = conn.read_request()
+            body = json.dumps({"id": request.target.rsplit("/", 1)[-1]}).encode()
+            if first:
+                conn.send(EARLY_HINTS)
+                first = False
+            headers = {"Content-Type": "application/json", "Connection": "keep-alive"}
+            conn.respond(200, body, headers)
+
+    with HostileServer(handler) as server:
+        api = api_for(server)
+        assert api.get_project("A")["id"] == "A"
+        assert api.get_project("B")["id"] == "B"
+        assert server.connections == 1
+
+
+@pytest.mark.timeout(60)
+def test_early_hints_forever_end_within_the_read_timeout(
+    api_for: Callable[[HostileServer], OpenAPI],
+) -> None:
+    def handler(conn: Connection) -> None:
+        conn.read_request()
+        conn.repeat(EARLY_HINTS, every=0.1)
+
+    with HostileServer(handler) as server:
+        started = time.monotonic()
+        with pytest.raises(TransportError):  # a POST: not retried, so one deadline in all
+            api_for(server).create_task("p1", "title")
+        elapsed = time.monotonic() - started
+    assert elapsed < TIMEOUT[1] + SLACK, f"the API call took {elapsed:.1f} s"
