@@ -62,6 +62,47 @@ MAX_API_RESPONSE = 16 * 1024 * 1024
 """The largest Open API answer read, in bytes."""
 
 
+_CHARSETS = (
+    frozenset(
+        [
+            "ascii",
+            "utf-8",
+            "utf-8-sig",
+            "utf-16",
+            "utf-16-be",
+            "utf-16-le",
+            "utf-32",
+            "utf-32-be",
+            "utf-32-le",
+            "koi8-r",
+            "koi8-u",
+            "big5",
+            "euc_jp",
+            "euc_kr",
+            "gb2312",
+            "gbk",
+            "gb18030",
+            "shift_jis",
+        ]
+    )
+    | {f"iso8859-{n}" for n in range(1, 17) if n != 12}
+    | {f"cp{n}" for n in range(1250, 1259)}
+)
+"""Charsets an answer is decoded in (as `codecs.lookup` names them): ordinary text
+encodings, each decoded in linear time. JSON is UTF-8 (RFC 8259); the others serve
+error pages of proxies."""
+
+
+def _charset_name(charset: str) -> str | None:
+    """The codec's own name for *charset* (``latin-1`` is ``iso8859-1``), or ``None``."""
+    import codecs
+
+    try:
+        return codecs.lookup(charset).name
+    except (LookupError, ValueError, TypeError):
+        return None
+
+
 def format_date(value: datetime) -> str:
     """Format a ``datetime`` as TickTick expects; a naive one is taken as local time."""
     return (
@@ -198,10 +239,10 @@ class OpenAPI:
             return None
         try:
             value = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply to read
             raise ApiError(
                 f"{method} {url} answered HTTP {response.status_code} with a body that is not "
-                f"JSON: {self._excerpt(text)!r}",
+                f"JSON (or nests too deeply to read): {self._excerpt(text)!r}",
                 status=response.status_code,
                 body_excerpt=self._excerpt(text),
             ) from None
@@ -215,22 +256,26 @@ class OpenAPI:
     def _text(self, method: str, url: str, response: requests.Response, raw: bytes) -> str:
         """The body decoded in its declared charset (UTF-8, JSON's, when none is given).
 
-        An error answer in a charset Python does not know is read as UTF-8, only to
-        quote it in the error; a successful one is refused rather than guessed at.
+        Only ordinary text encodings (`_CHARSETS`) are used: others, such as ``punycode``
+        (whose decoder is quadratic) or ``base64``, count as unknown. An error answer in
+        an unknown charset is read as UTF-8, only to quote it in the error; a successful
+        one is refused rather than guessed at.
         """
         charset = response.encoding or "utf-8"
         try:
-            return raw.decode(charset, errors="replace")
-        except (LookupError, ValueError):  # unknown, not a text encoding, or no "replace"
-            if raw and 200 <= response.status_code < 300:
-                raise ApiError(
-                    f"{method} {url} answered HTTP {response.status_code} in the charset "
-                    f"{self._excerpt(charset)!r}, which cannot be decoded, so the answer was "
-                    "not read. Check base_url points at the TickTick Open API; if it does, "
-                    "report this answer.",
-                    status=response.status_code,
-                ) from None
-            return raw.decode("utf-8", errors="replace")
+            if _charset_name(charset) in _CHARSETS:
+                return raw.decode(charset, errors="replace")
+        except (LookupError, ValueError):  # e.g. a BOM-less utf-16 that is cut short
+            pass
+        if raw and 200 <= response.status_code < 300:
+            raise ApiError(
+                f"{method} {url} answered HTTP {response.status_code} in the charset "
+                f"{self._excerpt(charset)!r}, which cannot be decoded, so the answer was "
+                "not read. Check base_url points at the TickTick Open API; if it does, "
+                "report this answer.",
+                status=response.status_code,
+            )
+        return raw.decode("utf-8", errors="replace")
 
     def _excerpt(self, text: str) -> str:
         """A safe excerpt of server text: short, and without the token in any spelling."""

@@ -63,6 +63,13 @@ __all__ = [
 
 _EXCERPT_LIMIT = 200
 
+_EXCERPT_SCAN = 32 * 1024
+"""How much of a body, in characters, an excerpt is taken from: the work is bounded."""
+
+_SPELLING_GROWTH = 64
+"""No spelling of a secret (encoded, escaped, as HTML entities) is longer than this many
+times the secret: the part of a body redacted runs this far past `_EXCERPT_SCAN`."""
+
 
 class TickTickError(Exception):
     """Base class of every error raised by this package."""
@@ -304,16 +311,25 @@ def _decode(text: str) -> str:
 def _excerpt(body: str, secrets: Iterable[str | None] = ()) -> str:
     """Return a short, single-line, tag-free excerpt of a response body, with secrets removed.
 
+    Only about the first `_EXCERPT_SCAN` characters are used, and every step is
+    linear, so the time taken is bounded whatever the body (a server's answer may be
+    megabytes of unclosed tags). The prefix is redacted with a margin as long as the
+    longest spelling of a secret, and the margin is then dropped, so a secret cut by
+    the prefix's end never shows in part.
     Secrets are removed before and after the markup is taken out, so that neither an
-    HTML-escaped nor a plain echo survives.
+    HTML-escaped nor a plain echo survives. An unclosed ``<script`` or ``<style``
+    hides the rest, as in a browser.
     """
     import html
     import re
 
     secrets = tuple(secrets)
-    text = _redact(body, secrets)
-    text = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", text)
-    text = re.sub(r"(?s)<[^>]*>", " ", text)
+    margin = _SPELLING_GROWTH * max((len(secret) for secret in secrets if secret), default=0)
+    text = _redact(body[: _EXCERPT_SCAN + margin], secrets)
+    if margin and len(body) > _EXCERPT_SCAN + margin:
+        text = text[:-margin]  # a spelling cut by the end is unredacted, and at most this long
+    text = re.sub(r"(?is)<(script|style)\b.*?(?:</\1\s*>|\Z)", " ", text)
+    text = re.sub(r"<[^<>]*>", " ", text)
     text = html.unescape(text)
     text = " ".join(text.split())
     text = _redact(text, secrets)

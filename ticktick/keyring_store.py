@@ -3,7 +3,9 @@
 Needs ``pip install 'ticktick-oauth[keyring]'`` (the ``keyring`` package) and a
 keyring backend: macOS Keychain, Windows Credential Locker, the Secret Service of a
 Linux desktop, or a file-backed one such as ``keyrings.alt``. Without a usable
-backend, every operation raises [`TokenCacheError`][ticktick.errors.TokenCacheError] saying so.
+backend, every operation raises [`TokenCacheError`][ticktick.errors.TokenCacheError] saying so;
+so does any failure of the backend (a locked keyring, a damaged keyring file), naming
+the backend and what to do.
 
 The token is stored as a password of the service ``ticktick-oauth`` under a user
 name made of host, client id and scope, so each app and region has its own entry.
@@ -71,7 +73,9 @@ class KeyringStore(TokenStore):
                 "pip install 'ticktick-oauth[keyring]'."
             ) from None
         self._keyring = keyring
-        self._errors: tuple[type[BaseException], ...] = (keyring.errors.KeyringError,)
+        # Backends raise errors of their own besides KeyringError (keyrings.alt's file
+        # backend lets configparser's through for a damaged file): any is a store failure.
+        self._errors: tuple[type[BaseException], ...] = (Exception,)
         self.identity = identity
         self.service = service
         self._lock_folder = lock_folder
@@ -95,11 +99,21 @@ class KeyringStore(TokenStore):
         return ["--store", "keyring"]
 
     def _backend_name(self) -> str:
-        backend = self._keyring.get_keyring()
+        try:
+            backend = self._keyring.get_keyring()
+        except Exception:
+            return "whose backend could not be loaded"
         return f"{type(backend).__module__}.{type(backend).__name__}"
 
     def _check_backend(self) -> None:
-        backend = self._keyring.get_keyring()
+        try:
+            backend = self._keyring.get_keyring()
+        except Exception as exc:
+            raise TokenCacheError(
+                f"The keyring backend could not be loaded ({type(exc).__name__}). Check "
+                "PYTHON_KEYRING_BACKEND and the keyring's configuration, or use the file store "
+                "(--store file)."
+            ) from None
         module = type(backend).__module__
         if module.startswith("keyring.backends.fail") or module.startswith("keyring.backends.null"):
             raise TokenCacheError(
@@ -110,9 +124,11 @@ class KeyringStore(TokenStore):
             )
 
     def _fail(self, doing: str, exc: BaseException) -> NoReturn:
+        # Only the error's type: its text may quote the keyring's content (a token).
         raise TokenCacheError(
             f"The keyring ({self._backend_name()}) could not {doing}: {type(exc).__name__}. "
-            "Unlock it, or use the file store (--store file)."
+            "Unlock it; if its storage is damaged (such as the file of a file-backed "
+            "keyring), repair or move it aside; or use the file store (--store file)."
         ) from None
 
     def read(self) -> TokenDict | None:

@@ -10,9 +10,17 @@ Needs ``pip install 'ticktick-oauth[redis]'`` (the ``redis`` package).
   renewed in the background, so a live holder keeps it through a long sign-on, and
   a holder that dies (even by ``SIGKILL``) loses it after ``lock_ttl`` seconds, when
   another worker takes over. Waiting is bounded by a timeout.
-* Every network operation has a timeout. An unreachable Redis raises
-  [`TokenCacheError`][ticktick.errors.TokenCacheError] naming the address (never the
-  password); there is no silent fallback to another store.
+* Every command has one deadline for its whole exchange (*timeout*, 5 s by default):
+  sending it and reading the whole reply, however slowly the server trickles it. The
+  project's deadline mechanism (``ticktick._deadline``) shuts the connection's socket
+  down when it passes; redis-py's own socket timeout bounds only each wait. The
+  connection's handshake (``HELLO``, ``AUTH``, ``SELECT``) is commands too, each with
+  its deadline; the TCP connect has redis-py's connect timeout. Commands are tried
+  once (redis-py's retries are off), so *timeout* bounds each operation's command.
+  A ``client=`` of the caller's own keeps its own timeouts.
+* Every failure (an unreachable Redis, a timeout, a reply redis-py cannot make sense
+  of) raises [`TokenCacheError`][ticktick.errors.TokenCacheError] naming the address
+  (never the password); there is no silent fallback to another store.
 
 Examples:
     >>> store = RedisStore("redis://cache.internal:6379/0")  # doctest: +SKIP
@@ -32,6 +40,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
+from ._deadline import Deadline
 from .errors import ConfigurationError, TokenCacheError
 from .store import TokenIdentity, TokenStore, _logger, check_identity, decode_token, encode_token
 from .token import TokenDict, expire_time_of
@@ -39,6 +48,9 @@ from .token import TokenDict, expire_time_of
 __all__ = ["RedisStore"]
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
+
+_AnyBase: Any = object
+"""The base of a mixin for redis-py's classes, which are imported only when used."""
 
 # Delete the key only if it still holds this owner's value (or this access token).
 _RELEASE = """
@@ -60,6 +72,84 @@ return 0
 """
 
 
+class _CommandDeadline(_AnyBase):  # type: ignore[misc]  # mixed into redis-py's classes
+    """A redis-py connection on which each command's whole exchange has one `Deadline`.
+
+    The deadline is armed when a command is sent and cancelled when its reply has
+    been read; a command sent within another (redis-py's health check) shares it.
+    When it passes, the socket is shut down and the read ends with redis-py's
+    ``TimeoutError``.
+    """
+
+    _ticktick_seconds: float = 5.0
+    _ticktick_deadline: Deadline | None = None
+    _ticktick_depth = 0
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        if not self._sock:
+            self.connect()  # its handshake commands get deadlines of their own
+        if self._ticktick_depth == 0:
+            self._ticktick_stop()
+            self._ticktick_deadline = Deadline(self._ticktick_seconds, self._sock)
+        self._ticktick_depth += 1
+        deadline = self._ticktick_deadline
+        try:
+            super().send_packed_command(command, check_health)
+        except Exception:
+            self._ticktick_stop()
+            if deadline is not None and deadline.expired:
+                raise self._ticktick_late() from None
+            raise
+
+    def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        deadline = self._ticktick_deadline
+        try:
+            return super().read_response(*args, **kwargs)
+        except Exception:
+            self._ticktick_stop()
+            if deadline is not None and deadline.expired:
+                raise self._ticktick_late() from None
+            raise
+        finally:
+            self._ticktick_depth = max(0, self._ticktick_depth - 1)
+            if self._ticktick_depth == 0:
+                self._ticktick_stop()
+
+    def disconnect(self, *args: Any, **kwargs: Any) -> None:
+        self._ticktick_stop()
+        super().disconnect(*args, **kwargs)
+
+    def _ticktick_stop(self) -> None:
+        deadline, self._ticktick_deadline = self._ticktick_deadline, None
+        self._ticktick_depth = 0
+        if deadline is not None:
+            deadline.cancel()
+
+    def _ticktick_late(self) -> Exception:
+        import redis
+
+        self.disconnect()
+        return redis.exceptions.TimeoutError(
+            f"the command did not finish within {self._ticktick_seconds:g} s"
+        )
+
+
+def _connection_class(url: str, timeout: float) -> type[Any]:
+    """redis-py's connection class for *url*'s scheme, with command deadlines."""
+    import redis.connection
+
+    scheme = urlsplit(url).scheme.lower()
+    base: type[Any] = {
+        "rediss": redis.connection.SSLConnection,
+        "unix": redis.connection.UnixDomainSocketConnection,
+    }.get(scheme, redis.connection.Connection)
+    return type(
+        f"Deadline{base.__name__}",
+        (_CommandDeadline, base),
+        {"_ticktick_seconds": timeout},
+    )
+
+
 def _safe_address(url: str) -> str:
     """The URL without user name or password, for messages."""
     parts = urlsplit(url)
@@ -76,7 +166,7 @@ class RedisStore(TokenStore):
         identity: What the token is for; ``OAuth2`` sets it when left out.
         prefix: The first part of every key.
         lock_ttl: Seconds after which the lock of a holder that died is free again.
-        timeout: Seconds for connecting and for each command.
+        timeout: Seconds for connecting, and for each command's whole exchange.
         client: A ready ``redis.Redis`` client to use instead of *url*.
 
     Raises:
@@ -99,11 +189,20 @@ class RedisStore(TokenStore):
             raise ConfigurationError(
                 "The Redis store needs the redis package: pip install 'ticktick-oauth[redis]'."
             ) from None
-        self._errors: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        # Any failure inside redis-py is a store failure: a hostile or confused server
+        # makes it raise more than RedisError (AttributeError for an odd handshake).
+        self._errors: tuple[type[BaseException], ...] = (Exception,)
         try:
             self.address = _safe_address(url)
             self._client = client or redis.Redis.from_url(
-                url, socket_connect_timeout=timeout, socket_timeout=timeout, retry_on_timeout=False
+                url,
+                socket_connect_timeout=timeout,
+                socket_timeout=timeout,
+                retry=Retry(NoBackoff(), 0),
+                connection_class=_connection_class(url, timeout),
             )
         except ValueError:
             # The error text may quote parts of the URL, such as a password: not chained.

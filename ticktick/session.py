@@ -21,6 +21,7 @@ the server says it did not process it (429 or 503), or when it never left.
 
 from __future__ import annotations
 
+import http.client
 import socket
 import time
 from collections.abc import Collection, Iterable, Mapping
@@ -117,6 +118,40 @@ def _seconds(timeout: object) -> float | None:
     return float(timeout) if isinstance(timeout, (int, float)) and timeout > 0 else None
 
 
+class _FinalAnswer(http.client.HTTPResponse):
+    """An answer that skips every interim ``1xx`` answer (and its headers) but ``101``.
+
+    ``http.client`` skips only ``100 Continue``: a ``102 Processing`` or ``103 Early
+    Hints`` would be taken as the final answer, and on a kept-alive connection the real
+    answer left unread would then be read by the *next* request. Interim answers are
+    read under the answer's one deadline (`_DeadlineHTTPConnection.getresponse`), so
+    a server sending them forever is cut like any other slow answer.
+    """
+
+    def _read_status(self) -> tuple[str, int, str]:
+        while True:
+            version, status, reason = super()._read_status()  # type: ignore[misc]
+            if not (100 <= status < 200) or status == 101:
+                return version, status, reason
+            _skip_headers(self.fp)
+
+
+def _skip_headers(fp: Any) -> None:
+    """Read an interim answer's header lines, as ``http.client`` limits them."""
+    for _ in range(_MAX_HEADERS + 1):
+        line = fp.readline(_MAX_LINE + 1)
+        if len(line) > _MAX_LINE:
+            raise http.client.LineTooLong("header line")
+        if line in (b"\r\n", b"\n", b""):
+            return
+    raise http.client.HTTPException(f"got more than {_MAX_HEADERS} headers")
+
+
+_MAX_LINE = 65536
+_MAX_HEADERS = 100
+"""``http.client``'s own limits on a header line and on the number of headers."""
+
+
 class _DeadlineHTTPConnection(HTTPConnection):
     """A connection whose connecting, and whose whole answer, each have one deadline.
 
@@ -124,10 +159,14 @@ class _DeadlineHTTPConnection(HTTPConnection):
     read timeout just before `getresponse`; each becomes a `Deadline` for the whole
     phase, not only for each wait. The answer's deadline stays in `deadline` while
     the body is read, and is cancelled when the connection goes back to its pool.
+    Interim ``1xx`` answers other than ``101`` are skipped (`_FinalAnswer`) within
+    that deadline.
     """
 
     deadline: Deadline | None = None
     """The deadline of the phase under way: connecting, or the answer and its body."""
+
+    response_class = _FinalAnswer
 
     def connect(self) -> None:
         """Connect (TCP, proxy tunnel, TLS handshake) within the connect timeout in all.

@@ -108,8 +108,8 @@ def parse_redirect(text: str, expected_state: str | None) -> str:
         AccessDenied: The URL carries ``error=access_denied``.
         OAuthError: The URL carries another ``error``.
         StateMismatch: The URL's ``state`` differs from *expected_state*.
-        RedirectParseError: The text holds neither a code nor an error, or is a URL
-            without the ``state`` that was sent.
+        RedirectParseError: The text holds neither a code nor an error, is a URL
+            without the ``state`` that was sent, or is a URL that cannot be read.
     """
     text = text.strip().strip("'\"<>")
     if not text:
@@ -121,7 +121,14 @@ def parse_redirect(text: str, expected_state: str | None) -> str:
             "That is neither a URL nor a code. Paste the whole address from the browser's "
             "address bar after clicking Allow."
         )
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # e.g. "http://[127.0.0.1:8080/...": its text is not chained (the code)
+        raise RedirectParseError(
+            "That URL cannot be read: its host part is malformed (such as an unclosed '['). "
+            "Paste the whole address from the browser's address bar after clicking Allow (or "
+            "only the code after 'code=')."
+        ) from None
     query = parts.query or (parts.path if "=" in parts.path and not parts.netloc else "")
     fields = parse_qs(query) | parse_qs(parts.fragment)
 

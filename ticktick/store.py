@@ -602,6 +602,9 @@ class FileStore(TokenStore):
         identity: What the token must have been issued for; ``None`` accepts any token
             and records nothing (ticktick-py's behaviour).
         lock_timeout: Seconds to wait for another process's write to finish.
+
+    Raises:
+        ConfigurationError: *path* holds a NUL character, which no file name can.
     """
 
     def __init__(
@@ -613,6 +616,11 @@ class FileStore(TokenStore):
     ) -> None:
         self.path: str = os.fspath(path)
         """The cache file's path, as given."""
+        if "\0" in self.path:
+            raise ConfigurationError(
+                f"The token cache path {self.path!r} holds a NUL character, which no file "
+                "name can hold. Pass another cache_path (or cache_path=None for no cache)."
+            )
         self.identity = identity
         self._lock = _FileLock(self.path + ".lock", lock_timeout)
         self._warned_mode = False
