@@ -159,7 +159,7 @@ def parse_redirect(text: str, expected_state: str | None) -> str:
             status=None,
             error=error,
             error_description=one("error_description"),
-            secrets=[one("code")],
+            secrets=fields.get("code", []),
         )
     code = one("code")
     if not code:
