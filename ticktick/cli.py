@@ -575,7 +575,7 @@ def _cmd_login(args: Options) -> int:
     import warnings
 
     from .oauth2 import OAuth2
-    from .signon import SignOn, _read_terminal_line
+    from .signon import SignOn, _decoded_answer, _prompt_failure, _read_terminal_line
 
     terminal = _has_terminal()
     read_line: ReadLine = _read_terminal_line
@@ -588,7 +588,12 @@ def _cmd_login(args: Options) -> int:
     def secret_prompt(text: str) -> str:
         import getpass
 
-        return getpass.getpass(text, stream=sys.stderr).strip()
+        try:
+            return _decoded_answer(getpass.getpass(text, stream=sys.stderr), text).strip()
+        except EOFError:  # Ctrl-D
+            raise _prompt_failure(text) from None
+        except UnicodeDecodeError:
+            raise _prompt_failure(text, decodable=False) from None
 
     client_id = _setting(
         args.client_id, "TICKTICK_CLIENT_ID", "client_id", prompt if terminal else None
