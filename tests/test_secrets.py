@@ -217,7 +217,8 @@ def test_an_error_redirect_with_two_codes_shows_neither() -> None:
         parse_redirect(url, "s")
     texts = [str(caught.value), str(caught.value.error_description)]
     for text in texts:
-        assert leaks(text) == [] and other not in text, text
+        assert leaks(text) == [], text
+        assert other not in text, text
 
 
 def every_byte_percent_encoded(text: str) -> str:
