@@ -1101,3 +1101,128 @@ def test_interactive_save_never_replaces_without_a_yes_and_notes_a_lost_token(
         child.close()
         assert child.exitstatus == 0
     assert existing.read_text() == "keep me"
+
+
+# -- every prompt's closed or undecodable input, and values with control characters --------
+
+
+def _login_to_prompt(tmp_path: Path, env: dict[str, str], answers: list[str]) -> pexpect.spawn[str]:
+    """``login`` in a real pseudo-terminal, answered up to its client-secret prompt."""
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "ticktick", "login", "--no-browser", "--no-capture", "--timeout", "15"],
+        env={k: v for k, v in env.items() if not k.startswith("TICKTICK_")},
+        cwd=str(tmp_path),
+        timeout=30,
+        encoding="utf-8",
+        codec_errors="replace",
+    )
+    child.expect_exact("Enter your client_id: ")
+    for answer in answers:
+        child.sendline(answer)
+        child.expect_exact("Enter your client_secret: ")
+    return child
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("answers", "typed", "prompt", "exit_code"),
+    [
+        ([], "eof", "Enter your client_id", 1),
+        ([], b"\xff\xfeab\xc3\n", "Enter your client_id", 1),
+        (["cid"], "eof", "Enter your client_secret", 1),
+        (["cid"], b"\xff\xfeab\xc3\n", "Enter your client_secret", 1),
+        (["cid"], "intr", "", 130),
+    ],
+    ids=["id-ctrl-d", "id-not-utf8", "secret-ctrl-d", "secret-not-utf8", "secret-ctrl-c"],
+)
+def test_every_prompt_ends_in_one_line_naming_it(
+    tmp_path: Path,
+    desktop: dict[str, str],
+    answers: list[str],
+    typed: str | bytes,
+    prompt: str,
+    exit_code: int,
+) -> None:
+    """Ctrl-D, Ctrl-C or bytes that are not UTF-8 at a prompt: one line, no traceback."""
+    child = _login_to_prompt(tmp_path, desktop, answers)
+    if typed == "eof":
+        child.sendeof()
+    elif typed == "intr":
+        child.sendintr()
+    else:
+        assert isinstance(typed, bytes)
+        os.write(child.child_fd, typed)
+    child.expect(pexpect.EOF)
+    child.close()
+    shown = child.before or ""
+    assert "Traceback" not in shown, shown
+    assert "Error:" not in shown, shown
+    assert child.exitstatus == exit_code, shown
+    errors = [line for line in shown.splitlines() if line.startswith("ticktick-auth")]
+    assert len(errors) == 1, shown
+    assert prompt in errors[0], shown
+    if exit_code == 1:
+        assert "redirect URL" not in errors[0]
+
+
+NASTY = "x\nFORGED LINE\r\x1b[31m\x1b]0;title\x07"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["export"],
+        ["export", "--format", "dotenv"],
+        ["logout"],
+        ["status"],
+        ["token", "--client-id", "other-app"],
+        ["logout", "--store", "file"],
+    ],
+)
+def test_no_command_shows_control_characters_of_a_value_raw(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """A cache path with line breaks and escape sequences is shown escaped, in any message."""
+    folder = tmp_path / NASTY
+    folder.mkdir()
+    cache = folder / "c"
+    write_cache(cache, token_dict())
+    _, out, err = run(capsys, *command, "--cache-path", str(cache))
+    shown = out + err
+    for raw in ("\x1b", "\r", "\x07"):
+        assert raw not in shown, shown
+    assert not any(line.startswith("FORGED LINE") for line in shown.splitlines()), shown
+    assert "\\nFORGED LINE\\r\\x1b[31m" in shown, shown
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("command", ["token", "status", "export", "logout"])
+def test_a_logged_warning_shows_control_characters_of_a_path_escaped(
+    tmp_path: Path, command: str
+) -> None:
+    """The library's own log line (a corrupt cache set aside) names the path escaped too."""
+    folder = tmp_path / NASTY
+    folder.mkdir()
+    cache = folder / "c"
+    cache.write_text("{not json")
+    cache.chmod(0o600)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TICKTICK_")}
+    env.pop("ACCESS_TOKEN_DICT", None)
+    env["TICKTICK_CACHE_PATH"] = str(cache)
+    result = subprocess.run(
+        [sys.executable, "-m", "ticktick", command],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
+    shown = result.stdout + result.stderr
+    for raw in ("\x1b", "\r", "\x07"):
+        assert raw not in shown, shown
+    assert not any(line.startswith("FORGED LINE") for line in shown.splitlines()), shown
+    if command != "logout":
+        assert "\\nFORGED LINE\\r\\x1b[31m" in shown, shown

@@ -172,6 +172,55 @@ def test_the_error_code_is_redacted_but_kept_readable() -> None:
     assert "HTTP 400" in message
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "error", ["", ["invalid_grant"], 5, None], ids=["empty", "list", "number", "missing"]
+)
+def test_every_field_is_redacted_whatever_the_error_field_holds(error: object) -> None:
+    """An ``error`` that is empty, not a string, or missing still redacts every field."""
+
+    def handler(conn: Connection) -> None:
+        request = conn.read_request()
+        body: dict[str, object] = {
+            "error_description": f"bad secret {CLIENT_SECRET} for code {request.form['code']}"
+        }
+        if error is not None:
+            body["error"] = error
+        conn.respond(400, json.dumps(body).encode(), {"Content-Type": "application/json"})
+
+    with HostileServer(handler) as server, pytest.raises(TickTickError) as caught:
+        OAuth2(
+            CLIENT_ID,
+            CLIENT_SECRET,
+            REDIRECT_URI,
+            cache_path=None,
+            host=server.url,
+            authorizer=lambda request: CODE,
+        )
+    failure = caught.value
+    texts = [str(failure), repr(failure.args)] + [str(v) for v in vars(failure).values()]
+    for text in texts:
+        assert leaks(text) == [], text[:300]
+    assert "HTTP 400" in str(failure)
+
+
+def test_an_error_redirect_with_two_codes_shows_neither() -> None:
+    """A pasted error redirect repeating ``code`` has every one of them redacted."""
+    from ticktick import AccessDenied, parse_redirect
+
+    other = "An0ther-C0de_value"
+    url = (
+        f"{REDIRECT_URI}?error=access_denied&error_description=for+{CODE}+and+{other}"
+        f"&code={quote(CODE)}&code={other}&state=s"
+    )
+    with pytest.raises(AccessDenied) as caught:
+        parse_redirect(url, "s")
+    texts = [str(caught.value), str(caught.value.error_description)]
+    for text in texts:
+        assert leaks(text) == [], text
+        assert other not in text, text
+
+
 def every_byte_percent_encoded(text: str) -> str:
     return "".join(f"%{byte:02X}" for byte in text.encode())
 

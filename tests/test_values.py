@@ -57,7 +57,11 @@ def resolve_from(value: str, monkeypatch: pytest.MonkeyPatch) -> OAuth2:
         f"\ufeff{AS_JSON}",
         f"\ufeff{AS_LITERAL}",
         f"\ufeff'{AS_JSON}'",
+        f"'\ufeff{AS_JSON}'",  # a BOM-prefixed file's content, pasted between quotes
+        f'"\ufeff{AS_LITERAL}"',
+        f"\ufeff' \ufeff{AS_JSON} '",
         json.dumps(AS_JSON),  # a JSON string holding the dict, escapes and all
+        json.dumps("\ufeff" + AS_JSON),
     ],
     ids=[
         "json-in-single-quotes",
@@ -67,7 +71,11 @@ def resolve_from(value: str, monkeypatch: pytest.MonkeyPatch) -> OAuth2:
         "bom-json",
         "bom-literal",
         "bom-quoted",
+        "bom-inside-single-quotes",
+        "bom-inside-double-quotes",
+        "bom-outside-and-inside",
         "json-string",
+        "json-string-with-bom",
     ],
 )
 def test_a_pasted_variable_loads(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -134,7 +142,8 @@ def test_the_ticktick_py_example_says_what_is_wrong_and_where(
     [
         ("{'access_token': 'x',, 'expire_time': 1}", "cannot be read at character 22"),
         ("{'access_token': os.system('id')}", "something other than plain values"),
-        ("'just a string'", "is a str, not a dict"),
+        ("'just a string'", "is a quoted string with no dict inside the quotes"),
+        ("'\ufeffjust a string'", "is a quoted string with no dict inside the quotes"),
         ("'{'", "cannot be read"),
         ("[1, 2,, 3]", "cannot be read at character 7"),
         ("{'a': [1, (2, 3)], 'b': {'c': 1}, 'access_token' 'x'}", "without a key at character 35"),

@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     import argparse
     import types
     from collections.abc import Callable, Sequence
-    from typing import Any
+    from typing import Any, TextIO
 
     from .signon import ReadLine
 
@@ -383,6 +383,30 @@ def _save(path: str, payload: bytes, force: bool) -> None:
 # -- commands ---------------------------------------------------------------------------
 
 
+def _escaped(text: str) -> str:
+    r"""*text* with each non-printable character written as its Python escape.
+
+    ESC becomes ``\x1b``, a line break ``\n``, and so on; the rest is kept as is.
+    """
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
+def _show(
+    text: str = "", *, file: TextIO | None = None, end: str = "\n", flush: bool = False
+) -> None:
+    """Print one line of the CLI's output: its single way to the terminal.
+
+    Every message holds values the CLI did not write itself (a cache path from
+    ``TICKTICK_CACHE_PATH``, a stored field, server text in an error), so every
+    control character in *text* is shown escaped: such a value can neither fake a
+    line of its own nor send escape sequences to the terminal. A line break the CLI
+    means is *end*, or another call.
+    """
+    print(_escaped(text), file=file or sys.stdout, end=end, flush=flush)
+
+
 def _plain(value: object) -> str:
     """*value* for one line of output: as is if printable, else quoted with escapes.
 
@@ -395,7 +419,7 @@ def _plain(value: object) -> str:
 
 def _cmd_token(args: Options) -> int:
     token, _ = _valid_token(args)
-    print(token["access_token"])
+    _show(token["access_token"])
     return EXIT_OK
 
 
@@ -409,36 +433,36 @@ def _cmd_status(args: Options) -> int:
         skipped = found.expired[:-1]
     else:
         where_ = where(_store(args))
-        print(f"No token for {resolve_host(args.host).host} in ", end="")
-        print(f"{args.env_key} or {where_}." if args.env_key else f"{where_}.")
-        print(f"Run '{_command(args, 'login')}' to get one.")
+        _show(f"No token for {resolve_host(args.host).host} in ", end="")
+        _show(f"{args.env_key} or {where_}." if args.env_key else f"{where_}.")
+        _show(f"Run '{_command(args, 'login')}' to get one.")
         return EXIT_FAILURE
     days = _days_left(token)
     expire_time = expire_time_of(token)
-    print(f"source:   {_plain(where(source))}")
+    _show(f"source:   {_plain(where(source))}")
     for other, old in skipped:
         old_time = expire_time_of(old)
         when = readable_time(old_time) if old_time is not None else "an unknown time"
-        print(f"skipped:  {_plain(where(other))} (expired on {when})")
-    print(f"store:    {'environment' if isinstance(source, EnvSource) else args.store}")
-    print(f"host:     {_plain(resolve_host(args.host).host)}")
+        _show(f"skipped:  {_plain(where(other))} (expired on {when})")
+    _show(f"store:    {'environment' if isinstance(source, EnvSource) else args.store}")
+    _show(f"host:     {_plain(resolve_host(args.host).host)}")
     if args.client_id:
-        print(f"client:   {_plain(args.client_id)}")
-    print(f"scope:    {_plain(token.get('scope', 'unknown'))}")
+        _show(f"client:   {_plain(args.client_id)}")
+    _show(f"scope:    {_plain(token.get('scope', 'unknown'))}")
     if expire_time is None or days is None:
-        print("expires:  unknown (the token has no expire_time)")
+        _show("expires:  unknown (the token has no expire_time)")
         return EXIT_OK
-    print(f"expires:  {readable_time(expire_time)} ({days:.1f} days left)")
+    _show(f"expires:  {readable_time(expire_time)} ({days:.1f} days left)")
     if is_expired(token, DEFAULT_EXPIRY_MARGIN):
-        print(f"status:   EXPIRED. Run '{_command(args, 'login')}'.")
+        _show(f"status:   EXPIRED. Run '{_command(args, 'login')}'.")
         return EXIT_FAILURE
     if args.min_days is not None and days < args.min_days:
-        print(
+        _show(
             f"status:   fewer than {args.min_days:g} days left. "
             f"Run '{_command(args, 'login')}' to renew."
         )
         return EXIT_EXPIRING
-    print("status:   valid")
+    _show("status:   valid")
     return EXIT_OK
 
 
@@ -446,21 +470,21 @@ def _cmd_export(args: Options) -> int:
     token, source = _valid_token(args)
     days = _days_left(token)
     until = f", valid {days:.0f} more days" if days is not None else ""
-    print(
+    _show(
         f"# From {source}{until}. This is a secret: store it as a masked CI variable "
         f"({args.env_key or DEFAULT_ENV_KEY}).",
         file=sys.stderr,
     )
-    print(_format(token, args.format, args.env_key or DEFAULT_ENV_KEY))
+    _show(_format(token, args.format, args.env_key or DEFAULT_ENV_KEY))
     return EXIT_OK
 
 
 def _cmd_logout(args: Options) -> int:
     store = _store(args)
     if store.delete():
-        print(f"Removed the cached token ({where(store)}).")
+        _show(f"Removed the cached token ({where(store)}).")
     else:
-        print(f"No cached token in {where(store)}.")
+        _show(f"No cached token in {where(store)}.")
     return EXIT_OK
 
 
@@ -540,13 +564,13 @@ def _offer_outputs(token: TokenDict, read_line: ReadLine, timeout: float) -> boo
         read_line, "Do you want the token to be copied to the clipboard? [Y/n]: ", timeout
     ):
         if _copy(both, clipboard):
-            print("Copied the token and its expiration (two lines) to the clipboard.")
+            _show("Copied the token and its expiration (two lines) to the clipboard.")
             return True
-        print("Copying to the clipboard failed.")
+        _show("Copying to the clipboard failed.")
     if _yes(read_line, "Do you want to print the token and its expiration? [Y/n]: ", timeout):
         when = readable_time(expire_time) if expire_time is not None else "unknown"
-        print(f"access_token: {token['access_token']}")
-        print(f"expire_time:  {expiry} ({when})")
+        _show(f"access_token: {token['access_token']}")
+        _show(f"expire_time:  {expiry} ({when})")
         return True
     payload = json.dumps(_public(token), indent=2).encode() + b"\n"
     while True:
@@ -560,14 +584,14 @@ def _offer_outputs(token: TokenDict, read_line: ReadLine, timeout: float) -> boo
         path = os.path.expanduser(answer)
         force = os.path.lexists(path) and not os.path.isdir(path)
         if force and not _yes(read_line, f"{path} exists. Overwrite it? [y/N]: ", timeout, False):
-            print("Not saved.")
+            _show("Not saved.")
             continue
         try:
             _save(path, payload, force)
         except TickTickError as exc:
-            print(f"Not saved: {exc}")
+            _show(f"Not saved: {exc}")
             continue
-        print(f"Saved the token to {path} (mode 0600).")
+        _show(f"Saved the token to {path} (mode 0600).")
         return True
 
 
@@ -575,7 +599,7 @@ def _cmd_login(args: Options) -> int:
     import warnings
 
     from .oauth2 import OAuth2
-    from .signon import SignOn, _read_terminal_line
+    from .signon import SignOn, _decoded_answer, _prompt_failure, _read_terminal_line
 
     terminal = _has_terminal()
     read_line: ReadLine = _read_terminal_line
@@ -588,7 +612,12 @@ def _cmd_login(args: Options) -> int:
     def secret_prompt(text: str) -> str:
         import getpass
 
-        return getpass.getpass(text, stream=sys.stderr).strip()
+        try:
+            return _decoded_answer(getpass.getpass(text, stream=sys.stderr), text).strip()
+        except EOFError:  # Ctrl-D
+            raise _prompt_failure(text) from None
+        except UnicodeDecodeError:
+            raise _prompt_failure(text, decodable=False) from None
 
     client_id = _setting(
         args.client_id, "TICKTICK_CLIENT_ID", "client_id", prompt if terminal else None
@@ -634,12 +663,12 @@ def _cmd_login(args: Options) -> int:
     if oauth.store_error is not None:  # not lost: it is shown or printed below
         stored = f"NOT {stored} (see above)"
     valid = f", valid {days:.0f} days" if days is not None else ""
-    print(f"Signed on: token {stored}{valid}.", file=sys.stderr)
+    _show(f"Signed on: token {stored}{valid}.", file=sys.stderr)
     kept = oauth.cache is not None and oauth.store_error is None
     if args.output in _FORMATS:
         text = _format(token, args.output, args.env_key or DEFAULT_ENV_KEY)
         if args.output_file is None:
-            print(text)
+            _show(text)
             return EXIT_OK
         try:
             _save(args.output_file, (text + "\n").encode(), args.force)
@@ -648,41 +677,41 @@ def _cmd_login(args: Options) -> int:
                 raise _Failure(
                     f"{exc} The token is stored; '{_command(args, 'export')}' prints it."
                 ) from None
-            print(text)  # kept nowhere else: never lose it
+            _show(text)  # kept nowhere else: never lose it
             raise _Failure(f"{exc} The token was printed on standard output instead.") from None
-        print(f"Wrote {args.output_file} (mode 0600).", file=sys.stderr)
+        _show(f"Wrote {args.output_file} (mode 0600).", file=sys.stderr)
     elif terminal and (args.output is None or not kept):
         try:
             taken = _offer_outputs(token, read_line, args.timeout)
         except (AuthorizationTimeout, ReauthorizationRequired):
             # No answer in time, or standard input closed: the sign-on itself succeeded.
             where_kept = f"it is {stored}" if kept else "so here it is (JSON)"
-            print(f"No answer to the offers above; {where_kept}.", file=sys.stderr)
+            _show(f"No answer to the offers above; {where_kept}.", file=sys.stderr)
             if not kept:
                 _print_json(token, args)
             return EXIT_OK
         except KeyboardInterrupt:
             if not kept:  # never lose it, even when interrupted
-                print(
-                    "\nInterrupted; the token is kept nowhere, so here it is (JSON):",
-                    file=sys.stderr,
+                _show(file=sys.stderr)
+                _show(
+                    "Interrupted; the token is kept nowhere, so here it is (JSON):", file=sys.stderr
                 )
                 _print_json(token, args)
             raise
         if not taken and oauth.cache is None:  # --no-cache, and every offer declined
-            print("The token was not kept anywhere (--no-cache, and no offer taken).")
+            _show("The token was not kept anywhere (--no-cache, and no offer taken).")
         elif not taken and not kept:
-            print("The token could not be stored, so here it is (JSON):", file=sys.stderr)
+            _show("The token could not be stored, so here it is (JSON):", file=sys.stderr)
             _print_json(token, args)
     elif not kept:
-        print("The token could not be stored, so here it is (JSON):", file=sys.stderr)
+        _show("The token could not be stored, so here it is (JSON):", file=sys.stderr)
         _print_json(token, args)
     return EXIT_OK
 
 
 def _print_json(token: TokenDict, args: Options) -> None:
     """Print *token* as JSON on standard output: the last resort for a token kept nowhere."""
-    print(_format(token, "json", args.env_key or DEFAULT_ENV_KEY), flush=True)
+    _show(_format(token, "json", args.env_key or DEFAULT_ENV_KEY), flush=True)
 
 
 # -- the parser ---------------------------------------------------------------------------
@@ -918,7 +947,41 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ticktick-auth`` with *argv*; return the exit code."""
     argv = sys.argv[1:] if argv is None else argv
-    args = _quick_token_args(argv) or _parser().parse_args(argv)
+    quick = _quick_token_args(argv)
+    args = quick or _parser().parse_args(argv)
+    # The fast path does not import logging for this (it would cost `token` a tenth of
+    # its start-up) while every value it could log (the options, TICKTICK_*) is printable.
+    values = [*vars(quick).values()] if quick is not None else []
+    values += [text for name, text in os.environ.items() if name.startswith("TICKTICK_")]
+    plain = quick is not None and all(str(value).isprintable() for value in values)
+    restore = None if plain and "logging" not in sys.modules else _escape_log_lines()
+    try:
+        return _run(args)
+    finally:
+        if restore is not None:
+            restore()
+
+
+def _escape_log_lines() -> Callable[[], None]:
+    """Escape control characters in the library's log lines, as `_show` does in the CLI's.
+
+    A logged warning (a cache file set aside, ...) names a path the CLI did not write.
+    Returns the function that undoes this.
+    """
+    import logging
+
+    def escape(record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if not message.isprintable():
+            record.msg, record.args = _escaped(message), None
+        return True
+
+    logger = logging.getLogger("ticktick")
+    logger.addFilter(escape)
+    return lambda: logger.removeFilter(escape)
+
+
+def _run(args: Options) -> int:
     try:
         _apply_environment(args)
         if args.func is _cmd_login:
@@ -926,17 +989,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.scope = DEFAULT_SCOPE
             _check_login_usage(args)
     except _UsageError as exc:
-        print(f"{_PROG} {args.command}: error: {exc}", file=sys.stderr)
+        _show(f"{_PROG} {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
         result: int = args.func(args)
     except TickTickError as exc:
         if args.debug:
             raise
-        print(f"{_PROG}: {exc}", file=sys.stderr)
+        _show(f"{_PROG}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
-        print(f"\n{_PROG}: interrupted.", file=sys.stderr)
+        _show(file=sys.stderr)
+        _show(f"{_PROG}: interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
     return result
 

@@ -359,19 +359,27 @@ def _oauth_error(
             spelling (code, client secret, ``client_id:client_secret``, tokens).
     """
     secrets = tuple(secrets)
-    cls = _ERROR_CLASSES.get(error or "", OAuthError)
+    # Every field built from server text goes through the one redaction rule, whatever
+    # else the answer holds (an empty or missing ``error`` included): a field that is not
+    # a string is dropped, never kept raw.
+    cls = _ERROR_CLASSES.get(error if isinstance(error, str) else "", OAuthError)
     if cls is OAuthError and status == 401:
         cls = InvalidClient
+    error = _redact(error, secrets) if isinstance(error, str) and error else None
+    error_description = (
+        _redact(error_description, secrets)
+        if isinstance(error_description, str) and error_description
+        else None
+    )
     parts = [what, "failed"]
     if status is not None:
         parts.append(f"with HTTP {status}")
     message = " ".join(parts)
     if error:
-        error = _redact(error, secrets)
-        description = _redact(error_description, secrets) if error_description else None
-        message += f": {error}" + (f" ({description})" if description else "")
-        error_description = description
+        message += f": {error}" + (f" ({error_description})" if error_description else "")
     elif body_excerpt:
         message += f": {_redact(body_excerpt, secrets)!r}"
+    elif error_description:
+        message += f": {error_description!r}"
     message += ". " + _ADVICE[cls]
     return cls(message, status=status, error=error, error_description=error_description)

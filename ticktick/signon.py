@@ -159,7 +159,7 @@ def parse_redirect(text: str, expected_state: str | None) -> str:
             status=None,
             error=error,
             error_description=one("error_description"),
-            secrets=[one("code")],
+            secrets=fields.get("code", []),
         )
     code = one("code")
     if not code:
@@ -235,13 +235,43 @@ def _read_terminal_line(prompt: str, timeout: float, cancelled: Callable[[], boo
             ready, _, _ = select.select([sys.stdin], [], [], min(_SLICE, remaining))
             if ready:
                 break
-    line = sys.stdin.readline()
+    try:
+        line = sys.stdin.readline()
+    except UnicodeDecodeError:
+        raise _prompt_failure(prompt, decodable=False) from None
     if not line:
-        raise ReauthorizationRequired(
-            "Standard input closed before a redirect URL was pasted. Authorize again from a "
-            "terminal."
-        )
-    return line
+        raise _prompt_failure(prompt)
+    return _decoded_answer(line, prompt)
+
+
+def _decoded_answer(answer: str, prompt: str) -> str:
+    """*answer*, unless it holds bytes the terminal's encoding could not read.
+
+    Under the C locale Python reads such bytes as lone surrogates (``surrogateescape``)
+    rather than failing: they are refused here, as a strict decoder refuses them.
+    """
+    try:
+        answer.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _prompt_failure(prompt, decodable=False) from None
+    return answer
+
+
+def _prompt_failure(prompt: str, *, decodable: bool = True) -> ReauthorizationRequired:
+    """The error for a prompt that got no answer: input closed, or not text.
+
+    Args:
+        prompt: The prompt as shown (``"Enter your client_id: "``); the error names it.
+        decodable: ``False`` when the answer's bytes were not text in the terminal's
+            encoding, ``True`` when standard input was closed (Ctrl-D).
+    """
+    name = prompt.strip().rstrip(":").strip()
+    if decodable:
+        what = f"Standard input closed at the prompt {name!r} before an answer was given"
+    else:
+        encoding = getattr(sys.stdin, "encoding", None) or "the terminal's encoding"
+        what = f"The answer to the prompt {name!r} is not {encoding} text"
+    return ReauthorizationRequired(f"{what}. Authorize again from a terminal and answer it.")
 
 
 class SignOn:

@@ -219,7 +219,8 @@ def parse_token_literal(text: str, *, source: str, advice: str) -> TokenDict:
     `ast.literal_eval`, which evaluates no code, after a size check.
 
     Values as people paste them are read too: surrounded by whitespace, starting with
-    a UTF-8 byte order mark, or wrapped in one pair of matching quotes (``'{...}'``,
+    a UTF-8 byte order mark (before or inside the quotes), or wrapped in one pair of
+    matching quotes (``'{...}'``,
     as ``docker --env-file`` and many CI settings pages keep the line
     ``ACCESS_TOKEN_DICT='{...}'`` that ``ticktick-auth export --format dotenv`` prints).
 
@@ -233,12 +234,24 @@ def parse_token_literal(text: str, *, source: str, advice: str) -> TokenDict:
             f"{source} is {len(text)} characters long, more than the {MAX_LITERAL_SIZE} "
             f"a token dict can need. {advice}"
         )
-    stripped = text.strip().removeprefix("\ufeff").strip()
+    stripped = _unwrapped(text)
     value = _literal(stripped, text.find(stripped), source, advice)
-    if isinstance(value, str) and value.strip().startswith("{"):
-        # A quoted string that holds the dict ('{"access_token": ...}' read as a literal).
-        value = _literal(value.strip(), None, source, advice)
+    if isinstance(value, str):
+        # A quoted string: it may hold the dict ('{"access_token": ...}' read as a
+        # literal), with a byte order mark inside the quotes too.
+        inner = _unwrapped(value)
+        if not inner.startswith("{"):
+            raise TokenFormatError(
+                f"{source} is a quoted string with no dict inside the quotes: a token dict "
+                f"starts with '{{' (such as {{'access_token': ...}}). {advice}"
+            )
+        value = _literal(inner, None, source, advice)
     return validate_token_dict(value, source=source, advice=advice)
+
+
+def _unwrapped(text: str) -> str:
+    """*text* without surrounding whitespace and one UTF-8 byte order mark."""
+    return text.strip().removeprefix("\ufeff").strip()
 
 
 def _literal(text: str, shift: int | None, source: str, advice: str) -> object:
@@ -248,9 +261,9 @@ def _literal(text: str, shift: int | None, source: str, advice: str) -> object:
     positions in errors), or ``None`` when positions would mean nothing.
     """
     candidates = [(text, shift)]
-    inner = text[1:-1].strip()
+    inner = _unwrapped(text[1:-1])
     if text[:1] in ("'", '"') and text[-1:] == text[0] and inner[:1] == "{" and inner[-1:] == "}":
-        candidates.append((text[1:-1], None if shift is None else shift + 1))
+        candidates.append((inner, None if shift is None else shift + text.find(inner)))
     for candidate, _ in candidates:
         try:
             return json.loads(candidate)
