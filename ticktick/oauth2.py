@@ -45,7 +45,7 @@ from ._defaults import (
     check_seconds,
     check_timeout,
 )
-from .endpoints import Endpoints, resolve_host
+from .endpoints import Endpoints, check_redirect_uri, resolve_host
 from .errors import (
     ConfigurationError,
     ReauthorizationRequired,
@@ -130,7 +130,9 @@ class OAuth2:
             ``False``, the first `get_access_token` call does it.
 
     Raises:
-        ConfigurationError: An argument cannot work (empty client id, unknown host).
+        ConfigurationError: An argument cannot work (empty client id, unknown or
+            malformed host, a redirect URI that is not an http(s) URL with a host and a
+            port from 1 to 65535).
         ReauthorizationRequired: No usable token and nobody to ask (with ``resolve``).
 
     Examples:
@@ -167,11 +169,7 @@ class OAuth2:
                     f"{name} is empty. Copy it from your app's page on the developer portal "
                     "(developer.ticktick.com/manage or developer.dida365.com/manage)."
                 )
-        if not isinstance(redirect_uri, str) or "://" not in redirect_uri:
-            raise ConfigurationError(
-                "redirect_uri must be the full redirect URL registered for the app, "
-                "e.g. 'http://127.0.0.1:8080/'."
-            )
+        check_redirect_uri(redirect_uri)
         if not scope.split():
             raise ConfigurationError("scope is empty; use 'tasks:write tasks:read'.")
         self.endpoints = resolve_host(host)
