@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import socket
+import stat
 import subprocess
 import sys
 import textwrap
@@ -172,8 +173,10 @@ def test_special_file_at_the_lock_sidecar_is_refused(tmp_path: Path, kind: str) 
     listener = socket.socket(socket.AF_UNIX)
     if kind == "fifo":
         os.mkfifo(lock)
-    elif kind == "device":
-        lock.symlink_to("/dev/null")
+    elif kind == "device":  # a node of its own: a link to /dev/null is refused as a link
+        if not IS_ROOT:
+            pytest.skip("making a device node needs root")
+        os.mknod(lock, 0o600 | stat.S_IFCHR, os.makedev(1, 3))  # /dev/null's numbers
     else:
         listener.bind(str(lock))
     try:
@@ -213,11 +216,87 @@ def test_lock_sidecar_symlink_of_another_user_is_not_followed(tmp_path: Path) ->
     assert not (tmp_path / ".token-oauth").exists()
 
 
-def test_own_symlink_to_a_lock_of_your_own_is_followed(tmp_path: Path) -> None:
-    real = tmp_path / "my-lock"
-    (tmp_path / ".token-oauth.lock").symlink_to(real)
-    FileStore(tmp_path / ".token-oauth", identity=IDENTITY).write(token())
-    assert real.exists()
+# Found by the second outside attack on issue 11: the holder of the lock writes its
+# process id into the sidecar (truncating it first) and empties it on release, so a
+# sidecar that was a link of one's own (``.token-oauth.lock -> notes.txt``) or a hard
+# link destroyed the file it named, through FileStore.write or ``ticktick-auth logout``.
+
+PRECIOUS = b"my precious notes, not a lock file\n" * 10
+
+
+@pytest.mark.timeout(60)
+def test_own_symlink_at_the_lock_sidecar_is_refused_and_its_target_kept(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(PRECIOUS)
+    lock = tmp_path / ".token-oauth.lock"
+    lock.symlink_to(notes)
+    store = FileStore(tmp_path / ".token-oauth", identity=IDENTITY)
+    with pytest.raises(TokenCacheError, match="is a symbolic link") as caught:
+        store.write(token())
+    assert "The lock file" in str(caught.value)
+    assert "Remove the link" in str(caught.value)
+    assert notes.read_bytes() == PRECIOUS
+    assert lock.is_symlink()  # refused, not replaced
+    assert not (tmp_path / ".token-oauth").exists()
+
+
+@pytest.mark.timeout(60)
+def test_own_dangling_symlink_at_the_lock_sidecar_creates_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "made-through-the-link"
+    (tmp_path / ".token-oauth.lock").symlink_to(target)
+    with pytest.raises(TokenCacheError, match="is a symbolic link"):
+        FileStore(tmp_path / ".token-oauth", identity=IDENTITY).write(token())
+    assert not target.exists()
+
+
+@pytest.mark.timeout(60)
+def test_logout_with_a_symlinked_lock_sidecar_keeps_its_target(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(PRECIOUS)
+    cache = tmp_path / "cache"
+    cache.write_text(json.dumps(token("tok-kept")))
+    cache.chmod(0o600)
+    (tmp_path / "cache.lock").symlink_to(notes)
+    result = cli("logout", "--cache-path", str(cache))
+    assert notes.read_bytes() == PRECIOUS
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "is a symbolic link" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "tok-kept" in cache.read_text()  # nothing removed either
+
+
+@pytest.mark.timeout(60)
+def test_hard_link_at_the_lock_sidecar_is_refused_and_its_other_name_kept(
+    tmp_path: Path,
+) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(PRECIOUS)
+    os.link(notes, tmp_path / ".token-oauth.lock")
+    store = FileStore(tmp_path / ".token-oauth", identity=IDENTITY)
+    with pytest.raises(TokenCacheError, match="hard link") as caught:
+        store.write(token())
+    assert "The lock file" in str(caught.value)
+    assert notes.read_bytes() == PRECIOUS
+    assert not (tmp_path / ".token-oauth").exists()
+
+
+@pytest.mark.timeout(60)
+def test_lock_sidecar_holding_other_data_is_refused_and_kept(tmp_path: Path) -> None:
+    lock = tmp_path / ".token-oauth.lock"
+    lock.write_bytes(PRECIOUS)
+    store = FileStore(tmp_path / ".token-oauth", identity=IDENTITY)
+    with pytest.raises(TokenCacheError, match="other than a lock's process id"):
+        store.write(token())
+    assert lock.read_bytes() == PRECIOUS
+
+
+@pytest.mark.timeout(60)
+def test_lock_sidecar_left_by_a_lock_is_used_again(tmp_path: Path) -> None:
+    lock = tmp_path / ".token-oauth.lock"
+    for left in (b"", b"4242\n"):  # released, or its holder died
+        lock.write_bytes(left)
+        FileStore(tmp_path / ".token-oauth", identity=IDENTITY).write(token())
+        assert lock.read_bytes() == b""  # released
     assert FileStore(tmp_path / ".token-oauth", identity=IDENTITY).read() is not None
 
 

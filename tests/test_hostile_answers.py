@@ -15,6 +15,9 @@ Found by an outside attack on issue 11 (raw-socket servers, tests/hostile.py):
   left behind (``get_project("B")`` returned project A). Every ``1xx`` but ``101`` is
   skipped now, under the answer's one deadline.
 
+Found by the second outside attack: the body of a 401 was read whole, without a
+limit, before the retry with a renewed token.
+
 The time bounds are "it ended well within the timeout plus slack", far under the old
 tens of seconds; they are not speed measurements (those live in bench/).
 """
@@ -24,11 +27,21 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+import requests
 from hostile import Connection, HostileServer
 
-from ticktick import ApiError, NotFound, OAuth2, OpenAPI, TickTickError, TransportError
+from ticktick import (
+    ApiError,
+    NotFound,
+    OAuth2,
+    OpenAPI,
+    TickTickAuth,
+    TickTickError,
+    TransportError,
+)
 from ticktick.errors import _EXCERPT_SCAN, _SPELLING_GROWTH, _excerpt
 
 ENV_KEY = "HOSTILE_ANSWERS_TOKEN"
@@ -296,3 +309,83 @@ def test_early_hints_forever_end_within_the_read_timeout(
             api_for(server).create_task("p1", "title")
         elapsed = time.monotonic() - started
     assert elapsed < TIMEOUT[1] + SLACK, f"the API call took {elapsed:.1f} s"
+
+
+# -- the body of a refused (401) answer --------------------------------------------------
+# Found by the second outside attack on issue 11: when TickTickAuth renewed a refused
+# token it read the 401's body whole (``response.content``), with no limit: a 1.5 GB
+# body took 2.9 GB of memory and 8 s past a (5, 5) timeout. At most MAX_REFUSED_BODY
+# bytes are read now; a larger body is cut off with its connection.
+
+REFUSED_BODY = 64 * 1024 * 1024
+
+
+def refusing_the_old_token(body_size: int, sent: list[int]) -> Callable[[Connection], None]:
+    """A server answering 401 with *body_size* bytes to the old token, ``[]`` to a new one.
+
+    *sent* collects how many bytes of the 401 body the client let through.
+    """
+
+    def handler(conn: Connection) -> None:
+        while True:
+            request = conn.read_request()
+            if request.headers.get("authorization") != "Bearer old-token":
+                conn.respond(200, b"[]", {"Connection": "keep-alive"})
+                continue
+            conn.send(b"HTTP/1.1 401 Refused\r\nContent-Length: %d\r\n\r\n" % body_size)
+            left = body_size
+            while left:
+                chunk = min(left, 1 << 20)
+                sent.append(chunk)
+                conn.send(b"x" * chunk)
+                left -= chunk
+
+    return handler
+
+
+def renewed_elsewhere(server: HostileServer, tmp_path: Path) -> OAuth2:
+    """A client holding ``old-token`` while its cache holds ``new-token`` (renewed by
+    another process)."""
+    oauth = OAuth2(
+        "client-id",
+        "client-secret",
+        "http://127.0.0.1:8080/",
+        host=server.url,
+        cache_path=str(tmp_path / "cache"),
+        resolve=False,
+        interactive=False,
+        timeout=(5.0, 20.0),
+        expiry_warning_days=0,
+    )
+    assert oauth.cache is not None
+    oauth.cache.write({"access_token": "new-token", "expire_time": int(time.time()) + 99999})
+    oauth.access_token_info = {
+        "access_token": "old-token",
+        "expire_time": int(time.time()) + 99999,
+    }
+    return oauth
+
+
+@pytest.mark.timeout(60)
+def test_a_huge_401_body_is_not_read_before_the_retry(tmp_path: Path) -> None:
+    sent: list[int] = []
+    with HostileServer(refusing_the_old_token(REFUSED_BODY, sent)) as server:
+        started = time.monotonic()
+        assert OpenAPI(renewed_elsewhere(server, tmp_path)).list_projects() == []
+        elapsed = time.monotonic() - started
+    assert sum(sent) < REFUSED_BODY // 2, f"the client let {sum(sent)} bytes through"
+    assert elapsed < 20.0 + SLACK, f"the API call took {elapsed:.1f} s"
+
+
+@pytest.mark.timeout(60)
+def test_a_small_401_body_is_kept_and_its_connection_reused(tmp_path: Path) -> None:
+    sent: list[int] = []
+    with HostileServer(refusing_the_old_token(100, sent)) as server:
+        oauth = renewed_elsewhere(server, tmp_path)
+        auth = TickTickAuth(oauth, api_base_url=oauth.endpoints.api_base_url)
+        with requests.Session() as session:
+            answer = session.get(f"{oauth.endpoints.api_base_url}/project", auth=auth, timeout=5)
+    assert answer.json() == []
+    assert answer.history[0].status_code == 401
+    assert answer.history[0].content == b"x" * 100
+    assert server.connections == 1

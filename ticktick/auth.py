@@ -10,7 +10,9 @@ answers 401, the refused token is discarded (from memory, and from the cache fil
 it is still there), a token is resolved again and the request is sent once more, once.
 A second refusal is returned as it is: there is no loop. Where nobody can be asked
 to sign on, resolving again raises
-[`ReauthorizationRequired`][ticktick.errors.ReauthorizationRequired].
+[`ReauthorizationRequired`][ticktick.errors.ReauthorizationRequired]. Of the refused
+answer, at most `MAX_REFUSED_BODY` bytes are read, within its deadline: a larger
+body is not read but cut off with its connection (its ``content`` is then empty).
 
 The token is attached only to URLs under the Open API base of the client's region, so
 a ticktick.com token is never sent to dida365.com, nor to any other host.
@@ -25,14 +27,19 @@ from urllib.parse import urlsplit
 import requests
 from requests.auth import AuthBase
 
+from ._defaults import Timeout, check_timeout
 from .errors import ConfigurationError
 from .oauth2 import OAuth2
+from .session import read_body
 
-__all__ = ["TickTickAuth"]
+__all__ = ["MAX_REFUSED_BODY", "TickTickAuth"]
 
 logger = logging.getLogger("ticktick")
 
 _RETRIED = "_ticktick_retried"
+
+MAX_REFUSED_BODY = 64 * 1024
+"""The most of a refused (401) answer's body read before the retry, in bytes."""
 
 
 def _origin_and_path(url: str) -> tuple[str, str, int | None, str]:
@@ -91,8 +98,7 @@ class TickTickAuth(AuthBase):
         if token == refused:
             return response  # the same token again (e.g. from the environment): no point
         logger.info("TickTick refused the token (HTTP 401); retrying once with a new one.")
-        response.content  # noqa: B018 - read the body so the connection can be reused
-        response.close()
+        self._finish_refused(response, kwargs.get("timeout"))
         retry = request.copy()
         retry.headers["Authorization"] = f"Bearer {token}"
         setattr(retry, _RETRIED, True)
@@ -100,3 +106,21 @@ class TickTickAuth(AuthBase):
         again.history.append(response)
         again.request = retry
         return again
+
+    def _finish_refused(self, response: requests.Response, timeout: object) -> None:
+        """Read a small refused answer whole (its connection is then reused), close it.
+
+        A body over `MAX_REFUSED_BODY` is not read: the connection is closed instead
+        of drained (a server could send gigabytes). Failing to read it changes
+        nothing: the retry goes on a new connection.
+        """
+        try:
+            bound: Timeout = check_timeout(timeout)
+        except ConfigurationError:  # None, or a urllib3 Timeout: this client's own
+            bound = self.oauth.timeout
+        try:
+            body = read_body(response, MAX_REFUSED_BODY, bound)
+        except requests.RequestException:
+            return
+        if len(body) <= MAX_REFUSED_BODY:
+            response._content = body  # as requests keeps a body it has read

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from .errors import ConfigurationError
 
-__all__ = ["DIDA365", "TICKTICK", "Endpoints", "resolve_host"]
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from urllib.parse import SplitResult
+
+__all__ = ["DIDA365", "TICKTICK", "Endpoints", "check_redirect_uri", "resolve_host"]
 
 
 class Endpoints:
@@ -97,9 +101,15 @@ def resolve_host(host: str | Endpoints) -> Endpoints:
     a trailing slash (``"https://TickTick.com/"``), is that region: the same
     endpoints and the same tokens as ``"ticktick.com"``.
 
+    A URL is checked whole here, so that no request made from it later fails on its
+    form: no space or control character, a host name of ASCII letters, digits, ``-``,
+    ``_`` and dots (an international name in its ``xn--`` form) or an IP address, a
+    port from 1 to 65535, and no user name or password (they would show in messages).
+
     Raises:
-        ConfigurationError: The host is unknown, a remote URL is not https, or a URL
-            on a region's domain is not that region's root.
+        ConfigurationError: The host is unknown, a URL is malformed, carries a user
+            name or password, or is not https (but on loopback), or a URL on a
+            region's domain is not that region's root.
     """
     if isinstance(host, Endpoints):
         return host
@@ -109,36 +119,139 @@ def resolve_host(host: str | Endpoints) -> Endpoints:
         return known
     from urllib.parse import urlsplit
 
+    if any(char <= " " or char == "\x7f" for char in text):
+        raise ConfigurationError(
+            f"The host {_shown(text)!r} contains a space or a control character; give a "
+            "server's base URL such as 'https://example.org'."
+        )
     try:
         parts = urlsplit(text)
-        port = parts.port
-    except ValueError:
-        parts, port = None, None
-    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    except ValueError as exc:  # e.g. an unclosed '[' of an IPv6 address
         raise ConfigurationError(
-            f"Unknown host {host!r}. Use host='ticktick.com' (international), "
+            f"The host {_shown(text)!r} is not a readable URL ({exc}); give a server's base "
+            "URL such as 'https://example.org'."
+        ) from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"Unknown host {_shown(text)!r}. Use host='ticktick.com' (international), "
             "host='dida365.com' (China), or a server's base URL such as 'https://example.org'."
         )
     scheme = parts.scheme.lower()
+    port = _port(parts, f"The host {_shown(text)!r}")
     region = _region_of(parts.hostname)
+    credentials = "@" in parts.netloc
     if region is not None:
         if (
             scheme == "https"
             and port in (None, 443)
             and parts.path in ("", "/")
-            and not (parts.query or parts.fragment or parts.username or parts.password)
+            and not (parts.query or parts.fragment or credentials)
         ):
             return region
         raise ConfigurationError(
-            f"The host {host!r} is on {region.host} but is not its address: use "
+            f"The host {_shown(text)!r} is on {region.host} but is not its address: use "
             f"host={region.host!r} (every URL of the region follows from it)."
+        )
+    if credentials:
+        raise ConfigurationError(
+            f"The host {_shown(text)!r} carries a user name or password ('user:password@'); "
+            "refusing it, since it would show in messages. Give the server's base URL "
+            "without them."
+        )
+    problem = _host_name_problem(parts.hostname, parts.netloc)
+    if problem is not None:
+        raise ConfigurationError(
+            f"The host {_shown(text)!r} has {problem}; give a server's base URL such as "
+            "'https://example.org'."
         )
     if scheme == "http" and not is_loopback(parts.hostname):
         raise ConfigurationError(
-            f"Refusing plain-HTTP host {host!r}: tokens and client secrets must travel over "
-            "https. Use an https:// URL (plain http is allowed only on 127.0.0.1 for tests)."
+            f"Refusing plain-HTTP host {_shown(text)!r}: tokens and client secrets must travel "
+            "over https. Use an https:// URL (plain http is allowed only on 127.0.0.1 for tests)."
         )
     return Endpoints.from_base_url(f"{scheme}://{parts.netloc}{parts.path}")
+
+
+def check_redirect_uri(redirect_uri: object) -> str:
+    """Return *redirect_uri* if it has the shape of a redirect URI, else raise.
+
+    The shape: an ``http`` or ``https`` URL with a host and, if given, a port from 1
+    to 65535, with no space or control character. Whether it is the one registered
+    for the app only TickTick can say.
+
+    Raises:
+        ConfigurationError: It is not such a URL (the message says what is wrong).
+    """
+    example = "the full redirect URL registered for the app, e.g. 'http://127.0.0.1:8080/'"
+    if not isinstance(redirect_uri, str):
+        raise ConfigurationError(f"redirect_uri must be {example}.")
+    from urllib.parse import urlsplit
+
+    what = f"The redirect URI {redirect_uri!r}"
+    if any(char <= " " or char == "\x7f" for char in redirect_uri):
+        raise ConfigurationError(
+            f"{what} contains a space or a control character; it must be {example}."
+        )
+    try:
+        parts = urlsplit(redirect_uri)
+    except ValueError as exc:  # e.g. an unclosed '[' of an IPv6 address
+        raise ConfigurationError(
+            f"{what} is not a readable URL ({exc}); it must be {example}."
+        ) from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"redirect_uri must be {example}, not {redirect_uri!r}.")
+    _port(parts, what)
+    return redirect_uri
+
+
+def _port(parts: SplitResult, what: str) -> int | None:
+    """The port of *parts*, ``None`` if not given; *what* is refused if it is not 1-65535."""
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        given = parts.netloc.rpartition(":")[2]
+        raise ConfigurationError(
+            f"{what} has the port {given!r}, which is not a number from 1 to 65535."
+        )
+    return port
+
+
+def _host_name_problem(hostname: str, netloc: str) -> str | None:
+    """What is wrong with the host name of a URL, or ``None`` (an IP address or a DNS name)."""
+    if netloc.rpartition("@")[2].startswith("["):  # an IPv6 address (with any %zone)
+        import ipaddress
+
+        try:
+            ipaddress.IPv6Address(hostname.partition("%")[0])
+        except ValueError:
+            return "a malformed IPv6 address in brackets"
+        return None
+    name = hostname[:-1] if hostname.endswith(".") else hostname
+    allowed = "abcdefghijklmnopqrstuvwxyz0123456789-_"
+    if not name or len(name) > 253:
+        return "a host name that is empty or longer than 253 characters"
+    for label in name.split("."):
+        if not label or len(label) > 63:
+            return "a host name with an empty part, or one longer than 63 characters"
+        if any(char not in allowed for char in label.lower()):
+            return (
+                "a host name with a character other than ASCII letters, digits, '-', '_' "
+                "and dots (write an international name in its 'xn--' form)"
+            )
+    return None
+
+
+def _shown(text: str) -> str:
+    """*text* with any ``user:password@`` of a URL replaced by ``***@``, for messages."""
+    start = text.find("://")
+    if start < 0:
+        return text
+    start += 3
+    end = next((i for i in range(start, len(text)) if text[i] in "/?#"), len(text))
+    at = text.rfind("@", start, end)
+    return text if at < 0 else f"{text[:start]}***{text[at:]}"
 
 
 def _region_of(hostname: str) -> Endpoints | None:

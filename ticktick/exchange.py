@@ -19,7 +19,14 @@ from requests.adapters import HTTPAdapter
 from requests.auth import HTTPBasicAuth
 
 from ._defaults import Timeout
-from .errors import OAuthError, TokenFormatError, TransportError, _excerpt, _oauth_error
+from .errors import (
+    ConfigurationError,
+    OAuthError,
+    TokenFormatError,
+    TransportError,
+    _excerpt,
+    _oauth_error,
+)
 from .session import (
     TimeoutHTTPAdapter,
     _connect_failure,
@@ -60,6 +67,8 @@ def exchange_code(
     *adapter* sends the request, so that the session's own retries never apply.
 
     Raises:
+        ConfigurationError: The request cannot be made from these settings (a URL or
+            client id that ``requests`` refuses); nothing was sent.
         OAuthError: The server refused (``InvalidGrant``, ``InvalidClient``, ...).
         TokenFormatError: The server's answer is not a token.
         TransportError: The server could not be reached or did not answer in time.
@@ -77,8 +86,17 @@ def exchange_code(
         auth=HTTPBasicAuth(client_id, client_secret),
         headers={"Accept": "application/json"},
     )
-    prepared = session.prepare_request(request)
-    settings = session.merge_environment_settings(url, {}, True, None, None)
+    try:
+        prepared = session.prepare_request(request)
+        settings = session.merge_environment_settings(url, {}, True, None, None)
+    except (requests.RequestException, ValueError) as exc:
+        # ValueError: e.g. a client id that HTTP Basic cannot carry (not latin-1). Its
+        # text may quote the credentials, so only an invalid URL's is shown.
+        why = f": {exc}" if isinstance(exc, requests.exceptions.InvalidURL) else ""
+        raise ConfigurationError(
+            f"The token request to {url} cannot be made ({type(exc).__name__}{why}). Check "
+            "host= and the client id. The code was not sent: it stays good until it expires."
+        ) from None
     # The Basic credential, "id:secret" and the header's base64 of it, is redacted with
     # the code and the secret, in every spelling (see ticktick.errors._redact).
     basic = str(prepared.headers.get("Authorization", "")).removeprefix("Basic ")

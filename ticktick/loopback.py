@@ -37,7 +37,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ._deadline import Deadline
-from .endpoints import is_loopback
+from .endpoints import check_redirect_uri, is_loopback
 from .errors import AuthorizationTimeout, LoopbackPortInUse, StateMismatch
 
 __all__ = ["LoopbackReceiver", "RedirectResult", "loopback_address"]
@@ -65,17 +65,18 @@ def loopback_address(redirect_uri: str) -> tuple[str, int, str] | None:
     """Return ``(bind address, port, path)`` for a loopback ``http`` redirect URI, else ``None``.
 
     ``localhost`` binds ``127.0.0.1``; a missing port is 80; an empty path is ``/``.
+
+    Raises:
+        ConfigurationError: The URI is malformed, or its port is not 1-65535 (port 0
+            would bind a random port, where no redirect can ever arrive).
     """
+    check_redirect_uri(redirect_uri)
     parts = urlsplit(redirect_uri)
     if parts.scheme != "http" or not is_loopback(parts.hostname):
         return None
     assert parts.hostname is not None  # noqa: S101 - is_loopback checked it
     address = "127.0.0.1" if parts.hostname.lower() == "localhost" else parts.hostname
-    try:
-        port = parts.port or 80
-    except ValueError:
-        return None
-    return address, port, parts.path or "/"
+    return address, parts.port or 80, parts.path or "/"
 
 
 _PAGE = """<!doctype html>

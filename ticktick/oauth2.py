@@ -45,7 +45,7 @@ from ._defaults import (
     check_seconds,
     check_timeout,
 )
-from .endpoints import Endpoints, resolve_host
+from .endpoints import Endpoints, check_redirect_uri, resolve_host
 from .errors import (
     ConfigurationError,
     ReauthorizationRequired,
@@ -96,6 +96,24 @@ def _logger() -> logging.Logger:
 DEFAULT_SCOPE = "tasks:write tasks:read"
 
 
+def _check_amount(value: float, name: str, unit: str, example: int) -> float:
+    """Return *value* if it is a finite number, 0 or more, else raise `ConfigurationError`.
+
+    ``nan`` is refused: every comparison with it is false, so a token would never
+    count as expired.
+    """
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 <= value < float("inf")  # also refuses nan
+    ):
+        raise ConfigurationError(
+            f"{name}={value!r} cannot work: it must be a finite number of {unit}, 0 or more "
+            f"(e.g. {name}={example})."
+        )
+    return value
+
+
 class OAuth2:
     """Gets, caches and keeps an OAuth2 access token for the TickTick Open API.
 
@@ -130,7 +148,9 @@ class OAuth2:
             ``False``, the first `get_access_token` call does it.
 
     Raises:
-        ConfigurationError: An argument cannot work (empty client id, unknown host).
+        ConfigurationError: An argument cannot work (empty client id, unknown or
+            malformed host, a redirect URI that is not an http(s) URL with a host and a
+            port from 1 to 65535, ``nan`` or a negative ``expiry_margin``).
         ReauthorizationRequired: No usable token and nobody to ask (with ``resolve``).
 
     Examples:
@@ -167,11 +187,7 @@ class OAuth2:
                     f"{name} is empty. Copy it from your app's page on the developer portal "
                     "(developer.ticktick.com/manage or developer.dida365.com/manage)."
                 )
-        if not isinstance(redirect_uri, str) or "://" not in redirect_uri:
-            raise ConfigurationError(
-                "redirect_uri must be the full redirect URL registered for the app, "
-                "e.g. 'http://127.0.0.1:8080/'."
-            )
+        check_redirect_uri(redirect_uri)
         if not scope.split():
             raise ConfigurationError("scope is empty; use 'tasks:write tasks:read'.")
         self.endpoints = resolve_host(host)
@@ -181,10 +197,12 @@ class OAuth2:
         self._scope = scope
         self._state = state
         self.env_key = env_key
-        self.expiry_margin = expiry_margin
+        self.expiry_margin = _check_amount(expiry_margin, "expiry_margin", "seconds", 60)
         self.timeout = check_timeout(timeout)
         self.signon_timeout = check_seconds(signon_timeout, f"signon_timeout={signon_timeout!r}")
-        self.expiry_warning_days = expiry_warning_days
+        self.expiry_warning_days = _check_amount(
+            expiry_warning_days, "expiry_warning_days", "days", 14
+        )
         self._warned_token: str | None = None
         self.interactive = interactive
         self.identity = TokenIdentity(self.endpoints.host, client_id, scope)

@@ -44,8 +44,11 @@ Guarantees:
   its lock must be regular files of your own, so a FIFO, a socket, a device, or a
   file of another user (who could have planted a token of their own account) is a
   ``TokenCacheError`` at once, and nothing blocks on ``open()``. A symbolic link
-  owned by another user is never followed; a link of your own is read through, and
-  replaced by a regular file at the next write.
+  owned by another user is never followed; at the cache path a link of your own is
+  read through, and replaced by a regular file at the next write. The lock sidecar
+  is written in place, so it must be ours alone: a symbolic link there (anyone's),
+  a hard link (a file with another name), or a file holding anything but a process
+  id is refused, never truncated.
 * **Temporaries of its own.** A temporary file is ``.NAME.tmp-<12 hex digits>``;
   cleaning up after a writer that died removes exactly those of this cache, never
   those of ``NAME.dida365`` beside it.
@@ -101,6 +104,7 @@ def _logger() -> logging.Logger:
 DEFAULT_CACHE_PATH = ".token-oauth"
 LEGACY_HOST = "ticktick.com"
 MAX_CACHE_SIZE = 1024 * 1024
+_MAX_LOCK_RECORD = 24  # a lock sidecar's content: a process id and a newline
 _ISSUED_FOR = "issued_for"
 
 
@@ -209,14 +213,19 @@ def _foreign_folder_link(path: str, what: str) -> TokenCacheError | None:
     return None
 
 
-def open_checked(path: str, flags: int, what: str) -> int:
+def open_checked(
+    path: str, flags: int, what: str, *, follow_own_link: bool = True, sole_link: bool = False
+) -> int:
     """Open *path* by the one rule for every file the client reads or writes.
 
     * Nothing blocks: ``O_NONBLOCK``, so a FIFO cannot hold ``open()``.
-    * A symbolic link is followed only if it is your own (``O_NOFOLLOW`` first); a
-      folder on the way may be a link only if it is yours or root's.
+    * A symbolic link is followed only if it is your own (``O_NOFOLLOW`` first), and
+      with *follow_own_link* false (the lock sidecar) never; a folder on the way may
+      be a link only if it is yours or root's.
     * The opened descriptor must be a regular file owned by you (checked with
-      ``fstat``, so nothing can be swapped in between); see `file_problem`.
+      ``fstat``, so nothing can be swapped in between); see `file_problem`. With
+      *sole_link*, it must also have no other name (a hard link's ``st_nlink`` > 1):
+      what is written to it would change that other file.
 
     Returns the descriptor (mode 0600 if created).
 
@@ -226,6 +235,8 @@ def open_checked(path: str, flags: int, what: str) -> int:
     """
     flags |= _OPEN_FLAGS
     refused = _foreign_folder_link(path, what)
+    if refused is None and not follow_own_link and not _NOFOLLOW:  # pragma: no cover
+        refused = _any_link(path, what)  # no O_NOFOLLOW (Windows): ask lstat first
     if refused is not None:
         raise refused
     try:
@@ -235,6 +246,8 @@ def open_checked(path: str, flags: int, what: str) -> int:
             if exc.errno not in (errno.ELOOP, errno.EMLINK):  # not a symbolic link
                 raise
             refused = _foreign_link(path, what)
+            if refused is None and not follow_own_link:
+                refused = _any_link(path, what)
             if refused is not None:
                 raise refused from None
             fd = os.open(path, flags, 0o600)  # your own link: follow it
@@ -248,13 +261,35 @@ def open_checked(path: str, flags: int, what: str) -> int:
                 raise problem from None
         raise
     try:
-        problem = file_problem(os.fstat(fd), path, what)
+        info = os.fstat(fd)
     except OSError:  # pragma: no cover - fstat of an open descriptor does not fail
-        problem = None
+        return fd
+    problem = file_problem(info, path, what)
+    if problem is None and sole_link and info.st_nlink > 1:
+        problem = TokenCacheError(
+            f"{what.capitalize()} {path} has {info.st_nlink} names (it is a hard link, "
+            "shared with another file); refusing to use it, since writing to it would change "
+            "that other file. Remove it (a new one is made), or choose another path."
+        )
     if problem is not None:
         os.close(fd)
         raise problem
     return fd
+
+
+def _any_link(path: str, what: str) -> TokenCacheError | None:
+    """A refusal if *path* is a symbolic link, whoever owns it, else ``None``."""
+    try:
+        link = os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISLNK(link.st_mode):
+        return None
+    return TokenCacheError(
+        f"{what.capitalize()} {path} is a symbolic link, not a regular file; refusing to "
+        "follow it, since writing to it would change the file it points to. Remove the link "
+        "(a new file is made there), or choose another path."
+    )
 
 
 def normalize_scope(scope: str) -> str:
@@ -421,18 +456,36 @@ class _HeldLock:
 def _open_lock_file(path: str) -> int:
     """The lock sidecar's descriptor, by the one opening rule; -1 where no lock is needed.
 
+    The sidecar is written (its holder's process id), so it must be ours alone: a
+    symbolic link is never followed, whoever owns it, a file with another name (a
+    hard link) is refused, and so is a file holding anything but a process id,
+    which no lock of ours wrote: writing the id would destroy it.
+
     No lock is needed where nothing can be created in the folder (a read-only mount,
     a folder of another user): no process of ours can write the cache there either,
     and reading needs no lock. An existing sidecar is locked through a read-only
     descriptor in that case (``flock`` needs no write access).
     """
     try:
-        return open_checked(path, os.O_RDWR | os.O_CREAT, "the lock file")
+        fd = open_checked(
+            path, os.O_RDWR | os.O_CREAT, "the lock file", follow_own_link=False, sole_link=True
+        )
     except OSError as exc:
         if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOENT):
             raise _lock_error(path, exc) from None
+    else:
+        if _holds_a_lock_record(fd):
+            return fd
+        os.close(fd)
+        raise TokenCacheError(
+            f"The lock file {path} holds something other than a lock's process id; refusing "
+            "to use it as a lock, since that would overwrite it. Move it away (a new lock "
+            "file is made there), or choose another cache path."
+        )
     try:
-        return open_checked(path, os.O_RDONLY, "the lock file")
+        return open_checked(
+            path, os.O_RDONLY, "the lock file", follow_own_link=False, sole_link=True
+        )
     except FileNotFoundError:
         _logger().debug("No lock: nothing can be written in the folder of %s.", path)
         return -1
@@ -464,6 +517,9 @@ if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
     def _note_holder(fd: int, holder: bytes | None = None) -> None:
         return None  # the locked byte cannot be read by a waiter on Windows
 
+    def _holds_a_lock_record(fd: int) -> bool:
+        return True  # nothing is written to the sidecar on Windows
+
     def _holder(fd: int) -> str:
         return "another process"
 
@@ -488,6 +544,18 @@ else:
             os.pwrite(fd, b"%d\n" % os.getpid() if holder is None else holder, 0)
         except OSError:
             return
+
+    def _holds_a_lock_record(fd: int) -> bool:
+        """Whether the sidecar *fd* is empty or holds a process id, as a lock leaves it.
+
+        A holder writes its id under the lock, and empties the file on release: no
+        other content was written by a lock.
+        """
+        try:
+            data = os.pread(fd, _MAX_LOCK_RECORD + 1, 0)
+        except OSError:
+            return False
+        return not data or (len(data) <= _MAX_LOCK_RECORD and data.strip().isdigit())
 
     def _holder(fd: int) -> str:
         """Which process holds the lock on *fd*, as far as its sidecar says."""
