@@ -719,9 +719,21 @@ def test_a_bad_host_flag_reads_as_one_sentence(host: str) -> None:
 def test_a_bad_redirect_uri_variable_is_a_usage_error() -> None:
     result = _cli("login", "--client-id", "c", env={"TICKTICK_REDIRECT_URI": "127.0.0.1:8080"})
     assert result.returncode == 2
-    assert "TICKTICK_REDIRECT_URI (the default of --redirect-uri) is not an http(s) URL" in (
-        result.stderr
+    assert "TICKTICK_REDIRECT_URI (the default of --redirect-uri) is not usable" in result.stderr
+    assert "must be the full redirect URL" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "uri", ["http://127.0.0.1:0/", "http://127.0.0.1:99999/", "http://[::1", "ftp://h/"]
+)
+def test_a_redirect_uri_oauth2_refuses_is_a_usage_error(uri: str) -> None:
+    """The CLI checks --redirect-uri by the library's own rule, before anything happens."""
+    result = _cli(
+        "login", "--client-id", "c", "--redirect-uri", uri, env={"TICKTICK_CLIENT_SECRET": "s"}
     )
+    assert result.returncode == 2, result.stderr
+    assert "--redirect-uri: is not usable" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_a_flag_overrides_its_bad_variable(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ import time
 
 from . import __version__
 from ._defaults import MAX_TIMEOUT
-from .endpoints import resolve_host
+from .endpoints import check_redirect_uri, resolve_host
 from .errors import (
     AuthorizationTimeout,
     ConfigurationError,
@@ -128,17 +128,11 @@ def _scope(text: str) -> str:
 
 
 def _redirect_uri(text: str) -> str:
-    """An http(s) URL with a host, such as ``http://127.0.0.1:8080/``."""
-    from urllib.parse import urlsplit
-
+    """A redirect URI as ``OAuth2(redirect_uri=...)`` takes it (blanks around it dropped)."""
     try:
-        parts = urlsplit(_nonempty(text).strip())
-        parts.port  # noqa: B018 - parsing the port checks it
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise ValueError("is not an http(s) URL such as http://127.0.0.1:8080/") from None
-    return text.strip()
+        return check_redirect_uri(_nonempty(text).strip())
+    except ConfigurationError as exc:
+        raise ValueError(f"is not usable: {exc}") from None
 
 
 def _redis_url(text: str) -> str:
