@@ -21,7 +21,6 @@ the server refuses it.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import time
@@ -274,6 +273,7 @@ def _literal(text: str, shift: int | None, source: str, advice: str) -> object:
                 f"{source} is nested too deeply to be a token. {advice}"
             ) from None
     import ast
+    import contextlib  # here, not at the top: `ticktick-auth token` never needs it
 
     unreadable = (SyntaxError, ValueError, TypeError, MemoryError, RecursionError)
     *others, (last, start) = candidates
