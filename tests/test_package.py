@@ -33,3 +33,23 @@ def test_import_is_light() -> None:
 
 def test_py_typed_is_shipped() -> None:
     assert (Path(ticktick.__file__).parent / "py.typed").exists()
+
+
+def test_ticktick_py_module_paths_keep_importing() -> None:
+    """Code written for ticktick-py imports these; a cached OAuth2 still loads no requests."""
+    probe = (
+        "import sys\n"
+        "from ticktick.oauth2 import OAuth2\n"
+        "from ticktick.cache import CacheHandler\n"
+        "light = 'requests' not in sys.modules\n"
+        "from ticktick.oauth2 import requests_retry_session\n"
+        "from ticktick.store import FileStore\n"
+        "session = requests_retry_session()\n"
+        "print(light, CacheHandler is FileStore, type(session).__name__)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.split() == ["True", "True", "Session"]
+    with pytest.raises(ImportError, match="cannot import name 'nope'"):
+        from ticktick.oauth2 import nope  # noqa: F401

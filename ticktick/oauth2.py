@@ -87,6 +87,18 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_SCOPE", "OAuth2"]
 
 
+def __getattr__(name: str) -> Any:
+    """ticktick-py's ``from ticktick.oauth2 import requests_retry_session`` keeps working.
+
+    Imported on first use, so that this module (a cached ``OAuth2()``) never loads requests.
+    """
+    if name == "requests_retry_session":
+        from .session import requests_retry_session
+
+        return requests_retry_session
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def _logger() -> logging.Logger:
     import logging
 
