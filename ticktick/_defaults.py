@@ -8,6 +8,9 @@ DEFAULT_TIMEOUT: tuple[float, float] = (10.0, 30.0)
 MAX_TIMEOUT = 86400.0
 """The longest request timeout accepted, in seconds (one day)."""
 
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+"""The Redis server of ``RedisStore`` and ``ticktick-auth --store redis`` when none is given."""
+
 DEFAULT_SIGNON_TIMEOUT = 300.0
 """Seconds a person has to complete an authorization."""
 

@@ -25,7 +25,7 @@ import sys
 import time
 
 from . import __version__
-from ._defaults import MAX_TIMEOUT
+from ._defaults import DEFAULT_REDIS_URL, MAX_TIMEOUT
 from .endpoints import check_redirect_uri, resolve_host
 from .errors import (
     AuthorizationTimeout,
@@ -85,7 +85,6 @@ class _Failure(TickTickError):
 
 _STORES = ("file", "keyring", "redis")
 _FORMATS = ("json", "env-dict", "dotenv")
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 class _UsageError(TickTickError):

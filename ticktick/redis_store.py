@@ -41,13 +41,12 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from ._deadline import Deadline
+from ._defaults import DEFAULT_REDIS_URL
 from .errors import ConfigurationError, TokenCacheError
 from .store import TokenIdentity, TokenStore, _logger, check_identity, decode_token, encode_token
 from .token import TokenDict, expire_time_of
 
 __all__ = ["RedisStore"]
-
-DEFAULT_URL = "redis://127.0.0.1:6379/0"
 
 _AnyBase: Any = object
 """The base of a mixin for redis-py's classes, which are imported only when used."""
@@ -175,7 +174,7 @@ class RedisStore(TokenStore):
 
     def __init__(
         self,
-        url: str = DEFAULT_URL,
+        url: str = DEFAULT_REDIS_URL,
         *,
         identity: TokenIdentity | None = None,
         prefix: str = "ticktick-oauth",
