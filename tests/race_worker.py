@@ -18,14 +18,14 @@ import time
 from pathlib import Path
 
 from ticktick import AuthorizationRequest, OAuth2
-from ticktick.store import FileStore, TokenStore
+from ticktick.stores import FileStore, TokenStore
 from ticktick.testing import approve
 
 
 def make_store(kind: str, location: str, lock_ttl: float) -> TokenStore:
     if kind == "file":
         return FileStore(location)
-    from ticktick.redis_store import RedisStore
+    from ticktick.stores.redis import RedisStore
 
     return RedisStore(location, lock_ttl=lock_ttl, timeout=5)
 

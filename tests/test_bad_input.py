@@ -36,9 +36,9 @@ import pytest
 from ticktick import OAuth2, ReauthorizationRequired
 from ticktick.endpoints import Endpoints
 from ticktick.errors import ConfigurationError, RedirectParseError
-from ticktick.loopback import loopback_address
 from ticktick.signon import parse_redirect
-from ticktick.store import FileStore
+from ticktick.signon.loopback import loopback_address
+from ticktick.stores import FileStore
 
 BROKEN_HOSTS = [
     "http://[127.0.0.1:8080/?code=abc123&state=xyz",

@@ -249,9 +249,9 @@ def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
-    from ticktick.cli import _Failure
+    from ticktick.cli.output import Failure
 
-    with pytest.raises(_Failure):
+    with pytest.raises(Failure):
         main(["token", "--debug"])
 
 
@@ -828,7 +828,7 @@ def test_a_malformed_redis_url_is_one_line(url: str, way: str) -> None:
 @pytest.mark.parametrize("url", ["redis://:x", "http://foo", "redis://h:99999"])
 def test_redis_store_refuses_a_malformed_url(url: str) -> None:
     from ticktick.errors import ConfigurationError
-    from ticktick.redis_store import RedisStore
+    from ticktick.stores.redis import RedisStore
 
     with pytest.raises(ConfigurationError, match="The Redis URL is malformed"):
         RedisStore(url)

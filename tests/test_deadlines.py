@@ -30,7 +30,7 @@ from hostile import Connection, Handler, HostileServer
 from ticktick import OAuth2, OpenAPI, requests_retry_session
 from ticktick._deadline import Deadline
 from ticktick.errors import ConfigurationError, TransportError
-from ticktick.loopback import LoopbackReceiver
+from ticktick.signon.loopback import LoopbackReceiver
 from ticktick.testing import FakeTickTick
 
 CODE = "code-7f3a9c1e2b"

@@ -35,7 +35,8 @@ from ticktick import (
     TokenNotStoredWarning,
     Unauthorized,
 )
-from ticktick.store import FileStore, TokenIdentity, is_temporary_of, temporary_name
+from ticktick.stores import FileStore, TokenIdentity
+from ticktick.stores.disk import is_temporary_of, temporary_name
 from ticktick.testing import FakeTickTick
 
 NOBODY = 65534
@@ -184,7 +185,7 @@ def test_special_file_at_the_lock_sidecar_is_refused(tmp_path: Path, kind: str) 
             """
             import sys, time
             from ticktick import TokenCacheError
-            from ticktick.store import FileStore, TokenIdentity
+            from ticktick.stores import FileStore, TokenIdentity
             store = FileStore(sys.argv[1], identity=TokenIdentity("ticktick.com", "cid", "x"))
             try:
                 store.write({"access_token": "tok", "expire_time": time.time() + 86400})
@@ -320,7 +321,7 @@ def test_cache_file_of_another_user_is_not_used(fake: FakeTickTick, tmp_path: Pa
 
 @needs_root
 def test_output_file_of_another_user_is_not_replaced(tmp_path: Path) -> None:
-    from ticktick.store import write_private_file
+    from ticktick.stores.disk import write_private_file
 
     target = tmp_path / "theirs.json"
     target.write_text("theirs")
@@ -352,7 +353,7 @@ def test_temporary_names_are_matched_exactly(tmp_path: Path) -> None:
 WRITER = """
 import os, sys, time
 from ticktick import TokenCacheError
-from ticktick.store import FileStore, TokenIdentity
+from ticktick.stores import FileStore, TokenIdentity
 path, host, go, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 store = FileStore(path, identity=TokenIdentity(host, "cid", "tasks:read tasks:write"))
 while not os.path.exists(go):
@@ -472,7 +473,7 @@ def test_read_only_folder_corrupt_cache_counts_as_no_token_with_one_warning(
 
 HOLDER = """
 import sys, time
-from ticktick.store import FileStore, TokenIdentity
+from ticktick.stores import FileStore, TokenIdentity
 path, seconds, host, client_id, new_token = sys.argv[1:6]
 store = FileStore(path, identity=TokenIdentity(host, client_id, "tasks:write tasks:read"))
 with store.lock(120):
@@ -672,7 +673,7 @@ def test_redis_waiter_says_for_whom_it_waits(
 ) -> None:
     import threading
 
-    from ticktick.redis_store import RedisStore
+    from ticktick.stores.redis import RedisStore
 
     holder, waiter = (RedisStore(redis_server.url, identity=IDENTITY) for _ in range(2))
     held, release = threading.Event(), threading.Event()

@@ -32,9 +32,9 @@ from ticktick import (
     parse_redirect,
     requests_retry_session,
 )
+from ticktick._http.session import RETRY_AFTER_MAX
 from ticktick.exchange import _token_or_error
-from ticktick.session import RETRY_AFTER_MAX
-from ticktick.store import EnvSource, FileStore, TokenIdentity
+from ticktick.stores import EnvSource, FileStore, TokenIdentity
 from ticktick.token import parse_token_literal
 
 EXAMPLES = int(os.environ.get("TICKTICK_FUZZ_EXAMPLES", "300"))

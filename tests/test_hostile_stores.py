@@ -26,7 +26,7 @@ import pytest
 from hostile import Connection, HostileServer
 
 from ticktick.errors import TokenCacheError
-from ticktick.store import TokenIdentity
+from ticktick.stores import TokenIdentity
 
 IDENTITY = TokenIdentity("ticktick.com", "cid", "tasks:read tasks:write")
 HELLO_RESP3 = b"%2\r\n$6\r\nserver\r\n$5\r\nredis\r\n$5\r\nproto\r\n:3\r\n"
@@ -89,7 +89,7 @@ def trickle_reply(conn: Connection) -> None:
 
 
 def store_for(server: HostileServer, password: str = "") -> object:
-    from ticktick.redis_store import RedisStore
+    from ticktick.stores.redis import RedisStore
 
     auth = f":{password}@" if password else ""
     return RedisStore(f"redis://{auth}127.0.0.1:{server.port}/0", identity=IDENTITY, timeout=2)
@@ -113,7 +113,7 @@ def _needs_redis() -> None:
 def test_a_redis_command_ends_within_its_timeout(
     hello: Callable[[Connection], None], get: Callable[[Connection], None]
 ) -> None:
-    from ticktick.redis_store import RedisStore
+    from ticktick.stores.redis import RedisStore
 
     with HostileServer(fake_redis(hello, get)) as server:
         store = store_for(server)
@@ -132,7 +132,7 @@ def test_a_redis_command_ends_within_its_timeout(
 )
 @pytest.mark.parametrize("password", ["", "hunter2-secret"])
 def test_an_odd_handshake_reply_is_a_token_cache_error(hello: bytes, password: str) -> None:
-    from ticktick.redis_store import RedisStore
+    from ticktick.stores.redis import RedisStore
 
     server = HostileServer(fake_redis(lambda conn: conn.send(hello), no_token))
     with server:
@@ -188,7 +188,7 @@ def test_a_damaged_keyring_file_is_a_token_cache_error(
     import keyring
     from keyrings.alt.file import PlaintextKeyring
 
-    from ticktick.keyring_store import KeyringStore
+    from ticktick.stores.keyring import KeyringStore
 
     previous = keyring.get_keyring()
     keyring.set_keyring(PlaintextKeyring())

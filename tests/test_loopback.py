@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from ticktick import AuthorizationTimeout, LoopbackPortInUse, StateMismatch
-from ticktick.loopback import LoopbackReceiver, RedirectResult, loopback_address
+from ticktick.signon.loopback import LoopbackReceiver, RedirectResult, loopback_address
 
 STATE = "the-right-state"
 

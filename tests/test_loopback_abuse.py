@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from ticktick.loopback import LoopbackReceiver
+from ticktick.signon.loopback import LoopbackReceiver
 
 STATE = "the-real-state"
 

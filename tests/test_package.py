@@ -43,7 +43,7 @@ def test_ticktick_py_module_paths_keep_importing() -> None:
         "from ticktick.cache import CacheHandler\n"
         "light = 'requests' not in sys.modules\n"
         "from ticktick.oauth2 import requests_retry_session\n"
-        "from ticktick.store import FileStore\n"
+        "from ticktick.stores import FileStore\n"
         "session = requests_retry_session()\n"
         "print(light, CacheHandler is FileStore, type(session).__name__)\n"
     )

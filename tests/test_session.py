@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from ticktick import requests_retry_session
-from ticktick.session import RETRY_AFTER_MAX, TimeoutHTTPAdapter, token_retry
+from ticktick._http.session import RETRY_AFTER_MAX, TimeoutHTTPAdapter, token_retry
 from ticktick.testing import FakeTickTick
 
 

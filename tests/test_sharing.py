@@ -16,8 +16,8 @@ import pytest
 from conftest import RedisServer, env_without_coverage
 
 from ticktick import OAuth2, TokenCacheError
-from ticktick.redis_store import RedisStore
-from ticktick.store import FileStore, TokenIdentity
+from ticktick.stores import FileStore, TokenIdentity
+from ticktick.stores.redis import RedisStore
 from ticktick.testing import FakeTickTick
 
 WORKER = Path(__file__).with_name("race_worker.py")
@@ -131,7 +131,7 @@ def test_redis_stopped_mid_run_then_restarted(
 
 WRITER = """
 import sys, time
-from ticktick.store import FileStore, TokenIdentity
+from ticktick.stores import FileStore, TokenIdentity
 store = FileStore(sys.argv[1], identity=TokenIdentity('ticktick.com', 'cid', 'tasks:read'))
 n = 0
 while True:

@@ -25,7 +25,7 @@ from ticktick import (
     StateMismatch,
     parse_redirect,
 )
-from ticktick.signon import _read_terminal_line, headless_reason, no_terminal_reason
+from ticktick.signon.terminal import headless_reason, no_terminal_reason, read_terminal_line
 from ticktick.testing import FakeTickTick
 
 STATE = "s3cr3t-state-value"
@@ -316,18 +316,18 @@ def test_read_terminal_line_from_a_real_pty(
     pty_stdin: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
     os.write(pty_stdin, b"abc123\n")
-    assert (_read_terminal_line("Paste: ", 5, never) or "").strip() == "abc123"
+    assert (read_terminal_line("Paste: ", 5, never) or "").strip() == "abc123"
     assert "Paste: " in capsys.readouterr().err
     assert no_terminal_reason() is None
 
 
 def test_read_terminal_line_times_out(pty_stdin: int) -> None:
     with pytest.raises(AuthorizationTimeout, match=r"No answer within 0\.2 s"):
-        _read_terminal_line("Paste: ", 0.2, never)
+        read_terminal_line("Paste: ", 0.2, never)
 
 
 def test_read_terminal_line_is_cancelled(pty_stdin: int) -> None:
-    assert _read_terminal_line("Paste: ", 5, lambda: True) is None
+    assert read_terminal_line("Paste: ", 5, lambda: True) is None
 
 
 def test_loopback_capture_ends_the_paste_prompt(pty_stdin: int, opened: list[str]) -> None:
@@ -368,7 +368,7 @@ def test_read_terminal_line_eof(monkeypatch: pytest.MonkeyPatch) -> None:
     with os.fdopen(read_fd) as closed:
         monkeypatch.setattr(sys, "stdin", closed)
         with pytest.raises(ReauthorizationRequired, match="Standard input closed"):
-            _read_terminal_line("Paste: ", 1, never)
+            read_terminal_line("Paste: ", 1, never)
 
 
 def test_no_terminal_reason(monkeypatch: pytest.MonkeyPatch) -> None:

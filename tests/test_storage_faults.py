@@ -18,7 +18,7 @@ import pytest
 from conftest import env_without_coverage
 
 from ticktick import TokenCacheError
-from ticktick.store import FileStore, TokenIdentity
+from ticktick.stores import FileStore, TokenIdentity
 
 IDENTITY = TokenIdentity("ticktick.com", "cid", "tasks:read tasks:write")
 OLD = {"access_token": "old-token", "expire_time": int(time.time()) + 86400}
@@ -28,7 +28,7 @@ IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 WRITER = """
 import os, sys, time
 from ticktick import TokenCacheError
-from ticktick.store import FileStore, TokenIdentity
+from ticktick.stores import FileStore, TokenIdentity
 if sys.argv[3] == 'nobody':  # after the imports: Python itself lives where nobody cannot go
     os.setgid(65534)
     os.setuid(65534)

@@ -17,9 +17,9 @@ from keyrings.alt.file import PlaintextKeyring
 
 from ticktick import ConfigurationError, TokenCacheError, TokenFormatError
 from ticktick.cli import main
-from ticktick.keyring_store import KeyringStore
-from ticktick.redis_store import RedisStore
-from ticktick.store import EnvSource, FileStore, MemoryStore, TokenIdentity, TokenStore
+from ticktick.stores import EnvSource, FileStore, MemoryStore, TokenIdentity, TokenStore
+from ticktick.stores.keyring import KeyringStore
+from ticktick.stores.redis import RedisStore
 from ticktick.testing import FakeTickTick
 
 IDENTITY = TokenIdentity("ticktick.com", "client-a", "tasks:write tasks:read")

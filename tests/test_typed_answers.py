@@ -27,7 +27,7 @@ from ticktick import (
     RateLimited,
     TickTickError,
 )
-from ticktick.session import RETRY_AFTER_MAX
+from ticktick._http.session import RETRY_AFTER_MAX
 
 ENV_KEY = "TYPED_ANSWERS_TOKEN"
 

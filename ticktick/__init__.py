@@ -12,9 +12,9 @@ stays fast and does not load ``requests`` until something needs it.
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+from ._version import __version__
 
-__version__ = "0.1.0"
+TYPE_CHECKING = False  # see ticktick/_fastpath.py: no typing on the fast path
 
 _WHERE = {
     "DIDA365": "endpoints",
@@ -44,16 +44,16 @@ _WHERE = {
     "OpenAPI": "api",
     "TickTickAuth": "auth",
     "OAuth2": "oauth2",
-    "requests_retry_session": "session",
+    "requests_retry_session": "_http.session",
     "AuthorizationRequest": "signon",
     "SignOn": "signon",
     "parse_redirect": "signon",
-    "CacheHandler": "store",
-    "EnvSource": "store",
-    "FileStore": "store",
-    "MemoryStore": "store",
-    "TokenStore": "store",
-    "TokenIdentity": "store",
+    "CacheHandler": "stores",
+    "EnvSource": "stores",
+    "FileStore": "stores",
+    "MemoryStore": "stores",
+    "TokenStore": "stores",
+    "TokenIdentity": "stores",
     "TokenDict": "token",
 }
 
@@ -116,6 +116,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from typing import Any
 
+    from ._http.session import requests_retry_session
     from .api import OpenAPI
     from .auth import TickTickAuth
     from .endpoints import DIDA365, TICKTICK, Endpoints
@@ -143,9 +144,8 @@ if TYPE_CHECKING:
         Unauthorized,
     )
     from .oauth2 import OAuth2
-    from .session import requests_retry_session
     from .signon import AuthorizationRequest, SignOn, parse_redirect
-    from .store import (
+    from .stores import (
         CacheHandler,
         EnvSource,
         FileStore,

@@ -8,8 +8,8 @@ of a status line, a header, a body, a TLS handshake, or a ``send``) returns at o
 and the caller raises a timeout. Cancelling a deadline is cheap; the watchdog
 thread is started on first use and shared by all.
 
-Used by the HTTP client (``ticktick.session``) and by the loopback receiver
-(``ticktick.loopback``).
+Used by the HTTP client (``ticktick._http.session``) and by the loopback receiver
+(``ticktick.signon.loopback``).
 
 **The guarantee, for each HTTP request sent through this package's adapter** (the
 token request, every `OpenAPI` call, and every request through a session made by

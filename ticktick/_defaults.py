@@ -11,6 +11,9 @@ MAX_TIMEOUT = 86400.0
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 """The Redis server of ``RedisStore`` and ``ticktick-auth --store redis`` when none is given."""
 
+DEFAULT_SCOPE = "tasks:write tasks:read"
+"""The scope asked for when none is given: read and write tasks and projects."""
+
 DEFAULT_SIGNON_TIMEOUT = 300.0
 """Seconds a person has to complete an authorization."""
 

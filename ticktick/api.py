@@ -27,6 +27,15 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from ._defaults import Timeout, check_timeout
+from ._http.session import (
+    IDEMPOTENT_METHODS,
+    _connect_failure,
+    _never_sent,
+    _showable,
+    _timed_out,
+    read_body,
+    retry_after_seconds,
+)
 from .auth import TickTickAuth
 from .endpoints import DIDA365, TICKTICK
 from .errors import (
@@ -41,15 +50,6 @@ from .errors import (
 )
 from .models import Date, Project, ProjectData, ProjectFields, Task, TaskFields, TaskMove
 from .oauth2 import OAuth2
-from .session import (
-    IDEMPOTENT_METHODS,
-    _connect_failure,
-    _never_sent,
-    _showable,
-    _timed_out,
-    read_body,
-    retry_after_seconds,
-)
 
 __all__ = ["DATE_FORMAT", "OpenAPI", "format_date"]
 

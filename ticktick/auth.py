@@ -28,9 +28,9 @@ import requests
 from requests.auth import AuthBase
 
 from ._defaults import Timeout, check_timeout
+from ._http.session import read_body
 from .errors import ConfigurationError
 from .oauth2 import OAuth2
-from .session import read_body
 
 __all__ = ["MAX_REFUSED_BODY", "TickTickAuth"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .errors import ConfigurationError
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+TYPE_CHECKING = False  # see ticktick/_fastpath.py: no typing on the fast path
 if TYPE_CHECKING:
     from urllib.parse import SplitResult
 

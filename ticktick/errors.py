@@ -33,7 +33,7 @@ The tree::
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+TYPE_CHECKING = False  # see ticktick/_fastpath.py: no typing on the fast path
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -338,7 +338,7 @@ def _excerpt(body: str, secrets: Iterable[str | None] = ()) -> str:
     return text
 
 
-def _oauth_error(
+def oauth_error(
     *,
     what: str,
     status: int | None,

@@ -19,15 +19,7 @@ from requests.adapters import HTTPAdapter
 from requests.auth import HTTPBasicAuth
 
 from ._defaults import Timeout
-from .errors import (
-    ConfigurationError,
-    OAuthError,
-    TokenFormatError,
-    TransportError,
-    _excerpt,
-    _oauth_error,
-)
-from .session import (
+from ._http.session import (
     TimeoutHTTPAdapter,
     _connect_failure,
     _never_sent,
@@ -35,6 +27,14 @@ from .session import (
     _timed_out,
     read_body,
     token_retry,
+)
+from .errors import (
+    ConfigurationError,
+    OAuthError,
+    TokenFormatError,
+    TransportError,
+    _excerpt,
+    oauth_error,
 )
 from .token import TokenDict, token_from_response
 
@@ -176,7 +176,7 @@ def _token_or_error(
         raw_error, raw_description = parsed.get("error"), parsed.get("error_description")
         error = raw_error if isinstance(raw_error, str) else None
         description = raw_description if isinstance(raw_description, str) else None
-    failure: OAuthError = _oauth_error(
+    failure: OAuthError = oauth_error(
         what=what,
         status=status,
         error=error,

@@ -39,6 +39,7 @@ import warnings
 from _thread import RLock
 
 from ._defaults import (
+    DEFAULT_SCOPE,
     DEFAULT_SIGNON_TIMEOUT,
     DEFAULT_TIMEOUT,
     Timeout,
@@ -54,14 +55,14 @@ from .errors import (
     TokenNotStoredWarning,
 )
 from .resolution import find_stored_token
-from .store import (
+from .stores import (
     DEFAULT_CACHE_PATH,
     EnvSource,
     FileStore,
     TokenIdentity,
     TokenStore,
-    normalize_scope,
 )
+from .stores.base import normalize_scope
 from .token import (
     DEFAULT_EXPIRY_MARGIN,
     TokenDict,
@@ -74,7 +75,7 @@ from .token import (
 # Everything a network request or a sign-on needs (requests, the sign-on, logging,
 # secrets, ...) is imported where it is used: a client that finds a valid cached
 # token never imports requests, so it starts fast.
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+TYPE_CHECKING = False  # see ticktick/_fastpath.py: no typing on the fast path
 if TYPE_CHECKING:
     import logging
     from collections.abc import Mapping
@@ -93,7 +94,7 @@ def __getattr__(name: str) -> Any:
     Imported on first use, so that this module (a cached ``OAuth2()``) never loads requests.
     """
     if name == "requests_retry_session":
-        from .session import requests_retry_session
+        from ._http.session import requests_retry_session
 
         return requests_retry_session
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -103,9 +104,6 @@ def _logger() -> logging.Logger:
     import logging
 
     return logging.getLogger("ticktick")
-
-
-DEFAULT_SCOPE = "tasks:write tasks:read"
 
 
 def _check_amount(value: float, name: str, unit: str, example: int) -> float:
@@ -153,7 +151,7 @@ class OAuth2:
             asks only when standard input is a terminal and ``CI`` is not set, or when
             a custom ``authorizer`` is given.
         authorizer: Replaces the terminal sign-on; see [`ticktick.signon`][ticktick.signon].
-        store: Where the token is kept and shared ([`ticktick.store`][ticktick.store]); replaces
+        store: Where the token is kept and shared ([`ticktick.stores`][ticktick.stores]); replaces
             ``cache_path``. A store's lock makes sure that, of many processes needing
             a token at once, exactly one asks a person and the others use its result.
         resolve: Resolve a token in the constructor, as ticktick-py does. With
@@ -253,7 +251,7 @@ class OAuth2:
     def session(self) -> requests.Session:
         """The retrying ``requests`` session (ticktick-py's attribute), made on first use."""
         if self._session is None:
-            from .session import requests_retry_session
+            from ._http.session import requests_retry_session
 
             with self._lock:
                 if self._session is None:

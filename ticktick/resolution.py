@@ -11,7 +11,7 @@ This module is on the fast path of ``ticktick-auth token``: it imports neither
 
 from __future__ import annotations
 
-from .store import EnvSource, FileStore, TokenStore
+from .stores import EnvSource, FileStore, TokenStore
 from .token import DEFAULT_EXPIRY_MARGIN, TokenDict, expire_time_of, is_expired, readable_time
 
 __all__ = ["Resolution", "find_stored_token", "where"]

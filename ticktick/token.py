@@ -27,7 +27,7 @@ import time
 
 from .errors import REDACTED, TokenFormatError
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+TYPE_CHECKING = False  # see ticktick/_fastpath.py: no typing on the fast path
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any

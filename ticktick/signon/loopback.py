@@ -36,9 +36,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ._deadline import Deadline
-from .endpoints import check_redirect_uri, is_loopback
-from .errors import AuthorizationTimeout, LoopbackPortInUse, StateMismatch
+from .._deadline import Deadline
+from ..endpoints import check_redirect_uri, is_loopback
+from ..errors import AuthorizationTimeout, LoopbackPortInUse, StateMismatch
 
 __all__ = ["LoopbackReceiver", "RedirectResult", "loopback_address"]
 

@@ -36,8 +36,8 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTime
 from urllib3.response import HTTPResponse
 from urllib3.util.retry import Retry
 
-from ._deadline import Deadline
-from ._defaults import DEFAULT_TIMEOUT, Timeout, check_timeout
+from .._deadline import Deadline
+from .._defaults import DEFAULT_TIMEOUT, Timeout, check_timeout
 
 if TYPE_CHECKING:
     from urllib3._base_connection import BaseHTTPConnection
@@ -403,7 +403,7 @@ def requests_retry_session(
         >>> session.get("https://api.ticktick.com/open/v1/project")  # doctest: +SKIP
     """
     if session is None:
-        from . import __version__
+        from .._version import __version__
 
         session = requests.Session()
         session.headers["User-Agent"] = (

@@ -1,0 +1,164 @@
+"""The commands that need no network and never prompt: token, status, export, logout."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from .._defaults import DEFAULT_SCOPE
+from ..endpoints import resolve_host
+from ..errors import ConfigurationError
+from ..resolution import Resolution, find_stored_token, where
+from ..stores import EnvSource, FileStore, TokenIdentity
+from ..token import DEFAULT_EXPIRY_MARGIN, expire_time_of, is_expired, readable_time
+from .output import (
+    DEFAULT_ENV_KEY,
+    EXIT_EXPIRING,
+    EXIT_FAILURE,
+    EXIT_OK,
+    PROG,
+    Failure,
+    _format,
+    _plain,
+    _show,
+)
+
+TYPE_CHECKING = False  # see ticktick/_fastpath.py: no typing on the fast path
+if TYPE_CHECKING:
+    from ..stores import TokenStore
+    from ..token import TokenDict
+    from .output import Options
+
+# -- finding a token without network ----------------------------------------------------
+
+
+def _store(args: Options, client_id: str | None = None) -> TokenStore:
+    """The store chosen by ``--store`` (the file by default), for this host, app and scope."""
+    host = resolve_host(args.host).host
+    client = client_id or args.client_id or None
+    if args.store == "file":
+        return FileStore(args.cache_path, identity=TokenIdentity(host, client, args.scope))
+    identity = TokenIdentity(host, client, args.scope or DEFAULT_SCOPE)
+    if args.store == "keyring":
+        from ..stores.keyring import KeyringStore
+
+        return KeyringStore(identity=identity)
+    if args.store == "redis":
+        from ..stores.redis import RedisStore
+
+        return RedisStore(args.redis_url, identity=identity)
+    raise ConfigurationError(f"Unknown store {args.store!r}")  # pragma: no cover - checked
+
+
+def _find(args: Options) -> Resolution:
+    """The token `OAuth2` would resolve without signing on: the variable, then the store."""
+    return find_stored_token(args.env_key or None, _store(args))
+
+
+def _command(args: Options, command: str) -> str:
+    """``ticktick-auth COMMAND`` with the options that select this host, app, scope and store."""
+    import shlex
+
+    parts = [PROG, command]
+    if args.client_id:
+        parts += ["--client-id", args.client_id]
+    parts += ["--host", resolve_host(args.host).host]  # always: see below
+    if args.scope:
+        parts += ["--scope", args.scope]
+    if args.store != "file":
+        parts += ["--store", args.store]
+    else:
+        parts += ["--cache-path", os.path.abspath(args.cache_path)]
+    # --host and the store are named even when they are the defaults, so that the
+    # TICKTICK_* variables where the command is run cannot send it elsewhere.
+    return shlex.join(parts)
+
+
+def _valid_token(args: Options) -> tuple[TokenDict, str]:
+    """The token, or a `Failure` saying why there is none."""
+    found = _find(args)
+    if found.token is not None and found.source is not None:
+        return found.token, where(found.source)
+    if found.expired:
+        why = found.reason()
+    else:
+        env = f"{args.env_key} or " if args.env_key else ""
+        why = f"No token found in {env}{where(_store(args))} for {resolve_host(args.host).host}"
+    raise Failure(f"{why}. Run '{_command(args, 'login')}' to get one.")
+
+
+def _days_left(token: TokenDict) -> float | None:
+    expire_time = expire_time_of(token)
+    return None if expire_time is None else (expire_time - time.time()) / 86400
+
+
+def _cmd_token(args: Options) -> int:
+    token, _ = _valid_token(args)
+    _show(token["access_token"])
+    return EXIT_OK
+
+
+def _cmd_status(args: Options) -> int:
+    found = _find(args)
+    if found.token is not None and found.source is not None:
+        token, source = found.token, found.source
+        skipped = found.expired
+    elif found.expired:
+        source, token = found.expired[-1]  # the one `login` renews last in the order
+        skipped = found.expired[:-1]
+    else:
+        where_ = where(_store(args))
+        _show(f"No token for {resolve_host(args.host).host} in ", end="")
+        _show(f"{args.env_key} or {where_}." if args.env_key else f"{where_}.")
+        _show(f"Run '{_command(args, 'login')}' to get one.")
+        return EXIT_FAILURE
+    days = _days_left(token)
+    expire_time = expire_time_of(token)
+    _show(f"source:   {_plain(where(source))}")
+    for other, old in skipped:
+        old_time = expire_time_of(old)
+        when = readable_time(old_time) if old_time is not None else "an unknown time"
+        _show(f"skipped:  {_plain(where(other))} (expired on {when})")
+    _show(f"store:    {'environment' if isinstance(source, EnvSource) else args.store}")
+    _show(f"host:     {_plain(resolve_host(args.host).host)}")
+    if args.client_id:
+        _show(f"client:   {_plain(args.client_id)}")
+    _show(f"scope:    {_plain(token.get('scope', 'unknown'))}")
+    if expire_time is None or days is None:
+        _show("expires:  unknown (the token has no expire_time)")
+        return EXIT_OK
+    _show(f"expires:  {readable_time(expire_time)} ({days:.1f} days left)")
+    if is_expired(token, DEFAULT_EXPIRY_MARGIN):
+        _show(f"status:   EXPIRED. Run '{_command(args, 'login')}'.")
+        return EXIT_FAILURE
+    if args.min_days is not None and days < args.min_days:
+        _show(
+            f"status:   fewer than {args.min_days:g} days left. "
+            f"Run '{_command(args, 'login')}' to renew."
+        )
+        return EXIT_EXPIRING
+    _show("status:   valid")
+    return EXIT_OK
+
+
+def _cmd_export(args: Options) -> int:
+    token, source = _valid_token(args)
+    days = _days_left(token)
+    until = f", valid {days:.0f} more days" if days is not None else ""
+    _show(
+        f"# From {source}{until}. This is a secret: store it as a masked CI variable "
+        f"({args.env_key or DEFAULT_ENV_KEY}).",
+        file=sys.stderr,
+    )
+    _show(_format(token, args.format, args.env_key or DEFAULT_ENV_KEY))
+    return EXIT_OK
+
+
+def _cmd_logout(args: Options) -> int:
+    store = _store(args)
+    if store.delete():
+        _show(f"Removed the cached token ({where(store)}).")
+    else:
+        _show(f"No cached token in {where(store)}.")
+    return EXIT_OK

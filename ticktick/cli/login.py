@@ -1,0 +1,252 @@
+"""``ticktick-auth login``: sign on, then offer where to keep the token."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from ..errors import (
+    AuthorizationTimeout,
+    ReauthorizationRequired,
+    TickTickError,
+    TokenNotStoredWarning,
+)
+from ..resolution import where
+from ..token import expire_time_of, readable_time
+from .commands import _command, _days_left, _store
+from .options import _FORMATS, _has_terminal
+from .output import (
+    DEFAULT_ENV_KEY,
+    EXIT_OK,
+    Failure,
+    _check_save_path,
+    _format,
+    _print_json,
+    _public,
+    _save,
+    _show,
+)
+
+TYPE_CHECKING = False  # see ticktick/_fastpath.py: no typing on the fast path
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..signon import ReadLine
+    from ..token import TokenDict
+    from .output import Options
+
+# -- login --------------------------------------------------------------------------------
+
+
+def _ask(read_line: ReadLine, prompt: str, timeout: float) -> str:
+    answer = read_line(prompt, timeout, lambda: False)
+    return (answer or "").strip()
+
+
+def _yes(read_line: ReadLine, prompt: str, timeout: float, default: bool = True) -> bool:
+    answer = _ask(read_line, prompt, timeout).lower()
+    return default if not answer else answer in ("y", "yes")
+
+
+def _setting(
+    value: str | None, variable: str, label: str, read: Callable[[str], str] | None
+) -> str:
+    value = value or os.environ.get(variable)
+    if value:
+        return value
+    if read is None:
+        raise Failure(f"No {label} and no terminal to ask for it: set {variable}.")
+    value = read(f"Enter your {label}: ")
+    if not value:
+        raise Failure(f"No value given. Set {variable} or answer the prompt.")
+    return value
+
+
+def clipboard_command() -> list[str] | None:
+    """The command that copies standard input to the clipboard here, if there is one."""
+    import shutil
+
+    candidates: list[tuple[str, list[str], bool]] = [
+        ("pbcopy", [], sys.platform == "darwin"),
+        ("clip.exe", [], True),
+        ("wl-copy", [], bool(os.environ.get("WAYLAND_DISPLAY"))),
+        ("xclip", ["-selection", "clipboard"], bool(os.environ.get("DISPLAY"))),
+        ("xsel", ["--clipboard", "--input"], bool(os.environ.get("DISPLAY"))),
+    ]
+    for name, options, usable in candidates:
+        path = shutil.which(name)
+        if usable and path:
+            return [path, *options]
+    return None
+
+
+def _copy(text: str, command: list[str]) -> bool:
+    # Runs only the clipboard tool found by name.
+    import subprocess  # nosec B404
+
+    try:
+        # A fixed argument list (no shell) naming a clipboard tool found with shutil.which.
+        subprocess.run(command, input=text.encode(), check=True, timeout=5)  # noqa: S603 # nosec B603
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return True
+
+
+def _offer_outputs(token: TokenDict, read_line: ReadLine, timeout: float) -> bool:
+    """The seed guide's three offers, in order; the first accepted ends them.
+
+    Returns whether one was taken. A path that cannot be written is asked for again.
+    """
+    expire_time = expire_time_of(token)
+    expiry = f"{expire_time:.0f}" if expire_time is not None else "unknown"
+    both = f"{token['access_token']}\n{expiry}"
+    clipboard = clipboard_command()
+    if clipboard is not None and _yes(
+        read_line, "Do you want the token to be copied to the clipboard? [Y/n]: ", timeout
+    ):
+        if _copy(both, clipboard):
+            _show("Copied the token and its expiration (two lines) to the clipboard.")
+            return True
+        _show("Copying to the clipboard failed.")
+    if _yes(read_line, "Do you want to print the token and its expiration? [Y/n]: ", timeout):
+        when = readable_time(expire_time) if expire_time is not None else "unknown"
+        _show(f"access_token: {token['access_token']}")
+        _show(f"expire_time:  {expiry} ({when})")
+        return True
+    payload = json.dumps(_public(token), indent=2).encode() + b"\n"
+    while True:
+        answer = _ask(
+            read_line,
+            "Enter the file path to save the token and expiration (empty to skip): ",
+            timeout,
+        )
+        if not answer:
+            return False
+        path = os.path.expanduser(answer)
+        force = os.path.lexists(path) and not os.path.isdir(path)
+        if force and not _yes(read_line, f"{path} exists. Overwrite it? [y/N]: ", timeout, False):
+            _show("Not saved.")
+            continue
+        try:
+            _save(path, payload, force)
+        except TickTickError as exc:
+            _show(f"Not saved: {exc}")
+            continue
+        _show(f"Saved the token to {path} (mode 0600).")
+        return True
+
+
+def _cmd_login(args: Options) -> int:
+    import warnings
+
+    from ..oauth2 import OAuth2
+    from ..signon import SignOn
+    from ..signon.terminal import decoded_answer, prompt_failure, read_terminal_line
+
+    terminal = _has_terminal()
+    read_line: ReadLine = read_terminal_line
+    if args.output_file is not None:
+        _check_save_path(args.output_file, args.force)  # before anyone signs on
+
+    def prompt(text: str) -> str:
+        return _ask(read_line, text, args.timeout)
+
+    def secret_prompt(text: str) -> str:
+        import getpass
+
+        try:
+            return decoded_answer(getpass.getpass(text, stream=sys.stderr), text).strip()
+        except EOFError:  # Ctrl-D
+            raise prompt_failure(text) from None
+        except UnicodeDecodeError:
+            raise prompt_failure(text, decodable=False) from None
+
+    client_id = _setting(
+        args.client_id, "TICKTICK_CLIENT_ID", "client_id", prompt if terminal else None
+    )
+    client_secret = _setting(
+        None,
+        "TICKTICK_CLIENT_SECRET",
+        "client_secret",
+        secret_prompt if terminal else None,
+    )
+    redirect_uri = _setting(
+        args.redirect_uri,
+        "TICKTICK_REDIRECT_URI",
+        "OAuth redirect URL",
+        prompt if terminal else None,
+    )
+    signon = SignOn(
+        open_browser=False if args.no_browser else None,
+        ask_to_open=terminal,
+        capture=not args.no_capture,
+        paste=terminal,
+        read_line=read_line,
+    )
+    oauth = OAuth2(
+        client_id,
+        client_secret,
+        redirect_uri,
+        scope=args.scope,
+        cache_path=None,
+        store=None if args.no_cache else _store(args, client_id),
+        host=args.host,
+        signon_timeout=args.timeout,
+        interactive=True,
+        authorizer=signon,
+        resolve=False,
+    )
+    with warnings.catch_warnings():
+        # The library also logs it (a plain line on standard error): say it once.
+        warnings.simplefilter("ignore", TokenNotStoredWarning)
+        token = oauth.authorize()
+    days = _days_left(token)
+    stored = "not stored (--no-cache)" if oauth.cache is None else f"stored in {where(oauth.cache)}"
+    if oauth.store_error is not None:  # not lost: it is shown or printed below
+        stored = f"NOT {stored} (see above)"
+    valid = f", valid {days:.0f} days" if days is not None else ""
+    _show(f"Signed on: token {stored}{valid}.", file=sys.stderr)
+    kept = oauth.cache is not None and oauth.store_error is None
+    if args.output in _FORMATS:
+        text = _format(token, args.output, args.env_key or DEFAULT_ENV_KEY)
+        if args.output_file is None:
+            _show(text)
+            return EXIT_OK
+        try:
+            _save(args.output_file, (text + "\n").encode(), args.force)
+        except TickTickError as exc:
+            if kept:
+                raise Failure(
+                    f"{exc} The token is stored; '{_command(args, 'export')}' prints it."
+                ) from None
+            _show(text)  # kept nowhere else: never lose it
+            raise Failure(f"{exc} The token was printed on standard output instead.") from None
+        _show(f"Wrote {args.output_file} (mode 0600).", file=sys.stderr)
+    elif terminal and (args.output is None or not kept):
+        try:
+            taken = _offer_outputs(token, read_line, args.timeout)
+        except (AuthorizationTimeout, ReauthorizationRequired):
+            # No answer in time, or standard input closed: the sign-on itself succeeded.
+            where_kept = f"it is {stored}" if kept else "so here it is (JSON)"
+            _show(f"No answer to the offers above; {where_kept}.", file=sys.stderr)
+            if not kept:
+                _print_json(token, args)
+            return EXIT_OK
+        except KeyboardInterrupt:
+            if not kept:  # never lose it, even when interrupted
+                _show(file=sys.stderr)
+                _show(
+                    "Interrupted; the token is kept nowhere, so here it is (JSON):", file=sys.stderr
+                )
+                _print_json(token, args)
+            raise
+        if not taken and oauth.cache is None:  # --no-cache, and every offer declined
+            _show("The token was not kept anywhere (--no-cache, and no offer taken).")
+        elif not taken and not kept:
+            _show("The token could not be stored, so here it is (JSON):", file=sys.stderr)
+            _print_json(token, args)
+    elif not kept:
+        _show("The token could not be stored, so here it is (JSON):", file=sys.stderr)
+        _print_json(token, args)
+    return EXIT_OK

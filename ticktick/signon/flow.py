@@ -1,0 +1,186 @@
+"""`SignOn`, the default authorizer: loopback capture, a browser, or a pasted URL."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from typing import TYPE_CHECKING, TextIO
+
+from ..errors import (
+    AuthorizationTimeout,
+    ReauthorizationRequired,
+    RedirectParseError,
+    oauth_error,
+)
+from .redirect import parse_redirect
+from .request import AuthorizationRequest
+from .terminal import ReadLine, headless_reason, no_terminal_reason, read_terminal_line
+
+# The loopback receiver (http.server), webbrowser and getpass are imported when a
+# sign-on runs: an OAuth2 that finds a cached token never needs them.
+if TYPE_CHECKING:
+    from .loopback import LoopbackReceiver, RedirectResult
+
+
+class SignOn:
+    """Get a code from a person: loopback capture, a browser, or a pasted URL.
+
+    This is [`OAuth2`][ticktick.oauth2.OAuth2]'s default authorizer. For a loopback redirect
+    URI (``http://127.0.0.1:PORT/``, ``localhost``, ``[::1]``) it binds the port
+    *before* opening the browser and captures the redirect itself; otherwise, or as
+    well when a terminal is at hand, it reads the redirected URL (or bare code) that
+    the person pastes. On a machine with no display, over SSH or in a container it
+    does not try a browser: it prints the URL, and over SSH the ``ssh -L`` command
+    that forwards the loopback port from the person's own machine.
+
+    Args:
+        open_browser: Open the URL in a browser: ``None`` (default) when the machine
+            is not headless; ``True`` always; ``False`` never.
+        capture: Capture a loopback redirect with a one-shot local server.
+        paste: Accept a pasted URL: ``None`` (default) when standard input is a
+            terminal and ``CI`` is unset.
+        read_line: Replaces the terminal reader (for tests); see `ReadLine`.
+        output: Where instructions are written (standard error by default, so that a
+            program's own output stays clean).
+        attempts: How many unreadable pastes are allowed before giving up.
+        ask_to_open: Ask "Open the browser? [Y/n]" before opening it (with a terminal).
+    """
+
+    def __init__(
+        self,
+        *,
+        open_browser: bool | None = None,
+        ask_to_open: bool = False,
+        capture: bool = True,
+        paste: bool | None = None,
+        read_line: ReadLine | None = None,
+        output: TextIO | None = None,
+        attempts: int = 3,
+    ) -> None:
+        self.open_browser = open_browser
+        self.ask_to_open = ask_to_open
+        self.capture = capture
+        self.paste = paste
+        self.read_line = read_line or read_terminal_line
+        self.output = output
+        self.attempts = attempts
+
+    def _say(self, text: str) -> None:
+        print(text, file=self.output or sys.stderr, flush=True)
+
+    def __call__(self, request: AuthorizationRequest) -> str:
+        """Run the sign-on for *request* and return the code."""
+        from .loopback import LoopbackReceiver, loopback_address
+
+        can_paste = self.paste if self.paste is not None else no_terminal_reason() is None
+        receiver: LoopbackReceiver | None = None
+        if self.capture and loopback_address(request.redirect_uri) is not None:
+            receiver = LoopbackReceiver(request.redirect_uri, request.state)
+        if receiver is None and not can_paste:
+            raise ReauthorizationRequired(
+                f"The redirect URI {request.redirect_uri} is not a loopback address, so the "
+                "redirect can only be pasted, and there is no terminal to paste it into. Run "
+                "'ticktick-auth login' in a terminal."
+            )
+        with contextlib.ExitStack() as stack:
+            if receiver is not None:
+                stack.enter_context(receiver)  # bound before the browser is opened
+            self._show(request, receiver, can_paste)
+            deadline = time.monotonic() + request.timeout
+            if not can_paste:
+                assert receiver is not None  # noqa: S101 - checked above
+                return _code_of(receiver.wait(request.timeout))
+            return self._read_paste(request, receiver, deadline)
+
+    def _show(
+        self, request: AuthorizationRequest, receiver: LoopbackReceiver | None, can_paste: bool
+    ) -> None:
+        self._say(
+            "To authorize this app, open this URL in a browser, sign in and click Allow:\n\n"
+            f"    {request.url}\n"
+        )
+        headless = headless_reason()
+        wants_browser = self.open_browser if self.open_browser is not None else headless is None
+        if wants_browser and self.ask_to_open and can_paste:
+            answer = self.read_line(
+                "Open the browser to sign on? [Y/n]: ", request.timeout, lambda: False
+            )
+            wants_browser = (answer or "").strip().lower() not in ("n", "no")
+        if wants_browser:
+            import webbrowser
+
+            try:
+                opened = webbrowser.open(request.url)
+            except Exception:
+                opened = False
+            if not opened:
+                self._say("(No browser could be opened; open the URL by hand.)")
+        elif headless is not None and self.open_browser is None:
+            self._say(f"Not opening a browser here: {headless}. Open the URL on any machine.")
+        if receiver is not None and os.environ.get("SSH_CONNECTION"):
+            import getpass
+            import socket
+
+            host = f"[{receiver.address}]" if ":" in receiver.address else receiver.address
+            self._say(
+                "This is an SSH session. To let your own browser reach this machine's "
+                f"{request.redirect_uri}, reconnect with port forwarding:\n\n"
+                f"    ssh -L {receiver.port}:{host}:{receiver.port} "
+                f"{getpass.getuser()}@{socket.gethostname()}\n\n"
+                "or paste the address you are redirected to below."
+            )
+        if receiver is not None:
+            self._say(f"Waiting for the browser to come back to {request.redirect_uri} ...")
+        if can_paste:
+            self._say(
+                f"If the redirect to {request.redirect_uri} does not load, copy the whole "
+                "address from the browser and paste it here."
+            )
+
+    def _read_paste(
+        self, request: AuthorizationRequest, receiver: LoopbackReceiver | None, deadline: float
+    ) -> str:
+        def captured() -> bool:
+            return receiver is not None and receiver.done
+
+        for attempt in range(1, self.attempts + 1):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                answer = self.read_line("Redirected URL (or code): ", remaining, captured)
+            except AuthorizationTimeout:
+                break
+            if answer is None:
+                assert receiver is not None  # noqa: S101 - only a receiver cancels a read
+                assert receiver.result is not None  # noqa: S101 - set when it cancels
+                self._say("Received the redirect from the browser.")
+                return _code_of(receiver.result)
+            try:
+                return parse_redirect(answer, request.state)
+            except RedirectParseError as exc:
+                if attempt == self.attempts:
+                    raise RedirectParseError(
+                        f"{exc} Gave up after {self.attempts} unreadable answers."
+                    ) from None
+                self._say(f"{exc} Try again ({self.attempts - attempt} left).")
+        if receiver is not None:
+            raise receiver.timeout_error(request.timeout)
+        raise AuthorizationTimeout(
+            f"The authorization was not completed within {request.timeout:g} s. "
+            "Authorize again when you are ready."
+        )
+
+
+def _code_of(result: RedirectResult) -> str:
+    if result.error is not None or not result.code:
+        raise oauth_error(
+            what="The authorization",
+            status=None,
+            error=result.error or "invalid_request",
+            error_description=result.error_description,
+            secrets=[result.code],
+        )
+    return result.code

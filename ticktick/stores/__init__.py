@@ -1,0 +1,58 @@
+"""Token stores: where a token is kept between runs, and who may renew it.
+
+Every store follows one small interface, `TokenStore`: ``read``, ``write``,
+``delete``, ``discard`` (drop a refused token, and only that one) and ``lock``, the
+section in which exactly one process re-reads the store, asks a person if the token
+is still missing, and writes the result, while every other process waits and then
+reads that result. ``OAuth2(store=...)`` selects one; ``cache_path=`` selects the file.
+
+* `FileStore` (default, ``.token-oauth``; also ``CacheHandler``): one machine.
+* `MemoryStore`: one process (tests, short scripts).
+* `EnvSource`: read-only, a variable such as ``ACCESS_TOKEN_DICT``.
+* `KeyringStore` ([`ticktick.stores.keyring`][ticktick.stores.keyring]): the system's
+  secret store (``pip install 'ticktick-oauth[keyring]'``).
+* `RedisStore` ([`ticktick.stores.redis`][ticktick.stores.redis]): many machines
+  (``pip install 'ticktick-oauth[redis]'``).
+
+Every stored token carries an ``issued_for`` record (host, client id, scope) and is
+returned only to a client of that identity.
+
+The package's modules, each one idea: `base` (the interface, the identity, the
+stored form), `disk` (bytes on disk: the one opening rule, private atomic writes),
+`locks` (the one lock primitive), and one module per store.
+"""
+
+from __future__ import annotations
+
+from .base import TokenIdentity, TokenStore
+from .env import EnvSource
+from .file import DEFAULT_CACHE_PATH, CacheHandler, FileStore
+from .memory import MemoryStore
+
+TYPE_CHECKING = False  # see ticktick/_fastpath.py: no typing on the fast path
+if TYPE_CHECKING:
+    from typing import Any
+
+__all__ = [
+    "DEFAULT_CACHE_PATH",
+    "CacheHandler",
+    "EnvSource",
+    "FileStore",
+    "KeyringStore",
+    "MemoryStore",
+    "RedisStore",
+    "TokenIdentity",
+    "TokenStore",
+]
+
+_OPTIONAL = {"KeyringStore": "keyring", "RedisStore": "redis"}
+
+
+def __getattr__(name: str) -> Any:
+    """`KeyringStore` and `RedisStore`, imported on first use (they are optional extras)."""
+    module = _OPTIONAL.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(__import__(f"{__name__}.{module}", fromlist=[name]), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,194 @@
+"""The store interface, the identity a token was issued for, and the stored form.
+
+Every store follows `TokenStore`; every stored token carries an ``issued_for``
+record (`TokenIdentity`: host, client id, scope) and is returned only to a client
+of that identity; `encode_token` and `decode_token` are the one stored form.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+
+from .._log import logger
+from ..errors import ConfigurationError
+from ..token import TokenDict, token_problem, validate_token_dict
+
+TYPE_CHECKING = False  # see ticktick/_fastpath.py: no typing on the fast path
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from contextlib import AbstractContextManager
+    from typing import Any
+
+LEGACY_HOST = "ticktick.com"
+MAX_CACHE_SIZE = 1024 * 1024
+_MAX_LOCK_RECORD = 24  # a lock sidecar's content: a process id and a newline
+_ISSUED_FOR = "issued_for"
+
+
+def normalize_scope(scope: str) -> str:
+    """Return *scope* with its words sorted and de-duplicated."""
+    return " ".join(sorted(set(scope.split())))
+
+
+class TokenIdentity:
+    """What a token was issued for: the host, the app (client id) and the scope.
+
+    ``None`` for the client id or the scope matches any (for readers that do not
+    know them, such as ``ticktick-auth token``); a writer must know all three.
+    """
+
+    __slots__ = ("client_id", "host", "scope")
+
+    host: str
+    client_id: str | None
+    scope: str | None
+
+    def __init__(self, host: str, client_id: str | None, scope: str | None) -> None:
+        object.__setattr__(self, "host", host)
+        object.__setattr__(self, "client_id", client_id)
+        object.__setattr__(self, "scope", None if scope is None else normalize_scope(scope))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("TokenIdentity is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TokenIdentity) and self.as_dict() == other.as_dict()
+
+    def __hash__(self) -> int:
+        return hash((self.host, self.client_id, self.scope))
+
+    def __repr__(self) -> str:
+        return f"TokenIdentity({self.host!r}, {self.client_id!r}, {self.scope!r})"
+
+    def require_full(self, store: str) -> tuple[str, str, str]:
+        """``(host, client_id, scope)``, all known, or a clear error naming *store*."""
+        if self.client_id is None or self.scope is None:
+            raise ConfigurationError(
+                f"The {store} needs the client id and scope to find the token "
+                "(pass --client-id, or use it through OAuth2)."
+            )
+        return self.host, self.client_id, self.scope
+
+    def as_dict(self) -> dict[str, str | None]:
+        """The ``issued_for`` object stored beside the token."""
+        return {"host": self.host, "client_id": self.client_id, "scope": self.scope}
+
+    def mismatch(self, stored: Mapping[str, Any]) -> str | None:
+        """Say why a stored token does not belong to this identity, or ``None`` if it does."""
+        issued_for = stored.get(_ISSUED_FOR)
+        if issued_for is None:  # written by ticktick-py
+            if self.host != LEGACY_HOST:
+                return f"it has no host recorded, so it is taken as issued for {LEGACY_HOST}"
+            granted = stored.get("scope")
+            if (
+                self.scope is not None
+                and isinstance(granted, str)
+                and not set(self.scope.split()) <= set(granted.split())
+            ):
+                return f"its scope {granted!r} does not cover {self.scope!r}"
+            return None
+        if not isinstance(issued_for, dict):
+            return "its 'issued_for' field is not an object"
+        for field, wanted in self.as_dict().items():
+            if wanted is None:
+                continue
+            have = issued_for.get(field)
+            if field == "scope" and isinstance(have, str):
+                have = normalize_scope(have)
+            if have != wanted:
+                return f"it was issued for {field} {have!r}, not {wanted!r}"
+        return None
+
+
+class TokenStore(ABC):
+    """Where a token is kept: the interface every store follows.
+
+    Attributes:
+        identity: What the token must have been issued for. ``OAuth2`` sets it when
+            a store is given without one.
+        read_only: Whether `write` is refused (the environment).
+    """
+
+    identity: TokenIdentity | None = None
+    read_only = False
+
+    @abstractmethod
+    def read(self) -> TokenDict | None:
+        """The stored token for `identity`, or ``None``; unusable data is set aside."""
+
+    @abstractmethod
+    def write(self, token: Mapping[str, Any]) -> None:
+        """Store *token* (atomically: readers see the old token or the new one)."""
+
+    @abstractmethod
+    def delete(self) -> bool:
+        """Remove the stored token; return whether there was one."""
+
+    @abstractmethod
+    def discard(self, access_token: str) -> bool:
+        """Remove the stored token if it is *access_token* (refused by the server)."""
+
+    @abstractmethod
+    def lock(self, timeout: float) -> AbstractContextManager[None]:
+        """Hold the store's "only one authorizes" lock, waiting at most *timeout* seconds.
+
+        Raises:
+            TokenCacheError: The wait timed out or the store cannot be reached.
+        """
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where the token lives, for messages (never a password)."""
+
+    # ticktick-py's CacheHandler names, so code written for it keeps working.
+
+    def get_cached_token(self) -> TokenDict | None:
+        """ticktick-py's name for `read`."""
+        return self.read()
+
+    def write_token_to_cache(self, token: Mapping[str, Any]) -> None:
+        """ticktick-py's name for `write`."""
+        self.write(token)
+
+
+def encode_token(token: Mapping[str, Any], identity: TokenIdentity | None) -> bytes:
+    """The stored form of *token*: JSON with the ``issued_for`` record of *identity*."""
+    data: dict[str, Any] = {key: value for key, value in token.items() if key != _ISSUED_FOR}
+    if identity is not None:
+        if None in identity.as_dict().values():
+            raise ValueError("a token can only be written with a full TokenIdentity")
+        data[_ISSUED_FOR] = identity.as_dict()
+    return json.dumps(data, indent=2).encode("utf-8") + b"\n"
+
+
+def decode_token(raw: bytes) -> tuple[TokenDict | None, str | None]:
+    """Return ``(token, None)`` for a usable stored token, or ``(None, problem)``."""
+    if len(raw) > MAX_CACHE_SIZE:
+        return None, f"it is larger than {MAX_CACHE_SIZE} bytes"
+    try:
+        value = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None, "it is not valid JSON (it may be truncated)"
+    problem = token_problem(value)
+    if problem is not None:
+        return None, f"it {problem}"
+    return validate_token_dict(value, source="", advice=""), None
+
+
+def check_identity(
+    token: TokenDict, identity: TokenIdentity | None, where: str
+) -> TokenDict | None:
+    """*token* without its ``issued_for`` record if it belongs to *identity*, else ``None``."""
+    if identity is not None:
+        mismatch = identity.mismatch(token)
+        if mismatch is not None:
+            logger().warning(
+                "Not using the token in %s: %s. A new authorization will move it aside; "
+                "give each app and region its own store.",
+                where,
+                mismatch,
+            )
+            return None
+    token.pop(_ISSUED_FOR, None)
+    return token

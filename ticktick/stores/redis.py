@@ -1,0 +1,364 @@
+"""A token store in Redis, shared by every process on every machine that can reach it.
+
+Needs ``pip install 'ticktick-oauth[redis]'`` (the ``redis`` package).
+
+* The token lives under one key derived from host, client id and scope
+  (``ticktick-oauth:<host>:<digest>``), written with a single ``SET ... EX``: readers
+  see the old token or the new one, and Redis drops it when it expires.
+* The "only one authorizes" lock is a key set with ``SET NX PX`` and a random owner
+  value. Only its owner releases it (a compare-and-delete script); while held it is
+  renewed in the background, so a live holder keeps it through a long sign-on, and
+  a holder that dies (even by ``SIGKILL``) loses it after ``lock_ttl`` seconds, when
+  another worker takes over. Waiting is bounded by a timeout.
+* Every command has one deadline for its whole exchange (*timeout*, 5 s by default):
+  sending it and reading the whole reply, however slowly the server trickles it. The
+  project's deadline mechanism (``ticktick._deadline``) shuts the connection's socket
+  down when it passes; redis-py's own socket timeout bounds only each wait. The
+  connection's handshake (``HELLO``, ``AUTH``, ``SELECT``) is commands too, each with
+  its deadline; the TCP connect has redis-py's connect timeout. Commands are tried
+  once (redis-py's retries are off), so *timeout* bounds each operation's command.
+  A ``client=`` of the caller's own keeps its own timeouts.
+* Every failure (an unreachable Redis, a timeout, a reply redis-py cannot make sense
+  of) raises [`TokenCacheError`][ticktick.errors.TokenCacheError] naming the address
+  (never the password); there is no silent fallback to another store.
+
+Examples:
+    >>> store = RedisStore("redis://cache.internal:6379/0")  # doctest: +SKIP
+    >>> oauth = OAuth2(client_id, client_secret, redirect_uri, store=store)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+from .._deadline import Deadline
+from .._defaults import DEFAULT_REDIS_URL
+from .._log import logger
+from ..errors import ConfigurationError, TokenCacheError
+from ..token import TokenDict, expire_time_of
+from .base import TokenIdentity, TokenStore, check_identity, decode_token, encode_token
+
+__all__ = ["RedisStore"]
+
+_AnyBase: Any = object
+"""The base of a mixin for redis-py's classes, which are imported only when used."""
+
+# Delete the key only if it still holds this owner's value (or this access token).
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+_DISCARD = """
+local value = redis.call('GET', KEYS[1])
+if not value then return 0 end
+local ok, token = pcall(cjson.decode, value)
+if ok and type(token) == 'table' and token['access_token'] == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+class _CommandDeadline(_AnyBase):  # type: ignore[misc]  # mixed into redis-py's classes
+    """A redis-py connection on which each command's whole exchange has one `Deadline`.
+
+    The deadline is armed when a command is sent and cancelled when its reply has
+    been read; a command sent within another (redis-py's health check) shares it.
+    When it passes, the socket is shut down and the read ends with redis-py's
+    ``TimeoutError``.
+    """
+
+    _ticktick_seconds: float = 5.0
+    _ticktick_deadline: Deadline | None = None
+    _ticktick_depth = 0
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        if not self._sock:
+            self.connect()  # its handshake commands get deadlines of their own
+        if self._ticktick_depth == 0:
+            self._ticktick_stop()
+            self._ticktick_deadline = Deadline(self._ticktick_seconds, self._sock)
+        self._ticktick_depth += 1
+        deadline = self._ticktick_deadline
+        try:
+            super().send_packed_command(command, check_health)
+        except Exception:
+            self._ticktick_stop()
+            if deadline is not None and deadline.expired:
+                raise self._ticktick_late() from None
+            raise
+
+    def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        deadline = self._ticktick_deadline
+        try:
+            return super().read_response(*args, **kwargs)
+        except Exception:
+            self._ticktick_stop()
+            if deadline is not None and deadline.expired:
+                raise self._ticktick_late() from None
+            raise
+        finally:
+            self._ticktick_depth = max(0, self._ticktick_depth - 1)
+            if self._ticktick_depth == 0:
+                self._ticktick_stop()
+
+    def disconnect(self, *args: Any, **kwargs: Any) -> None:
+        self._ticktick_stop()
+        super().disconnect(*args, **kwargs)
+
+    def _ticktick_stop(self) -> None:
+        deadline, self._ticktick_deadline = self._ticktick_deadline, None
+        self._ticktick_depth = 0
+        if deadline is not None:
+            deadline.cancel()
+
+    def _ticktick_late(self) -> Exception:
+        import redis
+
+        self.disconnect()
+        return redis.exceptions.TimeoutError(
+            f"the command did not finish within {self._ticktick_seconds:g} s"
+        )
+
+
+def _connection_class(url: str, timeout: float) -> type[Any]:
+    """redis-py's connection class for *url*'s scheme, with command deadlines."""
+    import redis.connection
+
+    scheme = urlsplit(url).scheme.lower()
+    base: type[Any] = {
+        "rediss": redis.connection.SSLConnection,
+        "unix": redis.connection.UnixDomainSocketConnection,
+    }.get(scheme, redis.connection.Connection)
+    return type(
+        f"Deadline{base.__name__}",
+        (_CommandDeadline, base),
+        {"_ticktick_seconds": timeout},
+    )
+
+
+def _safe_address(url: str) -> str:
+    """The URL without user name or password, for messages."""
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+class RedisStore(TokenStore):
+    """Keeps the token in Redis; its lock spans every machine.
+
+    Args:
+        url: The Redis URL (``redis://[:password@]host:port/db``, or ``rediss://``).
+        identity: What the token is for; ``OAuth2`` sets it when left out.
+        prefix: The first part of every key.
+        lock_ttl: Seconds after which the lock of a holder that died is free again.
+        timeout: Seconds for connecting, and for each command's whole exchange.
+        client: A ready ``redis.Redis`` client to use instead of *url*.
+
+    Raises:
+        ConfigurationError: The ``redis`` package is not installed, or *url* is malformed.
+    """
+
+    def __init__(
+        self,
+        url: str = DEFAULT_REDIS_URL,
+        *,
+        identity: TokenIdentity | None = None,
+        prefix: str = "ticktick-oauth",
+        lock_ttl: float = 30.0,
+        timeout: float = 5.0,
+        client: Any = None,
+    ) -> None:
+        try:
+            import redis
+        except ImportError:
+            raise ConfigurationError(
+                "The Redis store needs the redis package: pip install 'ticktick-oauth[redis]'."
+            ) from None
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        # Any failure inside redis-py is a store failure: a hostile or confused server
+        # makes it raise more than RedisError (AttributeError for an odd handshake).
+        self._errors: tuple[type[BaseException], ...] = (Exception,)
+        try:
+            self.address = _safe_address(url)
+            self._client = client or redis.Redis.from_url(
+                url,
+                socket_connect_timeout=timeout,
+                socket_timeout=timeout,
+                retry=Retry(NoBackoff(), 0),
+                connection_class=_connection_class(url, timeout),
+            )
+        except ValueError:
+            # The error text may quote parts of the URL, such as a password: not chained.
+            raise ConfigurationError(
+                "The Redis URL is malformed. Use redis://[:password@]host[:port][/db] (or "
+                "rediss://, unix://) with a port from 1 to 65535 and a numeric db."
+            ) from None
+        self.url = url
+        self.identity = identity
+        self.prefix = prefix
+        self.lock_ttl = lock_ttl
+
+    def __repr__(self) -> str:
+        return f"RedisStore({self.address!r})"
+
+    @property
+    def key(self) -> str:
+        """The key holding the token: derived from host, client id and scope."""
+        identity = self.identity or TokenIdentity("", None, None)
+        host, client_id, scope = identity.require_full("Redis store")
+        digest = hashlib.sha256(f"{host}\n{client_id}\n{scope}".encode()).hexdigest()[:24]
+        return f"{self.prefix}:{host}:{digest}"
+
+    def describe(self) -> str:
+        """The server and key, e.g. ``redis://127.0.0.1:6379/0 ticktick-oauth:...``."""
+        return f"{self.address} {self.key}"
+
+    def cli_options(self) -> list[str]:
+        """The ``ticktick-auth`` options that select this store (never a password)."""
+        return ["--store", "redis", "--redis-url", self.address]
+
+    def _fail(self, doing: str, exc: BaseException) -> NoReturn:
+        raise TokenCacheError(
+            f"Redis at {self.address} could not {doing} ({type(exc).__name__}). Check that "
+            "the server runs and that --redis-url / TICKTICK_REDIS_URL points to it. No other "
+            "store was used."
+        ) from None
+
+    # -- the token -------------------------------------------------------------------
+
+    def read(self) -> TokenDict | None:
+        """The token in Redis, or ``None``; an unreadable value is renamed aside."""
+        key = self.key
+        try:
+            raw = self._client.get(key)
+        except self._errors as exc:
+            self._fail("be read", exc)
+        if raw is None:
+            return None
+        token, problem = decode_token(raw if isinstance(raw, bytes) else str(raw).encode())
+        if token is None:
+            aside = f"{key}:corrupt-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+            try:
+                self._client.renamenx(key, aside)
+            except self._errors as exc:
+                self._fail("set aside an unreadable token", exc)
+            logger().warning(
+                "The token in Redis (%s) was unusable (%s); it was renamed to %s.",
+                self.address,
+                problem,
+                aside,
+            )
+            return None
+        return check_identity(token, self.identity, self.describe())
+
+    def write(self, token: Mapping[str, Any]) -> None:
+        """Store *token* with one ``SET``, expiring with the token."""
+        expire_time = expire_time_of(token)
+        ttl = None if expire_time is None else max(1, int(expire_time - time.time()))
+        try:
+            self._client.set(self.key, encode_token(token, self.identity), ex=ttl)
+        except self._errors as exc:
+            self._fail("store the token", exc)
+
+    def delete(self) -> bool:
+        """Remove the token; return whether there was one."""
+        try:
+            return bool(self._client.delete(self.key))
+        except self._errors as exc:
+            self._fail("delete the token", exc)
+
+    def discard(self, access_token: str) -> bool:
+        """Remove the token if it is still *access_token* (one atomic script)."""
+        try:
+            return bool(self._client.eval(_DISCARD, 1, self.key, access_token))
+        except self._errors as exc:
+            self._fail("discard the refused token", exc)
+
+    # -- the lock --------------------------------------------------------------------
+
+    def lock(self, timeout: float) -> AbstractContextManager[None]:
+        """The distributed lock (see the module's notes)."""
+        return self._hold(timeout)
+
+    @contextmanager
+    def _hold(self, timeout: float) -> Iterator[None]:
+        key = f"{self.key}:lock"
+        # The owner value names the holder, for the messages of those who wait.
+        owner = f"{secrets.token_hex(16)} process {os.getpid()} on {socket.gethostname()}"
+        ttl_ms = max(1, int(self.lock_ttl * 1000))
+        start = time.monotonic()
+        deadline = start + timeout
+        pause = 0.02
+        announced = False
+        while True:
+            try:
+                if self._client.set(key, owner, nx=True, px=ttl_ms):
+                    break
+            except self._errors as exc:
+                self._fail("take the lock", exc)
+            if not announced and time.monotonic() - start >= 1.0:
+                announced = True
+                logger().warning(
+                    "Waiting up to %g s for %s, which holds the token lock in Redis (%s %s; "
+                    "it may be signing on: this process then uses its token).",
+                    timeout,
+                    self._holder(key),
+                    self.address,
+                    key,
+                )
+            if time.monotonic() >= deadline:
+                raise TokenCacheError(
+                    f"Waited {timeout:g} s for the token lock in Redis ({self.address} {key}), "
+                    "held by another worker. If that worker died, the lock frees itself within "
+                    f"{self.lock_ttl:g} s."
+                )
+            time.sleep(pause)
+            pause = min(pause * 2, 0.25)
+        stop = threading.Event()
+        renewer = threading.Thread(target=self._renew, args=(key, owner, ttl_ms, stop), daemon=True)
+        renewer.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            renewer.join(timeout=5)
+            try:
+                self._client.eval(_RELEASE, 1, key, owner)
+            except self._errors as exc:
+                self._fail("release the lock", exc)
+
+    def _holder(self, key: str) -> str:
+        """Which worker holds the lock *key*, as its owner value says."""
+        try:
+            value = self._client.get(key)
+        except self._errors:
+            return "another worker"
+        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+        _, _, holder = text.partition(" ")
+        return holder or "another worker"
+
+    def _renew(self, key: str, owner: str, ttl_ms: int, stop: threading.Event) -> None:
+        """Keep the lock while its holder lives; stop quietly if Redis goes away."""
+        while not stop.wait(ttl_ms / 3000):
+            try:
+                if not self._client.eval(_RENEW, 1, key, owner, ttl_ms):
+                    return
+            except self._errors:
+                return
