@@ -72,9 +72,12 @@ bench: $(STAMP) $(BENCH_OURS)/.installed $(BENCH_TPY)/.installed
 # the docs page, which compares with ticktick-py). The before venv holds a regular
 # install of `git archive $(BEFORE)`, rebuilt when BEFORE names another commit.
 # BEFORE defaults to where this branch left main; any revision works: BEFORE=HEAD~3.
-BEFORE       ?= $(shell git merge-base main HEAD 2>/dev/null || echo main)
-BENCH_BEFORE := bench/.venv-before
-OUR_FILES    := ticktick setup.cfg setup.py pyproject.toml
+# BEFORE_REPEAT=40 doubles `make bench`'s counts: with the same code on both sides,
+# the ratios then stayed within about 2 % (4 % for measure 4) on a busy 2-CPU machine.
+BEFORE        ?= $(shell git merge-base main HEAD 2>/dev/null || echo main)
+BENCH_BEFORE  := bench/.venv-before
+BEFORE_REPEAT ?= 40
+OUR_FILES     := ticktick setup.cfg setup.py pyproject.toml
 
 bench-before: $(STAMP) $(BENCH_OURS)/.installed
 	@rev=$$(git rev-parse --verify --quiet '$(BEFORE)^{commit}') \
@@ -93,7 +96,7 @@ bench-before: $(STAMP) $(BENCH_OURS)/.installed
 	after="$$(git rev-parse --short HEAD)"; \
 	[ -z "$$(git status --porcelain -- $(OUR_FILES))" ] || after="$$after + uncommitted changes"; \
 	set -x; $(BIN)/python bench/compare.py --ours $(BENCH_OURS)/bin/python \
-		--before $(BENCH_BEFORE)/bin/python \
+		--before $(BENCH_BEFORE)/bin/python --repeat $(BEFORE_REPEAT) \
 		--before-label "$$before" --after-label "$$after"
 
 # The docs site, built strictly (any warning fails), then checked for broken internal links.
