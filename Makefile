@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-test
 DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: test lint typecheck fuzz demo bench docs screenshots audit clean
+.PHONY: test lint typecheck fuzz demo bench bench-before docs screenshots audit clean
 
 $(STAMP): setup.cfg setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,38 @@ bench: $(STAMP) $(BENCH_OURS)/.installed $(BENCH_TPY)/.installed
 	$(BIN)/python bench/compare.py --ours $(BENCH_OURS)/bin/python \
 		--ticktick-py $(BENCH_TPY)/bin/python
 
+# This tree against an earlier revision of it: measures 1-4 and 7, alternating between
+# the two installs in the same loops, written to bench/before-after.md and .json (not to
+# the docs page, which compares with ticktick-py). The before venv holds a regular
+# install of `git archive $(BEFORE)`, rebuilt when BEFORE names another commit.
+# BEFORE defaults to where this branch left main; any revision works: BEFORE=HEAD~3.
+# BEFORE_REPEAT=40 doubles `make bench`'s counts: with the same code on both sides,
+# the ratios then stayed within about 2 % (4 % for measure 4) on a busy 2-CPU machine.
+BEFORE        ?= $(shell git merge-base main HEAD 2>/dev/null || echo main)
+BENCH_BEFORE  := bench/.venv-before
+BEFORE_REPEAT ?= 40
+OUR_FILES     := ticktick setup.cfg setup.py pyproject.toml
+
+bench-before: $(STAMP) $(BENCH_OURS)/.installed
+	@rev=$$(git rev-parse --verify --quiet '$(BEFORE)^{commit}') \
+		|| { echo "BEFORE=$(BEFORE) is not a git revision" >&2; exit 1; }; \
+	if [ "$$(cat $(BENCH_BEFORE)/.installed 2>/dev/null)" != "$$rev" ]; then \
+		echo "building $(BENCH_BEFORE) from $(BEFORE) ($$rev)"; \
+		tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+		git archive "$$rev" | tar -x -C "$$tmp" && \
+		rm -rf $(BENCH_BEFORE) && $(PYTHON) -m venv $(BENCH_BEFORE) && \
+		$(BENCH_BEFORE)/bin/python -m pip install --quiet --upgrade pip && \
+		$(BENCH_BEFORE)/bin/python -m pip install --quiet "$$tmp" && \
+		echo "$$rev" > $(BENCH_BEFORE)/.installed || exit 1; \
+	fi; \
+	before="$$(git rev-parse --short $$rev)"; \
+	[ "$(BEFORE)" = "$$rev" ] || before="$(BEFORE) ($$before)"; \
+	after="$$(git rev-parse --short HEAD)"; \
+	[ -z "$$(git status --porcelain -- $(OUR_FILES))" ] || after="$$after + uncommitted changes"; \
+	set -x; $(BIN)/python bench/compare.py --ours $(BENCH_OURS)/bin/python \
+		--before $(BENCH_BEFORE)/bin/python --repeat $(BEFORE_REPEAT) \
+		--before-label "$$before" --after-label "$$after"
+
 # The docs site, built strictly (any warning fails), then checked for broken internal links.
 docs: $(DOCS_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
@@ -82,4 +114,4 @@ screenshots: $(STAMP)
 	TICKTICK_SCREENSHOTS=docs/images $(BIN)/python -m pytest -q tests/test_browser.py
 
 clean:
-	rm -rf $(VENV) $(BENCH_OURS) $(BENCH_TPY) build dist site *.egg-info .coverage .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_OURS) $(BENCH_TPY) $(BENCH_BEFORE) build dist site *.egg-info .coverage .pytest_cache .mypy_cache .ruff_cache

@@ -11,12 +11,16 @@ hits all of them equally:
 All three decode the JSON answer. Prints the median time per request in each block
 and the ratios to the bare session (goal for the client: within 1.05x).
 
-    python bench/bench_api_overhead.py [--requests 2000] [--block 100]
+    python bench/bench_api_overhead.py [--requests 2000] [--block 100] [--json]
+
+``bench/compare.py`` runs it with the Python of each benchmark venv (``--json``), so
+that the installed package is measured, as in the other measures.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -29,8 +33,8 @@ from ticktick import OpenAPI, TickTickAuth
 from ticktick.testing import FakeTickTick
 
 
-def measure(count: int = 2000, block: int = 100) -> dict[str, Any]:
-    """Run the three ways; per-request medians (us) over blocks, and ratios to bare."""
+def blocks(count: int = 2000, block: int = 100) -> dict[str, list[float]]:
+    """Run the three ways in interleaved blocks; microseconds per request in each block."""
     with FakeTickTick() as fake:
         oauth = fake.oauth2(cache_path=None)
         token = oauth.get_access_token()
@@ -48,16 +52,20 @@ def measure(count: int = 2000, block: int = 100) -> dict[str, Any]:
             for _ in range(20):
                 call()
         per_request: dict[str, list[float]] = {name: [] for name in ways}
-        blocks = max(1, count // block)
-        for _ in range(blocks):
+        for _ in range(max(1, count // block)):
             for name, call in ways.items():
                 started = time.perf_counter()
                 for _ in range(block):
                     call()
                 per_request[name].append((time.perf_counter() - started) / block * 1e6)
+    return per_request
+
+
+def summarize(per_request: dict[str, list[float]], block: int) -> dict[str, Any]:
+    """Per-request medians (us) over the blocks, and the ratios to the bare session."""
     baseline = statistics.median(per_request["bare session"])
     return {
-        "requests": blocks * block,
+        "requests": len(per_request["bare session"]) * block,
         "block": block,
         "per_request_us": {
             name: {
@@ -74,11 +82,22 @@ def measure(count: int = 2000, block: int = 100) -> dict[str, Any]:
     }
 
 
+def measure(count: int = 2000, block: int = 100) -> dict[str, Any]:
+    """Run the three ways; per-request medians (us) over blocks, and ratios to bare."""
+    return summarize(blocks(count, block), block)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000, help="GETs per way")
     parser.add_argument("--block", type=int, default=100, help="GETs per timed block")
+    parser.add_argument(
+        "--json", action="store_true", help="print each block's time per request as JSON"
+    )
     args = parser.parse_args(argv)
+    if args.json:  # for compare.py, which runs this with the Python of each venv
+        print(json.dumps(blocks(args.requests, args.block)))
+        return 0
     result = measure(args.requests, args.block)
     print(
         f"python {sys.version.split()[0]}, requests {requests.__version__}, "

@@ -23,6 +23,16 @@ docs page ``docs/benchmarks.md``.
 
     python bench/compare.py --ours bench/.venv-ours/bin/python \\
         --ticktick-py bench/.venv-ticktick-py/bin/python
+
+With ``--before PYTHON`` (``make bench-before BEFORE=<git rev>``), the measures that
+concern only this package (1, 2, 3, 4 and 7) also run with the Python of a venv
+holding an earlier version of it, alternating with ours in the same loops, and the
+script writes ``bench/before-after.md`` and ``.json`` instead: before, after and
+after/before for each figure. Measures 5 and 6, ticktick-py and the docs page are
+left out of such a run.
+
+    python bench/compare.py --ours bench/.venv-ours/bin/python \\
+        --before bench/.venv-before/bin/python
 """
 
 from __future__ import annotations
@@ -48,6 +58,8 @@ import bench_api_overhead  # noqa: E402 - found through the path set just above
 from ticktick.testing import FakeTickTick  # noqa: E402
 
 WORKER = str(BENCH / "_worker.py")
+OVERHEAD = str(BENCH / "bench_api_overhead.py")
+BEFORE = " (before)"  # suffix of the before install's entries in the results
 COLD_OURS = (
     "from ticktick import OAuth2; "
     "OAuth2('fake-client-id', 's', 'http://127.0.0.1:8080/').get_access_token()"
@@ -114,9 +126,13 @@ def output_of(command: list[str], cwd: Path | None = None) -> str:
 # -- the measures ------------------------------------------------------------------------
 
 
-def measure_cold(ours: str, tpy: str | None, folder: Path, repeat: int) -> dict[str, Any]:
-    commands = {
-        "ticktick-oauth": [ours, "-c", COLD_OURS],
+def measure_cold(
+    ours: str, tpy: str | None, before: str | None, folder: Path, repeat: int
+) -> dict[str, Any]:
+    commands = {"ticktick-oauth": [ours, "-c", COLD_OURS]}
+    if before:
+        commands["ticktick-oauth" + BEFORE] = [before, "-c", COLD_OURS]
+    commands |= {
         'python -c "import requests"': [ours, "-c", "import requests"],
         "python -c pass": [ours, "-c", "pass"],
     }
@@ -126,11 +142,19 @@ def measure_cold(ours: str, tpy: str | None, folder: Path, repeat: int) -> dict[
     return time_commands(commands, folder, repeat)
 
 
-def measure_token_command(ours: str, folder: Path, repeat: int) -> dict[str, Any]:
-    script = Path(ours).with_name("ticktick-auth")
-    command = [str(script), "token"] if script.exists() else [ours, "-m", "ticktick", "token"]
-    commands = {
-        "ticktick-auth token": command,
+def token_command(python: str) -> list[str]:
+    """``ticktick-auth token`` as installed beside ``python``."""
+    script = Path(python).with_name("ticktick-auth")
+    return [str(script), "token"] if script.exists() else [python, "-m", "ticktick", "token"]
+
+
+def measure_token_command(
+    ours: str, before: str | None, folder: Path, repeat: int
+) -> dict[str, Any]:
+    commands = {"ticktick-auth token": token_command(ours)}
+    if before:
+        commands["ticktick-auth token" + BEFORE] = token_command(before)
+    commands |= {
         "python -c pass": [ours, "-c", "pass"],
         # Reference only: the standard library's JSON parser, which any cache reader needs.
         'python -c "import json"': [ours, "-c", "import json"],
@@ -139,21 +163,44 @@ def measure_token_command(ours: str, folder: Path, repeat: int) -> dict[str, Any
 
 
 def measure_hot(
-    ours: str, tpy: str | None, folder: Path, calls: int, repeat: int
+    ours: str, tpy: str | None, before: str | None, folder: Path, calls: int, repeat: int
 ) -> dict[str, Any]:
+    clients = [
+        (name, python, impl)
+        for name, python, impl in (
+            ("ticktick-oauth", ours, "ours"),
+            ("ticktick-oauth" + BEFORE, before, "ours"),
+            ("ticktick-py", tpy, "tpy"),
+        )
+        if python
+    ]
+    all_runs: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in clients}
+    for _ in range(repeat):  # alternating, so that drift hits all
+        for name, python, impl in clients:
+            command = [python, WORKER, "hot", impl, str(calls), "8"]
+            all_runs[name].append(json.loads(output_of(command, folder)))
     result: dict[str, Any] = {}
-    for name, python, impl in (("ticktick-oauth", ours, "ours"), ("ticktick-py", tpy, "tpy")):
-        if not python:
-            continue
-        runs = [
-            json.loads(output_of([python, WORKER, "hot", impl, str(calls), "8"], folder))
-            for _ in range(repeat)
-        ]
+    for name, runs in all_runs.items():
         result[name] = {
             "single_ns": summary([run["single_ns"] for run in runs]),
             "threads_ns": summary([run["threads_ns"] for run in runs]),
         }
     return result
+
+
+def measure_overhead(
+    pythons: dict[str, str], count: int, block: int, rounds: int
+) -> dict[str, dict[str, Any]]:
+    """Measure 4 run by each venv's Python in turn, ``rounds`` times, blocks pooled."""
+    per_round = max(block, count // rounds)
+    blocks: dict[str, dict[str, list[float]]] = {name: {} for name in pythons}
+    for _ in range(rounds):
+        for name, python in pythons.items():
+            command = [python, OVERHEAD, "--json", "--requests", str(per_round)]
+            run = json.loads(output_of([*command, "--block", str(block)]))
+            for way, values in run.items():
+                blocks[name].setdefault(way, []).extend(values)
+    return {name: bench_api_overhead.summarize(ways, block) for name, ways in blocks.items()}
 
 
 def measure_contention(
@@ -252,21 +299,25 @@ def measure_recovery(
     return result
 
 
-def measure_memory(ours: str, tpy: str | None, folder: Path, repeat: int) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    runs: list[tuple[str, str | None, str]] = [
-        ("ticktick-oauth", ours, COLD_OURS),
-        ("ticktick-py", tpy, COLD_TPY),
-        ('python -c "import requests"', ours, "import requests"),
+def measure_memory(
+    ours: str, tpy: str | None, before: str | None, folder: Path, repeat: int
+) -> dict[str, Any]:
+    runs = [
+        (name, python, code)
+        for name, python, code in (
+            ("ticktick-oauth", ours, COLD_OURS),
+            ("ticktick-oauth" + BEFORE, before, COLD_OURS),
+            ("ticktick-py", tpy, COLD_TPY),
+            ('python -c "import requests"', ours, "import requests"),
+        )
+        if python
     ]
-    for name, python, code in runs:
-        if python:
-            values = [
-                float(output_of([python, "-c", code + RSS], folder).split()[-1]) / 1024
-                for _ in range(repeat)
-            ]
-            result[name] = summary(values)
-    return result
+    values: dict[str, list[float]] = {name: [] for name, _, _ in runs}
+    for _ in range(repeat):
+        for name, python, code in runs:
+            peak = float(output_of([python, "-c", code + RSS], folder).split()[-1]) / 1024
+            values[name].append(peak)
+    return {name: summary(peaks) for name, peaks in values.items()}
 
 
 def versions(python: str, package: str) -> str:
@@ -293,27 +344,41 @@ def _ratio(a: dict[str, float], b: dict[str, float]) -> float:
     return a["median"] / b["median"]
 
 
+def own_goals(results: dict[str, Any], suffix: str = "") -> list[tuple[str, str, bool]]:
+    """(goal, figure, met) for the goals of ours alone: cold start, token, hot path, API.
+
+    ``suffix`` picks the install: ``""`` for ours, ``BEFORE`` for the before install.
+    """
+    cold = results["cold_start_ms"]
+    ratio = _ratio(cold["ticktick-oauth" + suffix], cold['python -c "import requests"'])
+    out = [("cold start <= 1.1x the requests-import floor", f"{ratio:.2f}x", ratio <= 1.1)]
+    token = results["token_command_ms"]
+    ratio = _ratio(token["ticktick-auth token" + suffix], token["python -c pass"])
+    out.append(("ticktick-auth token < 2x python -c pass", f"{ratio:.2f}x", ratio < 2))
+    single = results["hot_path"]["ticktick-oauth" + suffix]["single_ns"]["median"]
+    out.append(("hot path under 1 us single-threaded", f"{single:.0f} ns", single < 1000))
+    overhead = results["request_overhead_before" if suffix else "request_overhead"]
+    ratio = overhead["ratios"]["OpenAPI.list_projects"]
+    out.append(("authorized requests <= 1.05x a bare session", f"{ratio:.3f}x", ratio <= 1.05))
+    return out
+
+
 def goals(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     """(goal, figure, met) for each goal of the issue; ``None`` when not measured."""
+    floor, token, hot_ours, overhead = own_goals(results)
     out: list[tuple[str, str, bool | None]] = []
     cold = results["cold_start_ms"]
-    ours = cold["ticktick-oauth"]
     if "ticktick-py" in cold:
-        ratio = _ratio(ours, cold["ticktick-py"])
+        ratio = _ratio(cold["ticktick-oauth"], cold["ticktick-py"])
         out.append(("cold start <= ticktick-py", f"{ratio:.2f}x", ratio <= 1))
-    ratio = _ratio(ours, cold['python -c "import requests"'])
-    out.append(("cold start <= 1.1x the requests-import floor", f"{ratio:.2f}x", ratio <= 1.1))
-    token = results["token_command_ms"]
-    ratio = _ratio(token["ticktick-auth token"], token["python -c pass"])
-    out.append(("ticktick-auth token < 2x python -c pass", f"{ratio:.2f}x", ratio < 2))
+    out += [floor, token, hot_ours]
     hot = results["hot_path"]
-    single = hot["ticktick-oauth"]["single_ns"]["median"]
-    out.append(("hot path under 1 us single-threaded", f"{single:.0f} ns", single < 1000))
     if "ticktick-py" in hot:
-        ratio = single / hot["ticktick-py"]["single_ns"]["median"]
+        ratio = (
+            hot["ticktick-oauth"]["single_ns"]["median"] / hot["ticktick-py"]["single_ns"]["median"]
+        )
         out.append(("hot path <= ticktick-py", f"{ratio:.2f}x", ratio <= 1))
-    ratio = results["request_overhead"]["ratios"]["OpenAPI.list_projects"]
-    out.append(("authorized requests <= 1.05x a bare session", f"{ratio:.3f}x", ratio <= 1.05))
+    out.append(overhead)
     made = results["contention"]["ticktick-oauth"]["token_requests"]["max"]
     out.append(("contention: exactly 1 token request", f"{made:.0f}", made == 1))
     return out
@@ -425,6 +490,86 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_before_after(results: dict[str, Any]) -> str:
+    """The before/after results as Markdown: before, after and after/before per figure."""
+    labels, versions_of = results["labels"], results["versions"]
+    lines = [
+        f"Measured {results['date']} on {results['machine']}, in one run: each measure",
+        "alternates between the two installs in the same loop.",
+        "",
+        f"- before: {labels['before']}; {versions_of['before']}",
+        f"- after: {labels['after']}; {versions_of['ours']}",
+        "",
+        "Each figure: median (min to max) over the repeated runs. after/before is the ratio",
+        "of the medians, then of the minimums: below 1.00x the after install is faster (or",
+        "smaller). Other work on the machine only adds time, to either side; a change that",
+        "shows in one ratio and not the other is most likely noise.",
+        "",
+        "| measure | before | after | after/before | of minimums |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    cold, token, hot = results["cold_start_ms"], results["token_command_ms"], results["hot_path"]
+    before_api, after_api = results["request_overhead_before"], results["request_overhead"]
+
+    Pair = tuple[dict[str, float], dict[str, float]]
+
+    def pair(figures: dict[str, Any], name: str, key: str = "") -> Pair:
+        """The before and after figures of ``name`` (``key`` within each, if given)."""
+        before, after = figures[name + BEFORE], figures[name]
+        return (before[key], after[key]) if key else (before, after)
+
+    def row(name: str, figures: Pair, unit: str, digits: int) -> str:
+        before, after = figures
+        return (
+            f"| {name} | {_fmt(before, unit, digits)} | {_fmt(after, unit, digits)} "
+            f"| {_ratio(after, before):.2f}x | {after['min'] / before['min']:.2f}x |"
+        )
+
+    lines += [
+        row("1. cold start with a cached token", pair(cold, "ticktick-oauth"), "ms", 1),
+        row("2. `ticktick-auth token`", pair(token, "ticktick-auth token"), "ms", 1),
+        row("3. hot path, single thread", pair(hot, "ticktick-oauth", "single_ns"), "ns", 0),
+        row(
+            "3. hot path, 8 threads (per call)", pair(hot, "ticktick-oauth", "threads_ns"), "ns", 0
+        ),
+    ]
+    for way, stats in after_api["per_request_us"].items():
+        lines.append(
+            row(f"4. {way}, per request", (before_api["per_request_us"][way], stats), "us", 0)
+        )
+    for way in ("TickTickAuth", "OpenAPI.list_projects"):
+        before_ratio, after_ratio = before_api["ratios"][way], after_api["ratios"][way]
+        lines.append(
+            f"| 4. {way} / bare session | {before_ratio:.3f}x | {after_ratio:.3f}x "
+            f"| {after_ratio / before_ratio:.2f}x | - |"
+        )
+    lines.append(row("7. peak RSS of 1", pair(results["memory_mib"], "ticktick-oauth"), "MiB", 1))
+
+    lines += [
+        "",
+        "References, run by the after venv's Python in the same loops (the same for both):",
+        "",
+        "| process | time |",
+        "| --- | --- |",
+    ]
+    for measure, names in (
+        (cold, ('python -c "import requests"', "python -c pass")),
+        (token, ('python -c "import json"',)),
+    ):
+        for name in names:
+            lines.append(f"| {name} | {_fmt(measure[name], 'ms')} |")
+
+    lines += ["", "### Goals", "", "| goal | before | after |", "| --- | --- | --- |"]
+    for (goal, before_figure, before_met), (_, after_figure, after_met) in zip(
+        own_goals(results, BEFORE), own_goals(results), strict=True
+    ):
+        lines.append(
+            f"| {goal} | {before_figure} ({'met' if before_met else 'not met'}) "
+            f"| {after_figure} ({'met' if after_met else 'not met'}) |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 DOCS_INTRO = """# Benchmarks
 
 Speed is measured, not asserted: `make bench` builds two venvs side by side, one with
@@ -462,19 +607,35 @@ How to read the results:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ours", default=sys.executable, help="Python of the venv with ours")
-    parser.add_argument("--ticktick-py", default=None, help="Python of the ticktick-py venv")
-    parser.add_argument("--repeat", type=int, default=20, help="runs of each timed command")
+    against = parser.add_mutually_exclusive_group()
+    against.add_argument("--ticktick-py", default=None, help="Python of the ticktick-py venv")
+    against.add_argument(
+        "--before",
+        default=None,
+        help="Python of a venv with an earlier version of ours: measures 1-4 and 7 "
+        "before and after, written to before-after.md and .json",
+    )
+    parser.add_argument("--before-label", default="before", help="what the before venv holds")
+    parser.add_argument("--after-label", default="after", help="what the --ours venv holds")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=20,
+        help="runs of each timed command; also scales measures 3 and 4 (default 20: "
+        "5 hot-path runs, 2,000 GETs in 4 runs)",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny counts (a smoke test)")
     parser.add_argument("--out", default=str(BENCH), help="folder for results.md and .json")
     parser.add_argument(
         "--docs",
         default=str(ROOT / "docs" / "benchmarks.md"),
-        help="the docs page to write ('' for none)",
+        help="the docs page to write ('' for none; never written with --before)",
     )
     args = parser.parse_args(argv)
     # Absolute, but not resolved: a venv's python is a symlink that must stay one.
     args.ours = os.path.abspath(args.ours)
     args.ticktick_py = args.ticktick_py and os.path.abspath(args.ticktick_py)
+    before = args.before and os.path.abspath(args.before)
     quick = args.quick
     repeat = 1 if quick else args.repeat
     results: dict[str, Any] = {
@@ -484,51 +645,71 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.ticktick_py:
         results["versions"]["ticktick-py"] = versions(args.ticktick_py, "ticktick-py")
+    if before:
+        results["versions"]["before"] = versions(before, "ticktick-oauth")
+        results["labels"] = {"before": args.before_label, "after": args.after_label}
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         write_cache(folder)
         print("1. cold start ...", flush=True)
-        results["cold_start_ms"] = measure_cold(args.ours, args.ticktick_py, folder, repeat)
+        results["cold_start_ms"] = measure_cold(args.ours, args.ticktick_py, before, folder, repeat)
         print("2. ticktick-auth token ...", flush=True)
-        results["token_command_ms"] = measure_token_command(args.ours, folder, repeat)
+        results["token_command_ms"] = measure_token_command(args.ours, before, folder, repeat)
         print("3. hot path ...", flush=True)
         results["hot_path"] = measure_hot(
-            args.ours, args.ticktick_py, folder, 2000 if quick else 400_000, 1 if quick else 5
+            args.ours,
+            args.ticktick_py,
+            before,
+            folder,
+            2000 if quick else 400_000,
+            1 if quick else max(1, args.repeat // 4),
         )
         print("7. memory ...", flush=True)
         results["memory_mib"] = measure_memory(
-            args.ours, args.ticktick_py, folder, 1 if quick else 5
+            args.ours, args.ticktick_py, before, folder, 1 if quick else 5
         )
     print("4. request overhead ...", flush=True)
-    results["request_overhead"] = bench_api_overhead.measure(
-        20 if quick else 2000, 10 if quick else 100
+    pythons = {"ours": args.ours} | ({"before": before} if before else {})
+    overhead = measure_overhead(
+        pythons,
+        20 if quick else 100 * args.repeat,
+        10 if quick else 100,
+        1 if quick else max(1, args.repeat // 5),
     )
-    print("5. contention ...", flush=True)
-    results["contention"] = measure_contention(
-        args.ours, args.ticktick_py, 2 if quick else 4, 2 if quick else 8, 1 if quick else 3
-    )
-    print("6. recovery ...", flush=True)
-    runs = 1 if quick else 3
-    retry_after = {"status": 503, "headers": {"Retry-After": "1"}, "times": 2}
-    results["recovery"] = measure_recovery(args.ours, args.ticktick_py, runs, retry_after)
-    dropped = {"drop": True, "times": 10}
-    results["dropped"] = measure_recovery(args.ours, args.ticktick_py, runs, dropped)
+    results["request_overhead"] = overhead["ours"]
+    if before:
+        results["request_overhead_before"] = overhead["before"]
+    else:  # measures 5 and 6 compare with ticktick-py, or show behaviour, not speed
+        print("5. contention ...", flush=True)
+        results["contention"] = measure_contention(
+            args.ours, args.ticktick_py, 2 if quick else 4, 2 if quick else 8, 1 if quick else 3
+        )
+        print("6. recovery ...", flush=True)
+        runs = 1 if quick else 3
+        retry_after = {"status": 503, "headers": {"Retry-After": "1"}, "times": 2}
+        results["recovery"] = measure_recovery(args.ours, args.ticktick_py, runs, retry_after)
+        dropped = {"drop": True, "times": 10}
+        results["dropped"] = measure_recovery(args.ours, args.ticktick_py, runs, dropped)
     results["seconds"] = round(time.monotonic() - started, 1)
-    table = render(results)
-    print()
-    print(table)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out / "results.md").write_text("# Benchmark results\n\n" + table)
-    if args.docs:
-        Path(args.docs).write_text(DOCS_INTRO + table)
-    print(
-        f"wrote {out / 'results.md'}, {out / 'results.json'}"
-        + (f" and {args.docs}" if args.docs else "")
-        + f" in {results['seconds']} s"
-    )
+    if before:
+        table = render_before_after(results)
+        written = [out / "before-after.md", out / "before-after.json"]
+        written[0].write_text("# Before and after\n\n" + table)
+    else:
+        table = render(results)
+        written = [out / "results.md", out / "results.json"]
+        written[0].write_text("# Benchmark results\n\n" + table)
+        if args.docs:
+            Path(args.docs).write_text(DOCS_INTRO + table)
+            written.append(Path(args.docs))
+    written[1].write_text(json.dumps(results, indent=2) + "\n")
+    print()
+    print(table)
+    others = f" and {written[2]}" if len(written) > 2 else ""
+    print(f"wrote {written[0]}, {written[1]}{others} in {results['seconds']} s")
     return 0
 
 

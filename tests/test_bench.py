@@ -57,3 +57,47 @@ def test_compare_runs_quickly_without_ticktick_py(tmp_path: Path) -> None:
     ):
         assert heading in table
     assert (tmp_path / "benchmarks.md").read_text().startswith("# Benchmarks")
+
+
+def test_compare_with_before_writes_before_and_after(tmp_path: Path) -> None:
+    # The same install on both sides: the column works, whatever the figures.
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "compare.py"),
+            "--quick",
+            "--before",
+            sys.executable,
+            "--out",
+            str(tmp_path),
+            "--docs",
+            str(tmp_path / "benchmarks.md"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    results = json.loads((tmp_path / "before-after.json").read_text())
+    assert "ticktick-oauth (before)" in results["cold_start_ms"]
+    assert "ticktick-auth token (before)" in results["token_command_ms"]
+    assert "ticktick-oauth (before)" in results["hot_path"]
+    assert "ticktick-oauth (before)" in results["memory_mib"]
+    assert results["request_overhead_before"]["requests"] == 20
+    table = (tmp_path / "before-after.md").read_text()
+    assert "| measure | before | after | after/before |" in table
+    for row in (
+        "| 1. cold start",
+        "| 2. `ticktick-auth token`",
+        "| 3. hot path, single thread",
+        "| 4. OpenAPI.list_projects, per request",
+        "| 4. OpenAPI.list_projects / bare session",
+        "| 7. peak RSS",
+    ):
+        assert row in table
+    # The ticktick-py comparison's files and the docs page are left alone.
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "before-after.json",
+        "before-after.md",
+    ]
