@@ -44,6 +44,11 @@ token request, every `OpenAPI` call, and every request through a session made by
 
 The loopback receiver serves each connection for 10 s in all (``CONNECTION_TIMEOUT``),
 and when its 16 slots are taken, the connection served longest is cut to make room.
+
+**Waiting for another party** (a lock held by another process, a line a person types)
+is the other kind of wait: nothing is cut, the waiter looks again and again until a
+`Countdown` runs out. `poll` is the one loop that does it, used by every lock
+(``ticktick.stores.locks``) and by the terminal prompt (``ticktick.signon.terminal``).
 """
 
 from __future__ import annotations
@@ -54,8 +59,13 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 
-__all__ = ["Deadline"]
+__all__ = ["CHECK_INTERVAL", "Countdown", "Deadline", "poll"]
+
+CHECK_INTERVAL = 0.2
+"""Seconds between looks of a wait for a person (a typed line, the browser's redirect):
+short enough that Ctrl-C and a cancellation are seen at once."""
 
 
 class Deadline:
@@ -191,3 +201,84 @@ class _Watchdog:
 _WATCHDOG = _Watchdog()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_WATCHDOG.reset)
+
+
+class Countdown:
+    """Seconds left of one time budget, on the monotonic clock (immune to clock changes).
+
+    Unlike a `Deadline`, it cuts nothing: it only tells a loop how long it may still
+    wait, so that several waits in a row (three pasted answers, the tries of a lock)
+    share one budget instead of each getting a fresh one.
+
+    Example:
+        >>> budget = Countdown(300)
+        >>> answer = read_line(prompt, budget.left())  # doctest: +SKIP
+    """
+
+    __slots__ = ("end", "seconds", "start")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.start = time.monotonic()
+        self.end = self.start + seconds
+
+    def left(self) -> float:
+        """Seconds left; 0 once the budget has run out."""
+        return max(0.0, self.end - time.monotonic())
+
+    def waited(self) -> float:
+        """Seconds since the countdown began."""
+        return time.monotonic() - self.start
+
+
+def poll(
+    ready: Callable[[float], bool],
+    seconds: float,
+    *,
+    interval: float,
+    max_interval: float | None = None,
+    slow_after: float = float("inf"),
+    on_slow: Callable[[], object] | None = None,
+) -> bool:
+    """Try *ready* until it says yes or *seconds* pass; return whether it said yes.
+
+    The one loop for waiting on something another party controls. *ready* is called
+    with the seconds it may block, at most *interval* and never past the end: a check
+    that can block (taking a thread lock, ``select`` on a terminal, `threading.Event.wait`)
+    waits that long and so answers the moment it can; one that cannot (a non-blocking
+    ``flock``, Redis ``SET NX``) ignores it, and `poll` sleeps the rest of the interval.
+    A try is made at the start and at the end, so ``seconds=0`` is one try.
+
+    Args:
+        ready: ``ready(wait) -> bool``: whether the awaited thing happened (or was done,
+            such as taking a lock). Its exceptions end the wait.
+        seconds: The whole wait's budget.
+        interval: Seconds from one try to the next.
+        max_interval: If given, the interval doubles after each try, up to this (for a
+            shared server, which should not be asked 50 times a second).
+        slow_after: Seconds of waiting after which *on_slow* is called, once.
+        on_slow: Says what is waited for, when waiting takes longer than usual.
+
+    Example:
+        >>> import threading
+        >>> lock = threading.Lock()
+        >>> poll(lambda wait: lock.acquire(timeout=wait), 10, interval=1.0)
+        True
+    """
+    budget = Countdown(seconds)
+    pause = interval
+    while True:
+        began = time.monotonic()
+        if ready(max(0.0, min(pause, budget.end - began))):
+            return True
+        now = time.monotonic()
+        if now >= budget.end:
+            return False
+        if on_slow is not None and now - budget.start >= slow_after:
+            on_slow()
+            on_slow = None
+        rest = min(began + pause, budget.end) - now
+        if rest > 0:
+            time.sleep(rest)
+        if max_interval is not None:
+            pause = min(pause * 2, max_interval)

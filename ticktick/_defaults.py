@@ -17,6 +17,10 @@ DEFAULT_SCOPE = "tasks:write tasks:read"
 DEFAULT_SIGNON_TIMEOUT = 300.0
 """Seconds a person has to complete an authorization."""
 
+SIGNON_LOCK_SLACK = 30.0
+"""Seconds beyond the sign-on timeout that a process waits for a store's lock: its
+holder may be signing on, then has its token request and write to finish."""
+
 Timeout = float | tuple[float, float]
 """A request timeout: seconds, or ``(connect, read)`` seconds."""
 

@@ -42,6 +42,7 @@ from ._defaults import (
     DEFAULT_SCOPE,
     DEFAULT_SIGNON_TIMEOUT,
     DEFAULT_TIMEOUT,
+    SIGNON_LOCK_SLACK,
     Timeout,
     check_seconds,
     check_timeout,
@@ -207,7 +208,9 @@ class OAuth2:
         self._scope = scope
         self._state = state
         self.env_key = env_key
-        self.expiry_margin = _check_amount(expiry_margin, "expiry_margin", "seconds", 60)
+        self.expiry_margin = _check_amount(
+            expiry_margin, "expiry_margin", "seconds", DEFAULT_EXPIRY_MARGIN
+        )
         self.timeout = check_timeout(timeout)
         self.signon_timeout = check_seconds(signon_timeout, f"signon_timeout={signon_timeout!r}")
         self.expiry_warning_days = _check_amount(
@@ -313,7 +316,7 @@ class OAuth2:
             if self._token == access_token:
                 self._set_token(None, None)
             if self.cache is not None:
-                with self.cache.lock(self.signon_timeout + 30):
+                with self.cache.lock(self.signon_timeout + SIGNON_LOCK_SLACK):
                     self.cache.discard(access_token)
 
     # -- resolution -------------------------------------------------------------------
@@ -450,7 +453,7 @@ class OAuth2:
         """
         if self.cache is None:
             return self._authorize(why), "authorization"
-        with self.cache.lock(self.signon_timeout + 30):
+        with self.cache.lock(self.signon_timeout + SIGNON_LOCK_SLACK):
             if reuse_cache:
                 info = self.cache.read()
                 if info is not None and not self._expired(info):
@@ -541,7 +544,7 @@ class OAuth2:
             if self.cache is None:
                 info = self._authorize("A new token was asked for")
             else:
-                with self.cache.lock(self.signon_timeout + 30):
+                with self.cache.lock(self.signon_timeout + SIGNON_LOCK_SLACK):
                     info = self._authorize("A new token was asked for")
             self._set_token(info, "authorization")
             return info

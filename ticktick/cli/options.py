@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from .._defaults import DEFAULT_REDIS_URL, MAX_TIMEOUT
+from .._defaults import DEFAULT_REDIS_URL, DEFAULT_SIGNON_TIMEOUT, MAX_TIMEOUT
 from .._version import __version__
 from ..endpoints import check_redirect_uri, resolve_host
 from ..errors import ConfigurationError
@@ -349,9 +349,9 @@ def parser() -> argparse.ArgumentParser:
     login.add_argument(
         "--timeout",
         type=checked(_seconds),
-        default=300.0,
+        default=DEFAULT_SIGNON_TIMEOUT,
         help=f"seconds to finish signing on, more than 0 and at most {MAX_TIMEOUT:g} "
-        "(default: 300)",
+        f"(default: {DEFAULT_SIGNON_TIMEOUT:g})",
     )
     login.add_argument("--no-cache", action="store_true", help="do not write the cache file")
     login.add_argument(

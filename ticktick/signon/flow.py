@@ -5,9 +5,9 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import time
 from typing import TYPE_CHECKING, TextIO
 
+from .._deadline import Countdown
 from ..errors import (
     AuthorizationTimeout,
     ReauthorizationRequired,
@@ -88,11 +88,11 @@ class SignOn:
             if receiver is not None:
                 stack.enter_context(receiver)  # bound before the browser is opened
             self._show(request, receiver, can_paste)
-            deadline = time.monotonic() + request.timeout
+            budget = Countdown(request.timeout)
             if not can_paste:
                 assert receiver is not None  # noqa: S101 - checked above
                 return _code_of(receiver.wait(request.timeout))
-            return self._read_paste(request, receiver, deadline)
+            return self._read_paste(request, receiver, budget)
 
     def _show(
         self, request: AuthorizationRequest, receiver: LoopbackReceiver | None, can_paste: bool
@@ -140,13 +140,15 @@ class SignOn:
             )
 
     def _read_paste(
-        self, request: AuthorizationRequest, receiver: LoopbackReceiver | None, deadline: float
+        self, request: AuthorizationRequest, receiver: LoopbackReceiver | None, budget: Countdown
     ) -> str:
+        """Read pasted answers until one is usable; all of them share *budget*."""
+
         def captured() -> bool:
             return receiver is not None and receiver.done
 
         for attempt in range(1, self.attempts + 1):
-            remaining = deadline - time.monotonic()
+            remaining = budget.left()
             if remaining <= 0:
                 break
             try:

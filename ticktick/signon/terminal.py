@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import select
 import sys
-import time
 from collections.abc import Callable, Mapping, Sequence
 
+from .._deadline import CHECK_INTERVAL, poll
 from ..errors import (
     AuthorizationTimeout,
     ReauthorizationRequired,
@@ -57,28 +57,27 @@ def headless_reason(
 ReadLine = Callable[[str, float, Callable[[], bool]], "str | None"]
 """``read_line(prompt, timeout, cancelled)``: a typed line, or ``None`` once ``cancelled()``."""
 
-_SLICE = 0.2
-
 
 def read_terminal_line(prompt: str, timeout: float, cancelled: Callable[[], bool]) -> str | None:
     """Read one line from the terminal within *timeout* s; ``None`` if *cancelled* first."""
     sys.stderr.write(prompt)
     sys.stderr.flush()
-    deadline = time.monotonic() + timeout
     if sys.platform != "win32":
-        while True:
-            if cancelled():
-                sys.stderr.write("\n")
-                return None
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                sys.stderr.write("\n")
-                raise AuthorizationTimeout(
-                    f"No answer within {timeout:g} s. Authorize again when you are ready."
-                )
-            ready, _, _ = select.select([sys.stdin], [], [], min(_SLICE, remaining))
-            if ready:
-                break
+        was_cancelled = False
+
+        def answered(wait: float) -> bool:
+            nonlocal was_cancelled
+            was_cancelled = cancelled()
+            return was_cancelled or bool(select.select([sys.stdin], [], [], wait)[0])
+
+        if not poll(answered, timeout, interval=CHECK_INTERVAL):
+            sys.stderr.write("\n")
+            raise AuthorizationTimeout(
+                f"No answer within {timeout:g} s. Authorize again when you are ready."
+            )
+        if was_cancelled:
+            sys.stderr.write("\n")
+            return None
     try:
         line = sys.stdin.readline()
     except UnicodeDecodeError:

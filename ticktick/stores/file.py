@@ -63,7 +63,7 @@ from .disk import (
     unlink_quietly,
     write_private_file,
 )
-from .locks import NO_LOCK, FileLock
+from .locks import LOCK_TIMEOUT, NO_LOCK, FileLock
 
 TYPE_CHECKING = False  # see ticktick/_fastpath.py: no typing on the fast path
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ class FileStore(TokenStore):
         path: str | os.PathLike[str] = DEFAULT_CACHE_PATH,
         *,
         identity: TokenIdentity | None = None,
-        lock_timeout: float = 10.0,
+        lock_timeout: float = LOCK_TIMEOUT,
     ) -> None:
         self.path: str = os.fspath(path)
         """The cache file's path, as given."""

@@ -25,7 +25,7 @@ from .._log import logger
 from ..errors import ConfigurationError, TokenCacheError
 from ..token import TokenDict
 from .base import TokenIdentity, TokenStore, check_identity, decode_token, encode_token
-from .locks import FileLock
+from .locks import LOCK_TIMEOUT, FileLock
 
 __all__ = ["KeyringStore"]
 
@@ -173,7 +173,7 @@ class KeyringStore(TokenStore):
 
     def discard(self, access_token: str) -> bool:
         """Remove the token if it is still *access_token*."""
-        with self.lock(10.0):
+        with self.lock(LOCK_TIMEOUT):
             token = self.read()
             if token is None or token["access_token"] != access_token:
                 return False
@@ -184,5 +184,5 @@ class KeyringStore(TokenStore):
         if self._lock is None:
             digest = hashlib.sha256(f"{self.service}\n{self.username}".encode()).hexdigest()
             folder = self._lock_folder or _lock_folder()
-            self._lock = FileLock(os.path.join(folder, f"{digest[:24]}.lock"), timeout)
+            self._lock = FileLock(os.path.join(folder, f"{digest[:24]}.lock"))
         return self._lock.hold(timeout)

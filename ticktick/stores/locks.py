@@ -1,9 +1,19 @@
 """Locks: the one primitive every store's "only one authorizes" section uses.
 
-A lock is held with ``with lock.hold(timeout):``; waiting ends at *timeout* with a
-`TokenCacheError` that says what was waited for. `FileLock` is shared by every
-process and thread (a sidecar file); `ThreadLock` by the threads of one process;
-`NO_LOCK` guards nothing (read-only sources).
+A lock is held with ``with lock.hold(timeout):``. Every kind behaves alike, because
+`Lock` does all of it but the taking and the releasing:
+
+* the thread that holds a lock may enter it again (a write under the section's lock);
+* a waiter tries again and again (`ticktick._deadline.poll`) until *timeout*;
+* after `ANNOUNCE_AFTER` seconds it says once, as a logged warning, whom it waits for;
+* at *timeout* it raises `TokenCacheError` saying what it waited for, held by whom.
+
+The kinds: `FileLock` is shared by every process and thread (a sidecar file);
+`ThreadLock` by the threads of one process; ``RedisStore``'s lock by every machine
+(``ticktick.stores.redis``). `NO_LOCK` guards nothing (read-only sources).
+
+This module is on the fast path (a `FileStore` makes its `FileLock`): it imports no
+``contextlib``, ``threading`` or ``typing``; `poll` is imported when a lock is busy.
 """
 
 from __future__ import annotations
@@ -11,51 +21,114 @@ from __future__ import annotations
 import errno
 import os
 import sys
-import time
-from _thread import get_ident
+from _thread import allocate_lock, get_ident
 
 from .._log import logger
 from ..errors import TokenCacheError
 from .disk import open_checked
 
-TYPE_CHECKING = False  # see ticktick/_fastpath.py: no typing on the fast path
-if TYPE_CHECKING:
-    from typing import Any
+LOCK_TIMEOUT = 10.0
+"""Seconds to wait for a lock held by a write or a discard (those take milliseconds)."""
 
+ANNOUNCE_AFTER = 1.0
+"""Seconds of waiting for a lock before saying whom it waits for (writes take milliseconds)."""
+
+POLL_INTERVAL = 0.02
+"""Seconds between tries of a lock that cannot be waited on (a file lock, Redis)."""
 
 _MAX_LOCK_RECORD = 24  # a lock sidecar's content: a process id and a newline
 
 
-class FileLock:
-    """An exclusive, cross-process lock on a sidecar file, waited for with a timeout.
+class Lock:
+    """An exclusive lock, re-entrant per thread, waited for with a timeout.
 
-    The holder writes its process id into the sidecar, so that a process waiting
-    for it can say which process it waits for.
+    A kind of lock supplies `try_acquire`, `release`, `holder` and `name` (and
+    `advice`, `interval`, `max_interval` if its own); `hold` does the rest. The
+    per-thread re-entry is kept here, so a kind only ever sees the outermost holding.
+
+    Args:
+        timeout: Seconds `hold` waits when it is given none.
     """
 
-    _POLL = 0.02
-    _ANNOUNCE_AFTER = 1.0  # seconds of waiting before saying so (writes take milliseconds)
+    interval = POLL_INTERVAL
+    """Seconds between tries (see `ticktick._deadline.poll`)."""
+    max_interval: float | None = None
+    """If set, the interval doubles after each try up to this."""
 
-    def __init__(self, path: str, timeout: float) -> None:
-        self.path = path
+    def __init__(self, timeout: float = LOCK_TIMEOUT) -> None:
         self.timeout = timeout
         self.owner: int | None = None  # the thread holding it, for re-entry
         self.depth = 0
 
-    def hold(self, timeout: float | None = None) -> _HeldLock:
-        """A context manager that holds the lock; the holding thread may enter again."""
-        return _HeldLock(self, self.timeout if timeout is None else timeout)
+    def hold(self, timeout: float | None = None) -> _Holding:
+        """A context manager that holds the lock, waiting at most *timeout* seconds.
+
+        Raises:
+            TokenCacheError: The lock stayed busy for *timeout* seconds, or cannot be taken.
+        """
+        return _Holding(self, self.timeout if timeout is None else timeout)
+
+    # -- what each kind supplies ---------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The lock, for messages: ``the lock /path/.token-oauth.lock``."""
+        raise NotImplementedError
+
+    def try_acquire(self, wait: float) -> bool:
+        """Take the lock if it is free; a kind that can block may wait *wait* seconds."""
+        raise NotImplementedError
+
+    def release(self) -> None:
+        """Let go of the lock, taken by `try_acquire` in this thread."""
+        raise NotImplementedError
+
+    def holder(self) -> str:
+        """Who holds the lock, for messages: ``process 1234``, or ``another process``."""
+        raise NotImplementedError
+
+    @property
+    def advice(self) -> str:
+        """A sentence for the timeout error: what to do about a holder that never lets go."""
+        return ""
+
+    # -- the waiting, the same for every kind ----------------------------------------
+
+    def _wait(self, timeout: float) -> None:
+        """Take the lock within *timeout* seconds, saying once whom it waits for."""
+        from .._deadline import poll  # only when the lock is busy: threading, sockets
+
+        def announce() -> None:
+            logger().warning(
+                "Waiting up to %g s for %s, which holds %s (it may be signing on; this "
+                "process then uses its token).",
+                timeout,
+                self.holder(),
+                self.name,
+            )
+
+        taken = poll(
+            self.try_acquire,
+            timeout,
+            interval=self.interval,
+            max_interval=self.max_interval,
+            slow_after=ANNOUNCE_AFTER,
+            on_slow=announce,
+        )
+        if not taken:
+            raise TokenCacheError(
+                f"Waited {timeout:g} s for {self.name}, held by {self.holder()}.{self.advice}"
+            )
 
 
-class _HeldLock:
-    """One holding of a `FileLock` (a class, not contextlib, for start-up time)."""
+class _Holding:
+    """One holding of a `Lock` (a class, not contextlib: this module is on the fast path)."""
 
-    __slots__ = ("fd", "lock", "outer", "timeout")
+    __slots__ = ("lock", "outer", "timeout")
 
-    def __init__(self, lock: FileLock, timeout: float) -> None:
+    def __init__(self, lock: Lock, timeout: float) -> None:
         self.lock = lock
         self.timeout = timeout
-        self.fd = -1
         self.outer = False
 
     def __enter__(self) -> None:
@@ -63,53 +136,82 @@ class _HeldLock:
         if lock.owner == get_ident():  # re-entry by the holding thread
             lock.depth += 1
             return
-        fd = _open_lock_file(lock.path)
-        if fd >= 0:
-            try:
-                self._wait(fd)
-            except BaseException:
-                os.close(fd)
-                raise
-        self.fd, self.outer = fd, True
+        if not lock.try_acquire(0.0):
+            lock._wait(self.timeout)
+        self.outer = True
         lock.owner, lock.depth = get_ident(), 1
-
-    def _wait(self, fd: int) -> None:
-        """Take the lock on *fd*, saying once what it waits for if that takes a while."""
-        path, timeout = self.lock.path, self.timeout
-        start = time.monotonic()
-        announced = False
-        while not _try_lock(fd):
-            waited = time.monotonic() - start
-            if waited >= timeout:
-                raise TokenCacheError(
-                    f"Waited {timeout:g} s for the lock {path}, held by {_holder(fd)}. If no "
-                    "other process is using this cache, that process may be stuck: stop it and "
-                    "try again."
-                )
-            if not announced and waited >= FileLock._ANNOUNCE_AFTER:
-                announced = True
-                logger().warning(
-                    "Waiting up to %g s for %s, which holds the lock %s (it may be signing "
-                    "on; this process then uses its token).",
-                    timeout,
-                    _holder(fd),
-                    path,
-                )
-            time.sleep(FileLock._POLL)
-        _note_holder(fd)
 
     def __exit__(self, *exc_info: object) -> None:
         lock = self.lock
         lock.depth -= 1
-        if not self.outer:
-            return
-        lock.owner = None
-        if self.fd < 0:
+        if self.outer:
+            lock.owner = None
+            lock.release()
+
+
+class FileLock(Lock):
+    """An exclusive, cross-process lock on a sidecar file, waited for with a timeout.
+
+    The holder writes its process id into the sidecar, so that a process waiting
+    for it can say which process it waits for. Each try opens the sidecar anew (each
+    thread's own open file, so threads of one process exclude each other too).
+
+    Args:
+        path: The sidecar file, e.g. ``.token-oauth.lock``.
+        timeout: Seconds `hold` waits when it is given none.
+    """
+
+    def __init__(self, path: str, timeout: float = LOCK_TIMEOUT) -> None:
+        super().__init__(timeout)
+        self.path = path
+        self._fd = -1  # the holder's descriptor of the sidecar; -1: none needed
+
+    @property
+    def name(self) -> str:
+        return f"the lock {self.path}"
+
+    @property
+    def advice(self) -> str:
+        return (
+            " If no other process is using this cache, that process may be stuck: stop it "
+            "and try again."
+        )
+
+    def try_acquire(self, wait: float) -> bool:
+        fd = _open_lock_file(self.path)  # -1: nothing can be written there, nor guarded
+        if fd >= 0:
+            try:
+                locked = _try_lock(fd)
+            except BaseException:
+                os.close(fd)
+                raise
+            if not locked:
+                os.close(fd)
+                return False
+            _note_holder(fd)
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, -1
+        if fd < 0:
             return
         try:
-            _unlock(self.fd)
+            _unlock(fd)
         finally:
-            os.close(self.fd)
+            os.close(fd)
+
+    def holder(self) -> str:
+        try:
+            fd = open_checked(
+                self.path, os.O_RDONLY, "the lock file", follow_own_link=False, sole_link=True
+            )
+        except OSError:
+            return "another process"
+        try:
+            return _holder(fd)
+        finally:
+            os.close(fd)
 
 
 def _open_lock_file(path: str) -> int:
@@ -219,38 +321,42 @@ else:
     def _holder(fd: int) -> str:
         """Which process holds the lock on *fd*, as far as its sidecar says."""
         try:
-            pid = int(os.pread(fd, 24, 0))
+            pid = int(os.pread(fd, _MAX_LOCK_RECORD, 0))
         except (OSError, ValueError):
             return "another process"
         return f"process {pid}"
 
 
-class ThreadLock:
-    """A re-entrant, in-process lock waited for with a timeout (a context manager)."""
+class ThreadLock(Lock):
+    """An exclusive lock shared by the threads of one process.
 
-    def __init__(self) -> None:
-        import threading
+    A waiter blocks on the lock itself (so it gets it the moment it is free), waking
+    only to say whom it waits for and to give up.
 
-        self._lock = threading.RLock()
+    Args:
+        what: What the lock guards, for messages: ``the memory store``.
+        timeout: Seconds `hold` waits when it is given none.
+    """
 
-    def hold(self, timeout: float, what: str) -> _HeldThreadLock:
-        return _HeldThreadLock(self._lock, timeout, what)
+    interval = ANNOUNCE_AFTER
 
+    def __init__(self, what: str, timeout: float = LOCK_TIMEOUT) -> None:
+        super().__init__(timeout)
+        self.what = what
+        self._lock = allocate_lock()
 
-class _HeldThreadLock:
-    __slots__ = ("lock", "timeout", "what")
+    @property
+    def name(self) -> str:
+        return f"the lock of {self.what}"
 
-    def __init__(self, lock: Any, timeout: float, what: str) -> None:
-        self.lock, self.timeout, self.what = lock, timeout, what
+    def try_acquire(self, wait: float) -> bool:
+        return self._lock.acquire(True, wait) if wait > 0 else self._lock.acquire(False)
 
-    def __enter__(self) -> None:
-        if not self.lock.acquire(timeout=max(self.timeout, 0)):
-            raise TokenCacheError(
-                f"Waited {self.timeout:g} s for the lock of {self.what}, held by another thread."
-            )
+    def release(self) -> None:
+        self._lock.release()
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.lock.release()
+    def holder(self) -> str:
+        return "another thread"
 
 
 class _NoLock:

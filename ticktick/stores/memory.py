@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import TokenStore, check_identity, decode_token, encode_token
-from .locks import ThreadLock
+from .locks import LOCK_TIMEOUT, ThreadLock
 
 TYPE_CHECKING = False  # see ticktick/_fastpath.py: no typing on the fast path
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ class MemoryStore(TokenStore):
     def __init__(self, *, identity: TokenIdentity | None = None) -> None:
         self.identity = identity
         self._stored: bytes | None = None
-        self._lock = ThreadLock()
+        self._lock = ThreadLock("the memory store")
 
     def __repr__(self) -> str:
         return "MemoryStore()"
@@ -53,7 +53,7 @@ class MemoryStore(TokenStore):
 
     def discard(self, access_token: str) -> bool:
         """Forget the token if it is *access_token*."""
-        with self._lock.hold(10.0, "the memory store"):
+        with self._lock.hold(LOCK_TIMEOUT):
             stored = self._stored
             token = None if stored is None else decode_token(stored)[0]
             if token is None or token["access_token"] != access_token:
@@ -63,4 +63,4 @@ class MemoryStore(TokenStore):
 
     def lock(self, timeout: float) -> AbstractContextManager[None]:
         """An in-process lock (threads of this process wait for each other)."""
-        return self._lock.hold(timeout, "the memory store")
+        return self._lock.hold(timeout)

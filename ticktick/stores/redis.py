@@ -35,8 +35,8 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
@@ -46,8 +46,18 @@ from .._log import logger
 from ..errors import ConfigurationError, TokenCacheError
 from ..token import TokenDict, expire_time_of
 from .base import TokenIdentity, TokenStore, check_identity, decode_token, encode_token
+from .locks import Lock
 
 __all__ = ["RedisStore"]
+
+COMMAND_TIMEOUT = 5.0
+"""Seconds for connecting, and for each command's whole exchange, by default."""
+
+LOCK_TTL = 30.0
+"""Seconds after which the lock of a holder that died is free again, by default."""
+
+MAX_POLL_INTERVAL = 0.25
+"""The longest pause between tries of a busy lock (the pause doubles from 20 ms)."""
 
 _AnyBase: Any = object
 """The base of a mixin for redis-py's classes, which are imported only when used."""
@@ -81,7 +91,7 @@ class _CommandDeadline(_AnyBase):  # type: ignore[misc]  # mixed into redis-py's
     ``TimeoutError``.
     """
 
-    _ticktick_seconds: float = 5.0
+    _ticktick_seconds: float = COMMAND_TIMEOUT
     _ticktick_deadline: Deadline | None = None
     _ticktick_depth = 0
 
@@ -179,8 +189,8 @@ class RedisStore(TokenStore):
         *,
         identity: TokenIdentity | None = None,
         prefix: str = "ticktick-oauth",
-        lock_ttl: float = 30.0,
-        timeout: float = 5.0,
+        lock_ttl: float = LOCK_TTL,
+        timeout: float = COMMAND_TIMEOUT,
         client: Any = None,
     ) -> None:
         try:
@@ -214,6 +224,7 @@ class RedisStore(TokenStore):
         self.identity = identity
         self.prefix = prefix
         self.lock_ttl = lock_ttl
+        self._lock = _RedisLock(self)
 
     def __repr__(self) -> str:
         return f"RedisStore({self.address!r})"
@@ -294,61 +305,68 @@ class RedisStore(TokenStore):
     # -- the lock --------------------------------------------------------------------
 
     def lock(self, timeout: float) -> AbstractContextManager[None]:
-        """The distributed lock (see the module's notes)."""
-        return self._hold(timeout)
+        """The distributed lock (see the module's notes); the holding thread may re-enter it."""
+        return self._lock.hold(timeout)
 
-    @contextmanager
-    def _hold(self, timeout: float) -> Iterator[None]:
-        key = f"{self.key}:lock"
-        # The owner value names the holder, for the messages of those who wait.
+
+class _RedisLock(Lock):
+    """A `RedisStore`'s lock: a key set with ``SET NX PX``, renewed while held.
+
+    The key's value is a random owner token followed by the holder's name
+    (``process 1234 on host``), for the messages of those who wait.
+    """
+
+    max_interval = MAX_POLL_INTERVAL
+
+    def __init__(self, store: RedisStore) -> None:
+        super().__init__()
+        self.store = store
+        self._held: tuple[str, str, threading.Event, threading.Thread] | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.store.key}:lock"
+
+    @property
+    def name(self) -> str:
+        return f"the token lock {self.key} in Redis at {self.store.address}"
+
+    @property
+    def advice(self) -> str:
+        return f" If that worker died, the lock frees itself within {self.store.lock_ttl:g} s."
+
+    def try_acquire(self, wait: float) -> bool:
+        store, key = self.store, self.key
         owner = f"{secrets.token_hex(16)} process {os.getpid()} on {socket.gethostname()}"
-        ttl_ms = max(1, int(self.lock_ttl * 1000))
-        start = time.monotonic()
-        deadline = start + timeout
-        pause = 0.02
-        announced = False
-        while True:
-            try:
-                if self._client.set(key, owner, nx=True, px=ttl_ms):
-                    break
-            except self._errors as exc:
-                self._fail("take the lock", exc)
-            if not announced and time.monotonic() - start >= 1.0:
-                announced = True
-                logger().warning(
-                    "Waiting up to %g s for %s, which holds the token lock in Redis (%s %s; "
-                    "it may be signing on: this process then uses its token).",
-                    timeout,
-                    self._holder(key),
-                    self.address,
-                    key,
-                )
-            if time.monotonic() >= deadline:
-                raise TokenCacheError(
-                    f"Waited {timeout:g} s for the token lock in Redis ({self.address} {key}), "
-                    "held by another worker. If that worker died, the lock frees itself within "
-                    f"{self.lock_ttl:g} s."
-                )
-            time.sleep(pause)
-            pause = min(pause * 2, 0.25)
+        ttl_ms = max(1, int(store.lock_ttl * 1000))
+        try:
+            if not store._client.set(key, owner, nx=True, px=ttl_ms):
+                return False
+        except store._errors as exc:
+            store._fail("take the lock", exc)
         stop = threading.Event()
         renewer = threading.Thread(target=self._renew, args=(key, owner, ttl_ms, stop), daemon=True)
         renewer.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            renewer.join(timeout=5)
-            try:
-                self._client.eval(_RELEASE, 1, key, owner)
-            except self._errors as exc:
-                self._fail("release the lock", exc)
+        self._held = (key, owner, stop, renewer)
+        return True
 
-    def _holder(self, key: str) -> str:
-        """Which worker holds the lock *key*, as its owner value says."""
+    def release(self) -> None:
+        held, self._held = self._held, None
+        if held is None:
+            return
+        key, owner, stop, renewer = held
+        stop.set()
+        renewer.join(timeout=COMMAND_TIMEOUT)  # a renewal in flight ends by then
         try:
-            value = self._client.get(key)
-        except self._errors:
+            self.store._client.eval(_RELEASE, 1, key, owner)
+        except self.store._errors as exc:
+            self.store._fail("release the lock", exc)
+
+    def holder(self) -> str:
+        """Which worker holds the lock, as its owner value says."""
+        try:
+            value = self.store._client.get(self.key)
+        except self.store._errors:
             return "another worker"
         text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
         _, _, holder = text.partition(" ")
@@ -356,9 +374,10 @@ class RedisStore(TokenStore):
 
     def _renew(self, key: str, owner: str, ttl_ms: int, stop: threading.Event) -> None:
         """Keep the lock while its holder lives; stop quietly if Redis goes away."""
+        client, errors = self.store._client, self.store._errors
         while not stop.wait(ttl_ms / 3000):
             try:
-                if not self._client.eval(_RENEW, 1, key, owner, ttl_ms):
+                if not client.eval(_RENEW, 1, key, owner, ttl_ms):
                     return
-            except self._errors:
+            except errors:
                 return
