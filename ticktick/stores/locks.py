@@ -18,7 +18,7 @@ from .._log import logger
 from ..errors import TokenCacheError
 from .disk import open_checked
 
-TYPE_CHECKING = False  # see ticktick/_fastpath.py: no typing on the fast path
+TYPE_CHECKING = False  # the fast path: docs/architecture.md
 if TYPE_CHECKING:
     from typing import Any
 
