@@ -21,6 +21,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check ticktick tests bench
 	$(BIN)/ruff format --check ticktick tests bench
 	$(BIN)/bandit -q -c pyproject.toml -r ticktick
+	$(BIN)/lint-imports --no-logo --no-cache pyproject.toml
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict ticktick tests bench

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ._version import __version__
 
-TYPE_CHECKING = False  # see ticktick/_fastpath.py: no typing on the fast path
+TYPE_CHECKING = False  # the fast path: docs/architecture.md
 
 _WHERE = {
     "DIDA365": "endpoints",

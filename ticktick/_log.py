@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # see _fastpath.py: typing is not imported on the fast path
+TYPE_CHECKING = False  # the fast path: docs/architecture.md
 if TYPE_CHECKING:
     import logging
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .errors import ConfigurationError
 
-TYPE_CHECKING = False  # see ticktick/_fastpath.py: no typing on the fast path
+TYPE_CHECKING = False  # the fast path: docs/architecture.md
 if TYPE_CHECKING:
     from urllib.parse import SplitResult
 

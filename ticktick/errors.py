@@ -33,7 +33,7 @@ The tree::
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # see ticktick/_fastpath.py: no typing on the fast path
+TYPE_CHECKING = False  # the fast path: docs/architecture.md
 if TYPE_CHECKING:
     from collections.abc import Iterable
 

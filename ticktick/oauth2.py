@@ -76,7 +76,7 @@ from .token import (
 # Everything a network request or a sign-on needs (requests, the sign-on, logging,
 # secrets, ...) is imported where it is used: a client that finds a valid cached
 # token never imports requests, so it starts fast.
-TYPE_CHECKING = False  # see ticktick/_fastpath.py: no typing on the fast path
+TYPE_CHECKING = False  # the fast path: docs/architecture.md
 if TYPE_CHECKING:
     import logging
     from collections.abc import Mapping

@@ -27,7 +27,7 @@ import time
 
 from .errors import REDACTED, TokenFormatError
 
-TYPE_CHECKING = False  # see ticktick/_fastpath.py: no typing on the fast path
+TYPE_CHECKING = False  # the fast path: docs/architecture.md
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any

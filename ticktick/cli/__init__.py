@@ -27,7 +27,7 @@ from ..errors import TickTickError
 from .options import _apply_environment, _check_login_usage, parser, quick_token_args
 from .output import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, PROG, UsageError, _escaped, _show
 
-TYPE_CHECKING = False  # see ticktick/_fastpath.py: no typing on the fast path
+TYPE_CHECKING = False  # the fast path: docs/architecture.md
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 

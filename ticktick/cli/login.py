@@ -28,7 +28,7 @@ from .output import (
     _show,
 )
 
-TYPE_CHECKING = False  # see ticktick/_fastpath.py: no typing on the fast path
+TYPE_CHECKING = False  # the fast path: docs/architecture.md
 if TYPE_CHECKING:
     from collections.abc import Callable
 

@@ -1,7 +1,7 @@
 """The command line: one check per kind of value, the environment, and both parsers.
 
 `quick_token_args` parses ``token`` with its usual flags without argparse (the fast
-path, see ticktick/_fastpath.py); anything else goes to argparse (`parser`).
+path, see docs/architecture.md); anything else goes to argparse (`parser`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from ..stores import DEFAULT_CACHE_PATH
 from .commands import _cmd_export, _cmd_logout, _cmd_status, _cmd_token
 from .output import DEFAULT_ENV_KEY, PROG, UsageError
 
-TYPE_CHECKING = False  # see ticktick/_fastpath.py: no typing on the fast path
+TYPE_CHECKING = False  # the fast path: docs/architecture.md
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable, Sequence

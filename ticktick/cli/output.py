@@ -9,7 +9,7 @@ import sys
 from ..errors import ConfigurationError, TickTickError
 from ..stores.disk import write_private_file
 
-TYPE_CHECKING = False  # see ticktick/_fastpath.py: no typing on the fast path
+TYPE_CHECKING = False  # the fast path: docs/architecture.md
 if TYPE_CHECKING:
     import argparse
     import types

@@ -29,7 +29,7 @@ from .env import EnvSource
 from .file import DEFAULT_CACHE_PATH, CacheHandler, FileStore
 from .memory import MemoryStore
 
-TYPE_CHECKING = False  # see ticktick/_fastpath.py: no typing on the fast path
+TYPE_CHECKING = False  # the fast path: docs/architecture.md
 if TYPE_CHECKING:
     from typing import Any
 

@@ -14,7 +14,7 @@ from .._log import logger
 from ..errors import ConfigurationError
 from ..token import TokenDict, token_problem, validate_token_dict
 
-TYPE_CHECKING = False  # see ticktick/_fastpath.py: no typing on the fast path
+TYPE_CHECKING = False  # the fast path: docs/architecture.md
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from contextlib import AbstractContextManager

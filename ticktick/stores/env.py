@@ -9,7 +9,7 @@ from ..token import parse_token_literal
 from .base import TokenStore
 from .locks import NO_LOCK
 
-TYPE_CHECKING = False  # see ticktick/_fastpath.py: no typing on the fast path
+TYPE_CHECKING = False  # the fast path: docs/architecture.md
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from contextlib import AbstractContextManager

@@ -65,7 +65,7 @@ from .disk import (
 )
 from .locks import LOCK_TIMEOUT, NO_LOCK, FileLock
 
-TYPE_CHECKING = False  # see ticktick/_fastpath.py: no typing on the fast path
+TYPE_CHECKING = False  # the fast path: docs/architecture.md
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from contextlib import AbstractContextManager

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .base import TokenStore, check_identity, decode_token, encode_token
 from .locks import LOCK_TIMEOUT, ThreadLock
 
-TYPE_CHECKING = False  # see ticktick/_fastpath.py: no typing on the fast path
+TYPE_CHECKING = False  # the fast path: docs/architecture.md
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from contextlib import AbstractContextManager
