@@ -21,8 +21,11 @@ if TYPE_CHECKING:
     from typing import Any
 
 LEGACY_HOST = "ticktick.com"
+"""The host of a token stored without an ``issued_for`` record (ticktick-py knows no other)."""
+
 MAX_CACHE_SIZE = 1024 * 1024
-_MAX_LOCK_RECORD = 24  # a lock sidecar's content: a process id and a newline
+"""The largest stored token read, in bytes: anything larger is not a token."""
+
 _ISSUED_FOR = "issued_for"
 
 

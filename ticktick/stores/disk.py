@@ -13,10 +13,6 @@ import stat
 
 from ..errors import TokenCacheError
 
-DEFAULT_CACHE_PATH = ".token-oauth"
-LEGACY_HOST = "ticktick.com"
-MAX_CACHE_SIZE = 1024 * 1024
-
 # -- the one rule for opening a file ----------------------------------------------------
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)

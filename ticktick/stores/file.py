@@ -54,7 +54,7 @@ import time
 
 from .._log import logger
 from ..errors import ConfigurationError, TokenCacheError
-from .base import TokenStore, check_identity, decode_token, encode_token
+from .base import MAX_CACHE_SIZE, TokenStore, check_identity, decode_token, encode_token
 from .disk import (
     foreign_link,
     is_temporary_of,
@@ -76,8 +76,7 @@ if TYPE_CHECKING:
 
 
 DEFAULT_CACHE_PATH = ".token-oauth"
-LEGACY_HOST = "ticktick.com"
-MAX_CACHE_SIZE = 1024 * 1024
+"""ticktick-py's cache file name, in the working folder."""
 
 
 class _CannotMoveAside(TokenCacheError):
