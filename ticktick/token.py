@@ -25,7 +25,8 @@ import json
 import re
 import time
 
-from .errors import REDACTED, TokenFormatError
+from ._redaction import REDACTED
+from .errors import TokenFormatError
 
 TYPE_CHECKING = False  # see ticktick/_fastpath.py: no typing on the fast path
 if TYPE_CHECKING:

@@ -37,6 +37,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .._deadline import Deadline
+from .._redaction import REDACTED
 from ..endpoints import check_redirect_uri, is_loopback
 from ..errors import AuthorizationTimeout, LoopbackPortInUse, StateMismatch
 
@@ -58,7 +59,7 @@ class RedirectResult:
     error_description: str | None = None
 
     def __repr__(self) -> str:
-        return f"RedirectResult(code={'<redacted>' if self.code else None}, error={self.error!r})"
+        return f"RedirectResult(code={REDACTED if self.code else None}, error={self.error!r})"
 
 
 def loopback_address(redirect_uri: str) -> tuple[str, int, str] | None:

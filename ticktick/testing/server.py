@@ -51,8 +51,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
 
+from .._redaction import excerpt
 from ..endpoints import Endpoints
-from ..errors import OAuthError, _excerpt
+from ..errors import OAuthError
 from ..oauth2 import OAuth2
 from ..signon import AuthorizationRequest, Authorizer, parse_redirect
 from .openapi import FakeOpenAPI
@@ -440,7 +441,7 @@ def approve(request: AuthorizationRequest, decision: str = "allow", timeout: flo
     if answer.status_code not in (302, 303) or not location:
         raise OAuthError(
             f"The authorize page answered HTTP {answer.status_code} instead of a "
-            f"redirect: {_excerpt(answer.text)!r}",
+            f"redirect: {excerpt(answer.text)!r}",
             status=answer.status_code,
         )
     return parse_redirect(location, request.state)
