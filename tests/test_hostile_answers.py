@@ -42,7 +42,7 @@ from ticktick import (
     TickTickError,
     TransportError,
 )
-from ticktick.errors import _EXCERPT_SCAN, _SPELLING_GROWTH, _excerpt
+from ticktick._redaction import EXCERPT_SCAN, SPELLING_GROWTH, excerpt
 
 ENV_KEY = "HOSTILE_ANSWERS_TOKEN"
 TIMEOUT = (3.0, 3.0)
@@ -132,9 +132,9 @@ def test_an_api_error_of_bare_angle_brackets_ends_within_the_timeout(
 )
 def test_an_excerpt_of_megabytes_of_markup_is_quick(body: str) -> None:
     started = time.monotonic()
-    excerpt = _excerpt(body, ["secret-value-1234"])
+    shown = excerpt(body, ["secret-value-1234"])
     assert time.monotonic() - started < SLACK
-    assert len(excerpt) <= 200
+    assert len(shown) <= 200
 
 
 def test_an_excerpt_still_reads_an_ordinary_error_page() -> None:
@@ -142,25 +142,25 @@ def test_an_excerpt_still_reads_an_ordinary_error_page() -> None:
         "<html><head><style>body { color: red }</style><script>var a = '<b>';</script>"
         "</head><body><h1>502 Bad Gateway</h1><p>nginx &amp; friends</p></body></html>"
     )
-    assert _excerpt(page) == "502 Bad Gateway nginx & friends"
-    assert _excerpt("a < b and <i>c</i> > d") == "a < b and c > d"
-    assert _excerpt("text <script>never closed") == "text"
+    assert excerpt(page) == "502 Bad Gateway nginx & friends"
+    assert excerpt("a < b and <i>c</i> > d") == "a < b and c > d"
+    assert excerpt("text <script>never closed") == "text"
 
 
 SECRET = "tok-5f1e9a7c3b2d4e6f8a0b"
-READ = _EXCERPT_SCAN + _SPELLING_GROWTH * len(SECRET)  # the part of a body that is redacted
+READ = EXCERPT_SCAN + SPELLING_GROWTH * len(SECRET)  # the part of a body that is redacted
 
 
 @pytest.mark.parametrize(
-    "before", [0, 17, _EXCERPT_SCAN - 10, _EXCERPT_SCAN, READ - 30, READ - 10, READ - 1, READ]
+    "before", [0, 17, EXCERPT_SCAN - 10, EXCERPT_SCAN, READ - 30, READ - 10, READ - 1, READ]
 )
 def test_a_secret_at_the_end_of_the_part_read_never_shows_in_part(before: int) -> None:
     secret = SECRET
     body = " " * before + secret + "x" * 200_000
-    excerpt = _excerpt(body, [secret])
+    shown = excerpt(body, [secret])
     for size in range(6, len(secret) + 1):
-        assert secret[:size] not in excerpt
-        assert secret[-size:] not in excerpt
+        assert secret[:size] not in shown
+        assert secret[-size:] not in shown
 
 
 # -- charsets -------------------------------------------------------------------------

@@ -277,10 +277,10 @@ def test_a_secret_echoed_escaped_is_redacted_in_its_decoded_form(
 @pytest.mark.timeout(60)
 def test_redaction_of_a_megabyte_of_escapes_ends() -> None:
     """Decoding is bounded and linear: 1 MB of nested escapes is redacted at once."""
-    from ticktick.errors import _redact
+    from ticktick._redaction import redact
 
     text = ("%25" * 100_000 + "&amp;" * 100_000 + "&#37;" * 100_000)[: 1 << 20]
-    assert "<redacted>" not in _redact(text, ["Zx9Kq4Lm2Pw7Rt3Yu8iOpA"])
+    assert "<redacted>" not in redact(text, ["Zx9Kq4Lm2Pw7Rt3Yu8iOpA"])
 
 
 # -- an Open API that echoes the bearer token ---------------------------------------------

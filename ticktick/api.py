@@ -27,15 +27,13 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from ._defaults import Timeout, check_timeout
+from ._http.failures import connect_failure, never_sent, showable, timed_out
 from ._http.session import (
     IDEMPOTENT_METHODS,
-    _connect_failure,
-    _never_sent,
-    _showable,
-    _timed_out,
     read_body,
     retry_after_seconds,
 )
+from ._redaction import excerpt
 from .auth import TickTickAuth
 from .endpoints import DIDA365, TICKTICK
 from .errors import (
@@ -46,7 +44,6 @@ from .errors import (
     RateLimited,
     TransportError,
     Unauthorized,
-    _excerpt,
 )
 from .models import Date, Project, ProjectData, ProjectFields, Task, TaskFields, TaskMove
 from .oauth2 import OAuth2
@@ -145,9 +142,9 @@ def _retry_after(response: requests.Response) -> float | None:
 
 def _transport_error(method: str, url: str, exc: requests.RequestException) -> TransportError:
     """Say whether the request was sent, which decides whether it may have been applied."""
-    if _never_sent(exc):
+    if never_sent(exc):
         return TransportError(
-            f"Could not reach {url} ({_connect_failure(exc)}); the request was never sent. "
+            f"Could not reach {url} ({connect_failure(exc)}); the request was never sent. "
             "Check the network, any proxy, and host=."
         )
     applied = (
@@ -155,7 +152,7 @@ def _transport_error(method: str, url: str, exc: requests.RequestException) -> T
         if method in IDEMPOTENT_METHODS
         else " The request may have been applied: check before sending it again."
     )
-    if _timed_out(exc):
+    if timed_out(exc):
         return TransportError(f"{method} {url} did not answer in time.{applied}")
     return TransportError(
         f"The connection broke off during {method} {url} ({type(exc).__name__}).{applied}"
@@ -225,7 +222,7 @@ class OpenAPI:
             )
             raw = read_body(response, MAX_API_RESPONSE, self.timeout)
         except requests.RequestException as exc:
-            raise _transport_error(method, url, exc) from (exc if _showable(exc) else None)
+            raise _transport_error(method, url, exc) from (exc if showable(exc) else None)
         if len(raw) > MAX_API_RESPONSE:
             raise ApiError(
                 f"{method} {url} answered with more than {MAX_API_RESPONSE} bytes "
@@ -279,7 +276,7 @@ class OpenAPI:
 
     def _excerpt(self, text: str) -> str:
         """A safe excerpt of server text: short, and without the token in any spelling."""
-        return _excerpt(text, [self._current_token()])
+        return excerpt(text, [self._current_token()])
 
     def _error(self, method: str, url: str, response: requests.Response, text: str) -> ApiError:
         status = response.status_code

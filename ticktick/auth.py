@@ -20,7 +20,6 @@ a ticktick.com token is never sent to dida365.com, nor to any other host.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,12 +28,11 @@ from requests.auth import AuthBase
 
 from ._defaults import Timeout, check_timeout
 from ._http.session import read_body
+from ._log import logger
 from .errors import ConfigurationError
 from .oauth2 import OAuth2
 
 __all__ = ["MAX_REFUSED_BODY", "TickTickAuth"]
-
-logger = logging.getLogger("ticktick")
 
 _RETRIED = "_ticktick_retried"
 
@@ -97,7 +95,7 @@ class TickTickAuth(AuthBase):
         token = self.oauth.get_access_token()  # may raise ReauthorizationRequired
         if token == refused:
             return response  # the same token again (e.g. from the environment): no point
-        logger.info("TickTick refused the token (HTTP 401); retrying once with a new one.")
+        logger().info("TickTick refused the token (HTTP 401); retrying once with a new one.")
         self._finish_refused(response, kwargs.get("timeout"))
         retry = request.copy()
         retry.headers["Authorization"] = f"Bearer {token}"

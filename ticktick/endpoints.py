@@ -7,6 +7,7 @@ region and every URL follows from it.
 
 from __future__ import annotations
 
+from ._redaction import without_userinfo
 from .errors import ConfigurationError
 
 TYPE_CHECKING = False  # the fast path: docs/architecture.md
@@ -119,25 +120,27 @@ def resolve_host(host: str | Endpoints) -> Endpoints:
         return known
     from urllib.parse import urlsplit
 
+    shown = without_userinfo(text)  # the only form of the text that goes into a message
+
     if any(char <= " " or char == "\x7f" for char in text):
         raise ConfigurationError(
-            f"The host {_shown(text)!r} contains a space or a control character; give a "
+            f"The host {shown!r} contains a space or a control character; give a "
             "server's base URL such as 'https://example.org'."
         )
     try:
         parts = urlsplit(text)
     except ValueError as exc:  # e.g. an unclosed '[' of an IPv6 address
         raise ConfigurationError(
-            f"The host {_shown(text)!r} is not a readable URL ({exc}); give a server's base "
+            f"The host {shown!r} is not a readable URL ({exc}); give a server's base "
             "URL such as 'https://example.org'."
         ) from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(
-            f"Unknown host {_shown(text)!r}. Use host='ticktick.com' (international), "
+            f"Unknown host {shown!r}. Use host='ticktick.com' (international), "
             "host='dida365.com' (China), or a server's base URL such as 'https://example.org'."
         )
     scheme = parts.scheme.lower()
-    port = _port(parts, f"The host {_shown(text)!r}")
+    port = _port(parts, f"The host {shown!r}")
     region = _region_of(parts.hostname)
     credentials = "@" in parts.netloc
     if region is not None:
@@ -149,24 +152,24 @@ def resolve_host(host: str | Endpoints) -> Endpoints:
         ):
             return region
         raise ConfigurationError(
-            f"The host {_shown(text)!r} is on {region.host} but is not its address: use "
+            f"The host {shown!r} is on {region.host} but is not its address: use "
             f"host={region.host!r} (every URL of the region follows from it)."
         )
     if credentials:
         raise ConfigurationError(
-            f"The host {_shown(text)!r} carries a user name or password ('user:password@'); "
+            f"The host {shown!r} carries a user name or password ('user:password@'); "
             "refusing it, since it would show in messages. Give the server's base URL "
             "without them."
         )
     problem = _host_name_problem(parts.hostname, parts.netloc)
     if problem is not None:
         raise ConfigurationError(
-            f"The host {_shown(text)!r} has {problem}; give a server's base URL such as "
+            f"The host {shown!r} has {problem}; give a server's base URL such as "
             "'https://example.org'."
         )
     if scheme == "http" and not is_loopback(parts.hostname):
         raise ConfigurationError(
-            f"Refusing plain-HTTP host {_shown(text)!r}: tokens and client secrets must travel "
+            f"Refusing plain-HTTP host {shown!r}: tokens and client secrets must travel "
             "over https. Use an https:// URL (plain http is allowed only on 127.0.0.1 for tests)."
         )
     return Endpoints.from_base_url(f"{scheme}://{parts.netloc}{parts.path}")
@@ -241,17 +244,6 @@ def _host_name_problem(hostname: str, netloc: str) -> str | None:
                 "and dots (write an international name in its 'xn--' form)"
             )
     return None
-
-
-def _shown(text: str) -> str:
-    """*text* with any ``user:password@`` of a URL replaced by ``***@``, for messages."""
-    start = text.find("://")
-    if start < 0:
-        return text
-    start += 3
-    end = next((i for i in range(start, len(text)) if text[i] in "/?#"), len(text))
-    at = text.rfind("@", start, end)
-    return text if at < 0 else f"{text[:start]}***{text[at:]}"
 
 
 def _region_of(hostname: str) -> Endpoints | None:

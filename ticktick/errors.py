@@ -33,6 +33,10 @@ The tree::
 
 from __future__ import annotations
 
+# REDACTED was defined here and is documented with the errors: it stays importable.
+from ._redaction import REDACTED as REDACTED
+from ._redaction import redact
+
 TYPE_CHECKING = False  # the fast path: docs/architecture.md
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -60,15 +64,6 @@ __all__ = [
     "TransportError",
     "Unauthorized",
 ]
-
-_EXCERPT_LIMIT = 200
-
-_EXCERPT_SCAN = 32 * 1024
-"""How much of a body, in characters, an excerpt is taken from: the work is bounded."""
-
-_SPELLING_GROWTH = 64
-"""No spelling of a secret (encoded, escaped, as HTML entities) is longer than this many
-times the secret: the part of a body redacted runs this far past `_EXCERPT_SCAN`."""
 
 
 class TickTickError(Exception):
@@ -224,120 +219,6 @@ _ADVICE: dict[type[OAuthError], str] = {
 }
 
 
-REDACTED = "<redacted>"
-"""What every secret (code, client secret, Basic credential, token) is replaced by, everywhere."""
-
-_MIN_SECRET = 4
-
-
-def _spellings(secret: str) -> set[str]:
-    r"""Every way *secret* can be written by a server that echoes it.
-
-    Each value is also taken base64-encoded (standard, URL-safe, with and without
-    padding: the HTTP Basic credential is ``base64(id:secret)``), and each of those is
-    taken percent-encoded, form-encoded (``+`` for a space) and JSON-escaped (with
-    ``\/`` for ``/`` too, as some servers write it).
-    """
-    import base64
-    import json
-    from urllib.parse import quote, quote_plus
-
-    raw = secret.encode("utf-8", errors="surrogatepass")
-    encoded = {
-        secret,
-        base64.b64encode(raw).decode("ascii"),
-        base64.urlsafe_b64encode(raw).decode("ascii"),
-    }
-    encoded |= {value.rstrip("=") for value in encoded}
-    forms: set[str] = set()
-    for value in encoded:
-        escaped = json.dumps(value)[1:-1]
-        forms |= {
-            value,
-            quote(value, safe=""),
-            quote_plus(value, safe=""),
-            escaped,
-            escaped.replace("/", "\\/"),
-        }
-    return {form for form in forms if len(form) >= _MIN_SECRET}
-
-
-_DECODE_ROUNDS = 3
-"""How many times `_redact` undoes HTML escaping and percent-encoding (nested echoes)."""
-
-
-def _redact(text: str, secrets: Iterable[str | None]) -> str:
-    """Return *text* with every spelling of every secret replaced by `REDACTED`.
-
-    This is the one redaction rule: every piece of server text that goes into a
-    message or a log record passes through it. Rather than list every escaping a
-    server may apply, the text is brought to a canonical form: HTML character
-    references and percent-escapes are decoded (up to `_DECODE_ROUNDS` times, for
-    nested escaping), and the secrets' `_spellings` are matched before and after each
-    round. The decoded text is what is returned. Matching ignores case
-    (percent-encoding may use either case of hex digits); over-redacting is harmless.
-    Time is linear in the length of *text*.
-    """
-    import re
-
-    forms: set[str] = set()
-    for secret in secrets:
-        if secret and len(secret) >= _MIN_SECRET:
-            forms |= _spellings(secret)
-    if not forms:
-        return text
-    pattern = re.compile(
-        "|".join(re.escape(form) for form in sorted(forms, key=len, reverse=True)), re.IGNORECASE
-    )
-    text = pattern.sub(REDACTED, text)
-    for _ in range(_DECODE_ROUNDS):
-        if "%" not in text and "&" not in text:
-            break
-        decoded = _decode(text)
-        if decoded == text:
-            break
-        text = pattern.sub(REDACTED, decoded)
-    return text
-
-
-def _decode(text: str) -> str:
-    """*text* with HTML character references, then percent-escapes, decoded once."""
-    import html
-    from urllib.parse import unquote
-
-    return unquote(html.unescape(text), errors="replace")
-
-
-def _excerpt(body: str, secrets: Iterable[str | None] = ()) -> str:
-    """Return a short, single-line, tag-free excerpt of a response body, with secrets removed.
-
-    Only about the first `_EXCERPT_SCAN` characters are used, and every step is
-    linear, so the time taken is bounded whatever the body (a server's answer may be
-    megabytes of unclosed tags). The prefix is redacted with a margin as long as the
-    longest spelling of a secret, and the margin is then dropped, so a secret cut by
-    the prefix's end never shows in part.
-    Secrets are removed before and after the markup is taken out, so that neither an
-    HTML-escaped nor a plain echo survives. An unclosed ``<script`` or ``<style``
-    hides the rest, as in a browser.
-    """
-    import html
-    import re
-
-    secrets = tuple(secrets)
-    margin = _SPELLING_GROWTH * max((len(secret) for secret in secrets if secret), default=0)
-    text = _redact(body[: _EXCERPT_SCAN + margin], secrets)
-    if margin and len(body) > _EXCERPT_SCAN + margin:
-        text = text[:-margin]  # a spelling cut by the end is unredacted, and at most this long
-    text = re.sub(r"(?is)<(script|style)\b.*?(?:</\1\s*>|\Z)", " ", text)
-    text = re.sub(r"<[^<>]*>", " ", text)
-    text = html.unescape(text)
-    text = " ".join(text.split())
-    text = _redact(text, secrets)
-    if len(text) > _EXCERPT_LIMIT:
-        text = text[: _EXCERPT_LIMIT - 1] + "…"
-    return text
-
-
 def oauth_error(
     *,
     what: str,
@@ -365,9 +246,9 @@ def oauth_error(
     cls = _ERROR_CLASSES.get(error if isinstance(error, str) else "", OAuthError)
     if cls is OAuthError and status == 401:
         cls = InvalidClient
-    error = _redact(error, secrets) if isinstance(error, str) and error else None
+    error = redact(error, secrets) if isinstance(error, str) and error else None
     error_description = (
-        _redact(error_description, secrets)
+        redact(error_description, secrets)
         if isinstance(error_description, str) and error_description
         else None
     )
@@ -378,7 +259,7 @@ def oauth_error(
     if error:
         message += f": {error}" + (f" ({error_description})" if error_description else "")
     elif body_excerpt:
-        message += f": {_redact(body_excerpt, secrets)!r}"
+        message += f": {redact(body_excerpt, secrets)!r}"
     elif error_description:
         message += f": {error_description!r}"
     message += ". " + _ADVICE[cls]

@@ -19,21 +19,18 @@ from requests.adapters import HTTPAdapter
 from requests.auth import HTTPBasicAuth
 
 from ._defaults import Timeout
+from ._http.failures import connect_failure, never_sent, showable, timed_out
 from ._http.session import (
     TimeoutHTTPAdapter,
-    _connect_failure,
-    _never_sent,
-    _showable,
-    _timed_out,
     read_body,
     token_retry,
 )
+from ._redaction import excerpt
 from .errors import (
     ConfigurationError,
     OAuthError,
     TokenFormatError,
     TransportError,
-    _excerpt,
     oauth_error,
 )
 from .token import TokenDict, token_from_response
@@ -98,7 +95,7 @@ def exchange_code(
             "host= and the client id. The code was not sent: it stays good until it expires."
         ) from None
     # The Basic credential, "id:secret" and the header's base64 of it, is redacted with
-    # the code and the secret, in every spelling (see ticktick.errors._redact).
+    # the code and the secret, in every spelling (see ticktick._redaction.redact).
     basic = str(prepared.headers.get("Authorization", "")).removeprefix("Basic ")
     secret_values = (code, client_secret, f"{client_id}:{client_secret}", basic)
     try:
@@ -112,19 +109,19 @@ def exchange_code(
         )
         body = read_body(response, MAX_RESPONSE_SIZE, timeout)
     except requests.RequestException as exc:
-        raise _transport_error(exc, url) from (exc if _showable(exc) else None)
+        raise _transport_error(exc, url) from (exc if showable(exc) else None)
     return _token_or_error(response.status_code, body, url, secret_values)
 
 
 def _transport_error(exc: requests.RequestException, url: str) -> TransportError:
     """Say whether the code was sent, which decides whether it may have been used."""
-    if _never_sent(exc):
+    if never_sent(exc):
         return TransportError(
-            f"Could not connect to {url} ({_connect_failure(exc)}). The token request was never "
+            f"Could not connect to {url} ({connect_failure(exc)}). The token request was never "
             "sent, so the code was not used and stays good until it expires. Check the "
             "network, any proxy (HTTPS_PROXY), and host=, then try again."
         )
-    if _timed_out(exc):
+    if timed_out(exc):
         return TransportError(
             f"{url} did not answer in time after the code was sent; the code may have been "
             "used. Authorize again."
@@ -168,7 +165,7 @@ def _token_or_error(
         if not isinstance(parsed, dict):
             raise TokenFormatError(
                 f"{what} answered HTTP {status} with a body that is not a JSON object: "
-                f"{_excerpt(text, secret_values)!r}. Check host=, then authorize again."
+                f"{excerpt(text, secret_values)!r}. Check host=, then authorize again."
             )
         return token_from_response(parsed)
     error = description = None
@@ -181,7 +178,7 @@ def _token_or_error(
         status=status,
         error=error,
         error_description=description,
-        body_excerpt=_excerpt(text, secret_values) if error is None else None,
+        body_excerpt=excerpt(text, secret_values) if error is None else None,
         secrets=secret_values,
     )
     raise failure

@@ -25,7 +25,8 @@ import json
 import re
 import time
 
-from .errors import REDACTED, TokenFormatError
+from ._redaction import REDACTED
+from .errors import TokenFormatError
 
 TYPE_CHECKING = False  # the fast path: docs/architecture.md
 if TYPE_CHECKING:

@@ -32,12 +32,13 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, PoolManager
 from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTimeoutError
+from urllib3.exceptions import ConnectTimeoutError
 from urllib3.response import HTTPResponse
 from urllib3.util.retry import Retry
 
 from .._deadline import Deadline
 from .._defaults import DEFAULT_TIMEOUT, Timeout, check_timeout
+from .failures import mark_never_sent
 
 if TYPE_CHECKING:
     from urllib3._base_connection import BaseHTTPConnection
@@ -107,10 +108,6 @@ class _CappedRetry(Retry):
         retry = super().new(**kw)
         retry.retry_after_cap = self.retry_after_cap
         return retry
-
-
-_NEVER_SENT = "_ticktick_never_sent"
-"""Set on an exception raised while connecting: nothing of the request was sent."""
 
 
 def _seconds(timeout: object) -> float | None:
@@ -184,9 +181,9 @@ class _DeadlineHTTPConnection(HTTPConnection):
                 late = ConnectTimeoutError(
                     self, f"Connecting to {self.host} did not finish within {seconds:g} s."
                 )
-                setattr(late, _NEVER_SENT, True)
+                mark_never_sent(late)
                 raise late from exc
-            setattr(exc, _NEVER_SENT, True)
+            mark_never_sent(exc)
             raise
         finally:
             if deadline is not None:
@@ -309,71 +306,6 @@ class TimeoutHTTPAdapter(HTTPAdapter):
             cert=cert,
             proxies=proxies,
         )
-
-
-def _never_sent(exc: requests.RequestException) -> bool:
-    """Tell whether *exc* happened before any of the request was sent.
-
-    True for a failure to resolve the name, to connect, to set up a proxy tunnel
-    or to complete the TLS handshake: the server cannot have acted on the request.
-    Every later failure may have reached it.
-    """
-    if isinstance(exc, (requests.ConnectTimeout, requests.exceptions.ProxyError)):
-        return True
-    seen: set[int] = set()
-    todo: list[object] = [exc]
-    while todo:
-        cause = todo.pop()
-        if not isinstance(cause, BaseException) or id(cause) in seen:
-            continue
-        if getattr(cause, _NEVER_SENT, False) or isinstance(cause, NewConnectionError):
-            return True
-        seen.add(id(cause))
-        todo += [*cause.args, getattr(cause, "reason", None), cause.__cause__]
-    return False
-
-
-def _timed_out(exc: requests.RequestException) -> bool:
-    """Tell whether *exc* is a timeout (also after the session's retries ran out)."""
-    reason = getattr(exc.args[0] if exc.args else None, "reason", None)
-    return isinstance(exc, requests.Timeout) or isinstance(reason, ReadTimeoutError)
-
-
-def _showable(exc: requests.RequestException) -> bool:
-    """Whether *exc* may be chained onto an error (``--debug`` shows it).
-
-    True when no server that got the request wrote any of its text: a request never
-    sent reached no server, and a timeout's text is urllib3's own. Any other
-    failure may quote what the server sent, which may echo a secret.
-    """
-    return _never_sent(exc) or _timed_out(exc)
-
-
-def _connect_failure(exc: requests.RequestException) -> str:
-    """Say in a few words why a request that was `_never_sent` could not connect.
-
-    The text comes from the system, the TLS library or the proxy, never from the
-    server the request was meant for, which never received it.
-    """
-    if isinstance(exc, requests.ConnectTimeout):
-        return "timed out"
-    cause: BaseException = exc
-    for _ in range(10):
-        inner = getattr(cause, "reason", None)
-        inner = getattr(cause, "original_error", None) or inner
-        if not isinstance(inner, BaseException):
-            inner = cause.__cause__ or next(
-                (arg for arg in cause.args[::-1] if isinstance(arg, BaseException)), None
-            )
-        if inner is None:
-            break
-        cause = inner
-    text = " ".join(str(cause).split())[:200]
-    if isinstance(exc, requests.exceptions.ProxyError):
-        return f"the proxy failed: {text}"
-    if isinstance(exc, requests.exceptions.SSLError):
-        return f"the TLS handshake failed: {text}"
-    return text
 
 
 def requests_retry_session(

@@ -28,15 +28,16 @@ import errno
 import html
 import secrets
 import socket
-import sys
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .._deadline import Deadline
+from .._http.server import LoopbackHTTPServer
+from .._redaction import REDACTED
 from ..endpoints import check_redirect_uri, is_loopback
 from ..errors import AuthorizationTimeout, LoopbackPortInUse, StateMismatch
 
@@ -58,7 +59,7 @@ class RedirectResult:
     error_description: str | None = None
 
     def __repr__(self) -> str:
-        return f"RedirectResult(code={'<redacted>' if self.code else None}, error={self.error!r})"
+        return f"RedirectResult(code={REDACTED if self.code else None}, error={self.error!r})"
 
 
 def loopback_address(redirect_uri: str) -> tuple[str, int, str] | None:
@@ -93,22 +94,17 @@ def _page(title: str, message: str, *, ok: bool) -> bytes:
     ).encode()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = sys.platform != "win32"  # on Windows it would allow port theft
+class _Server(LoopbackHTTPServer):
     request_queue_size = 64  # a burst of connections waits to be accepted, not refused
     receiver: LoopbackReceiver
 
-    def __init__(
-        self, address: tuple[str, int], family: socket.AddressFamily, max_connections: int
-    ) -> None:
-        self.address_family = family
+    def __init__(self, address: str, port: int, max_connections: int) -> None:
         self._max_connections = max_connections
         self._serving: dict[socket.socket, Deadline] = {}
         """The connections being served (and those cut, until their thread ends), oldest
         first, with their deadlines."""
         self._serving_lock = threading.Lock()
-        super().__init__(address, _Handler)
+        super().__init__(_Handler, address, port)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         """Serve *request* for `connection_timeout` seconds in all, cutting the oldest if full."""
@@ -236,15 +232,13 @@ class LoopbackReceiver:
         self._wrong_state = 0
         self._lock = threading.Lock()
         self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # -- life cycle --------------------------------------------------------------------
 
     def start(self) -> LoopbackReceiver:
         """Bind the port and start answering; return ``self``."""
-        family = socket.AF_INET6 if ":" in self.address else socket.AF_INET
         try:
-            server = _Server((self.address, self.port), family, self.max_connections)
+            server = _Server(self.address, self.port, self.max_connections)
         except OSError as exc:
             if exc.errno in (errno.EADDRINUSE, errno.EACCES):
                 why = (
@@ -262,21 +256,14 @@ class LoopbackReceiver:
             raise
         server.receiver = self
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        server.start()
         return self
 
     def close(self) -> None:
         """Stop answering and free the port. Safe to call more than once."""
         server, self._server = self._server, None
         if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+            server.stop()
 
     def __enter__(self) -> LoopbackReceiver:
         return self.start()

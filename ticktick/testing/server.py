@@ -45,14 +45,16 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
 
+from .._http.server import LoopbackHTTPServer
+from .._redaction import excerpt
 from ..endpoints import Endpoints
-from ..errors import OAuthError, _excerpt
+from ..errors import OAuthError
 from ..oauth2 import OAuth2
 from ..signon import AuthorizationRequest, Authorizer, parse_redirect
 from .openapi import FakeOpenAPI
@@ -179,8 +181,7 @@ class FakeTickTick:
         self._codes: dict[str, _Code] = {}
         self._faults: dict[str, deque[Fault]] = {}
         self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._httpd: _Server | None = None
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -188,13 +189,10 @@ class FakeTickTick:
         """Start serving on a free loopback port; return ``self``."""
         if self._httpd is not None:
             return self
-        httpd = _Server(("127.0.0.1", 0), _Handler)
+        httpd = _Server(_Handler)
         httpd.fake = self
         self._httpd = httpd
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        httpd.start()
         for callback in self.on_start:
             callback(self)
         return self
@@ -203,11 +201,7 @@ class FakeTickTick:
         """Stop serving and free the port."""
         httpd, self._httpd = self._httpd, None
         if httpd is not None:
-            httpd.shutdown()
-            httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+            httpd.stop()
 
     def __enter__(self) -> FakeTickTick:
         return self.start()
@@ -220,7 +214,7 @@ class FakeTickTick:
         """The port the server listens on."""
         if self._httpd is None:
             raise RuntimeError("FakeTickTick is not running; call start() or use 'with'.")
-        return int(self._httpd.server_address[1])
+        return self._httpd.port
 
     @property
     def url(self) -> str:
@@ -440,7 +434,7 @@ def approve(request: AuthorizationRequest, decision: str = "allow", timeout: flo
     if answer.status_code not in (302, 303) or not location:
         raise OAuthError(
             f"The authorize page answered HTTP {answer.status_code} instead of a "
-            f"redirect: {_excerpt(answer.text)!r}",
+            f"redirect: {excerpt(answer.text)!r}",
             status=answer.status_code,
         )
     return parse_redirect(location, request.state)
@@ -461,8 +455,7 @@ def _basic_user(header: str, clients: Mapping[str, _Client]) -> str | None:
     return user
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(LoopbackHTTPServer):
     fake: FakeTickTick
 
     def handle_error(self, request: Any, client_address: Any) -> None:
