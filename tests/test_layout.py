@@ -17,20 +17,6 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ticktick"
 
 # Imports that break the rule today and are being fixed on branch redaction; the lead
 # empties this list after merging it. (module that imports, module it imports from, name)
-KNOWN = {
-    # being fixed on branch redaction
-    ("ticktick.api", "ticktick._http.session", "_connect_failure"),
-    ("ticktick.api", "ticktick._http.session", "_never_sent"),
-    ("ticktick.api", "ticktick._http.session", "_showable"),
-    ("ticktick.api", "ticktick._http.session", "_timed_out"),
-    ("ticktick.exchange", "ticktick._http.session", "_connect_failure"),
-    ("ticktick.exchange", "ticktick._http.session", "_never_sent"),
-    ("ticktick.exchange", "ticktick._http.session", "_showable"),
-    ("ticktick.exchange", "ticktick._http.session", "_timed_out"),
-    ("ticktick.testing.server", "ticktick.errors", "_excerpt"),
-}
-
-
 def module_name(path: Path, root: Path) -> str:
     parts = path.relative_to(root).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -80,18 +66,14 @@ def test_no_underscored_name_crosses_a_package_directory() -> None:
         for path in sorted(PACKAGE.rglob("*.py"))
         for entry in private_imports(path, PACKAGE.parent)
     ]
-    crossing = {(importer, source, name) for importer, source, name, _ in found}
-    new = [
+    crossing = [
         f"{importer} (line {line}) imports {name} from {source}"
         for importer, source, name, line in found
-        if (importer, source, name) not in KNOWN
     ]
-    assert not new, (
+    assert not crossing, (
         "An underscored name is private to its package directory. Make it public (no"
-        " underscore) where it is defined, or move the code that needs it:\n" + "\n".join(new)
+        " underscore) where it is defined, or move the code that needs it:\n" + "\n".join(crossing)
     )
-    fixed = sorted(KNOWN - crossing)
-    assert not fixed, f"No longer imported across packages; remove them from KNOWN: {fixed}"
 
 
 def test_what_counts_as_crossing(tmp_path: Path) -> None:
