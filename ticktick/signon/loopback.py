@@ -29,13 +29,12 @@ import html
 import secrets
 import socket
 import threading
-import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .._deadline import Deadline
+from .._deadline import CHECK_INTERVAL, Deadline, poll
 from .._http.server import LoopbackHTTPServer
 from .._redaction import REDACTED
 from ..endpoints import check_redirect_uri, is_loopback
@@ -330,11 +329,9 @@ class LoopbackReceiver:
             StateMismatch: Nothing valid arrived in time, but redirects with a wrong
                 ``state`` did (a forged request, or an older browser tab).
         """
-        deadline = time.monotonic() + timeout
         # Short slices keep Ctrl-C responsive on every platform.
-        while not self._done.wait(min(0.2, max(0.0, deadline - time.monotonic()))):
-            if time.monotonic() >= deadline:
-                raise self.timeout_error(timeout)
+        if not poll(self._done.wait, timeout, interval=CHECK_INTERVAL):
+            raise self.timeout_error(timeout)
         assert self._result is not None  # noqa: S101 - set before _done
         return self._result
 
