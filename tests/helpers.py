@@ -12,12 +12,18 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pexpect
 import requests
 
 from ticktick.stores.base import TokenIdentity
+
+if TYPE_CHECKING:
+    from hostile import HostileServer
+
+    from ticktick import OpenAPI
+    from ticktick.testing import FakeTickTick
 
 SCOPE = "tasks:read tasks:write"
 """The scope the tests ask for (TickTick's whole Open API)."""
@@ -27,6 +33,13 @@ IDENTITY = TokenIdentity("ticktick.com", "cid", SCOPE)
 
 FUTURE = int(time.time()) + 100 * 86400
 """An expiry 100 days from now (TickTick's tokens last about 180)."""
+
+
+class ApiFor(Protocol):
+    """The ``api_for`` fixture: an OpenAPI client for *server*, its token from the environment
+    (so that only the API calls reach the server); *options* go to ``OAuth2``."""
+
+    def __call__(self, server: HostileServer, **options: Any) -> OpenAPI: ...
 
 
 def free_port(family: socket.AddressFamily = socket.AF_INET, host: str = "127.0.0.1") -> int:
@@ -82,6 +95,14 @@ def clean_env(**extra: str) -> dict[str, str]:
     }
     env.update(extra)
     return env
+
+
+def login_argv(fake: FakeTickTick, redirect: str, *extra: str, timeout: int = 5) -> list[str]:
+    """``login`` with every value a flag: *fake*'s app and URL, *redirect*, no browser."""
+    return [
+        *("login", "--client-id", fake.client_id, "--redirect-uri", redirect),
+        *("--host", fake.url, "--no-browser", "--timeout", str(timeout), *extra),
+    ]
 
 
 def run_cli(
