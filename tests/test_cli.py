@@ -22,6 +22,7 @@ from helpers import (
     clean_env,
     follow_sign_on,
     free_port,
+    login_argv,
     run_cli,
     spawn_cli,
     start_cli,
@@ -423,13 +424,8 @@ def test_login_with_flags_and_no_terminal(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     env["TICKTICK_CLIENT_SECRET"] = "fake-client-secret"
     with FakeTickTick(redirect_uris=[redirect], auto_approve=True) as fake:
-        proc = start_cli(
-            *("login", "--client-id", fake.client_id, "--redirect-uri", redirect),
-            *("--host", fake.url, "--cache-path", str(cache), "--no-browser"),
-            *("--output", "json", "--timeout", "30"),
-            env=env,
-            cwd=tmp_path,
-        )
+        options = ["--cache-path", str(cache), "--output", "json"]
+        proc = start_cli(*login_argv(fake, redirect, *options, timeout=30), env=env, cwd=tmp_path)
         lines: queue.Queue[str] = queue.Queue()
         assert proc.stderr is not None
         stderr = proc.stderr
@@ -514,25 +510,8 @@ def test_login_output_file(
 
         threading.Thread(target=browser, daemon=True).start()
         out_file = tmp_path / "out" / "token.env"
-        code = main(
-            [
-                "login",
-                "--client-id",
-                fake.client_id,
-                "--redirect-uri",
-                redirect,
-                "--host",
-                fake.url,
-                "--no-browser",
-                "--no-cache",
-                "--output",
-                "dotenv",
-                "--output-file",
-                str(out_file),
-                "--timeout",
-                "20",
-            ]
-        )
+        options = ["--no-cache", "--output", "dotenv", "--output-file", str(out_file)]
+        code = main(login_argv(fake, redirect, *options, timeout=20))
         assert code == 0
         (token,) = fake.issued
     name, _, value = out_file.read_text().strip().partition("=")
@@ -717,22 +696,6 @@ def test_redis_store_refuses_a_malformed_url(url: str) -> None:
         RedisStore(url)
 
 
-def _login_argv(fake: FakeTickTick, redirect: str, *extra: str) -> list[str]:
-    return [
-        "login",
-        "--client-id",
-        fake.client_id,
-        "--redirect-uri",
-        redirect,
-        "--host",
-        fake.url,
-        "--no-browser",
-        "--timeout",
-        "5",
-        *extra,
-    ]
-
-
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -747,7 +710,7 @@ def test_a_login_that_would_lose_the_token_is_refused_first(
 ) -> None:
     with FakeTickTick(auto_approve=True) as fake:
         result = run_cli(
-            *_login_argv(fake, "http://127.0.0.1:9/", *extra),
+            *login_argv(fake, "http://127.0.0.1:9/", *extra),
             env=clean_env(TICKTICK_CLIENT_SECRET=fake.client_secret),
         )
         assert fake.requests == []  # nothing happened
@@ -761,7 +724,7 @@ def _scripted_login(
 ) -> subprocess.CompletedProcess[str]:
     """A login with no terminal, the person's browser played by a thread."""
     proc = start_cli(
-        *_login_argv(fake, redirect, *extra),
+        *login_argv(fake, redirect, *extra),
         env={**os.environ, "TICKTICK_CLIENT_SECRET": fake.client_secret},
         cwd=tmp_path,
     )
@@ -834,7 +797,7 @@ def test_output_file_failing_after_sign_on_prints_the_token(tmp_path: Path) -> N
     target = tmp_path / "token.env"  # free when checked; taken while the person signs on
     with FakeTickTick(redirect_uris=[redirect], auto_approve=True) as fake:
         proc_env = {**os.environ, "TICKTICK_CLIENT_SECRET": fake.client_secret}
-        argv = _login_argv(fake, redirect, "--no-cache", "--output", "dotenv")
+        argv = login_argv(fake, redirect, "--no-cache", "--output", "dotenv")
         argv += ["--output-file", str(target)]
         proc = start_cli(*argv, env=proc_env, cwd=tmp_path)
         assert proc.stderr is not None

@@ -164,21 +164,13 @@ def test_expired_memory_token_falls_through_to_the_cache(
 
 
 def test_token_inside_the_margin_counts_as_expired(fake: FakeTickTick, cache_path: Path) -> None:
-    write_cache(
-        cache_path,
-        token_dict("nearly", expire_time=int(time.time()) + 30, readable=True),
-        fake.url,
-        fake.client_id,
-    )
+    nearly = token_dict("nearly", expire_time=int(time.time()) + 30, readable=True)
+    write_cache(cache_path, nearly, fake.url, fake.client_id)
     oauth = fake.oauth2(cache_path=cache_path)
     assert oauth.get_access_token() != "nearly"
     assert fake.token_requests == 1
-    write_cache(
-        cache_path,
-        token_dict("nearly", expire_time=int(time.time()) + 30, readable=True),
-        fake.url,
-        fake.client_id,
-    )
+    nearly = token_dict("nearly", expire_time=int(time.time()) + 30, readable=True)
+    write_cache(cache_path, nearly, fake.url, fake.client_id)
     with pytest.warns(TokenExpiryWarning):
         relaxed = fake.oauth2(cache_path=cache_path, expiry_margin=10)
     assert relaxed.get_access_token() == "nearly"
@@ -228,12 +220,8 @@ def test_cache_path_none_keeps_the_token_in_memory(fake: FakeTickTick, tmp_path:
 def test_expired_cache_without_terminal_raises_at_once(
     fake: FakeTickTick, cache_path: Path
 ) -> None:
-    write_cache(
-        cache_path,
-        token_dict("old", expire_time=int(time.time()) - 5, readable=True),
-        fake.url,
-        fake.client_id,
-    )
+    old = token_dict("old", expire_time=int(time.time()) - 5, readable=True)
+    write_cache(cache_path, old, fake.url, fake.client_id)
     with pytest.raises(ReauthorizationRequired) as caught:
         fake.oauth2(cache_path=cache_path, authorizer=None)
     message = str(caught.value)
@@ -590,12 +578,8 @@ def test_near_expiry_warns_once(
     caplog: pytest.LogCaptureFixture,
     recwarn: pytest.WarningsRecorder,
 ) -> None:
-    write_cache(
-        cache_path,
-        token_dict("soon", expire_time=int(time.time()) + 5 * 86400, readable=True),
-        fake.url,
-        fake.client_id,
-    )
+    soon = token_dict("soon", expire_time=int(time.time()) + 5 * 86400, readable=True)
+    write_cache(cache_path, soon, fake.url, fake.client_id)
     oauth = fake.oauth2(cache_path=cache_path, resolve=False)
     assert oauth.get_access_token() == "soon"
     oauth.forget_token()
@@ -611,12 +595,8 @@ def test_near_expiry_warns_once(
 def test_near_expiry_threshold_is_configurable(
     fake: FakeTickTick, cache_path: Path, recwarn: pytest.WarningsRecorder
 ) -> None:
-    write_cache(
-        cache_path,
-        token_dict("soon", expire_time=int(time.time()) + 5 * 86400, readable=True),
-        fake.url,
-        fake.client_id,
-    )
+    soon = token_dict("soon", expire_time=int(time.time()) + 5 * 86400, readable=True)
+    write_cache(cache_path, soon, fake.url, fake.client_id)
     fake.oauth2(cache_path=cache_path, expiry_warning_days=3).get_access_token()
     assert not [w for w in recwarn if issubclass(w.category, TokenExpiryWarning)]
 

@@ -13,23 +13,19 @@ from __future__ import annotations
 import encodings.aliases
 import json
 import math
-import time
 from collections.abc import Callable
 
 import pytest
+from helpers import ApiFor
 from hostile import Connection, HostileServer
 
 from ticktick import (
     ApiError,
     NotFound,
-    OAuth2,
-    OpenAPI,
     RateLimited,
     TickTickError,
 )
 from ticktick._http.session import RETRY_AFTER_MAX
-
-ENV_KEY = "TYPED_ANSWERS_TOKEN"
 
 
 def api_answering(
@@ -45,26 +41,6 @@ def api_answering(
     return handler
 
 
-@pytest.fixture
-def api_for(monkeypatch: pytest.MonkeyPatch) -> Callable[[HostileServer], OpenAPI]:
-    token = {"access_token": "typed-answers-token", "expire_time": int(time.time()) + 40 * 86400}
-    monkeypatch.setenv(ENV_KEY, json.dumps(token))
-
-    def make(server: HostileServer) -> OpenAPI:
-        oauth = OAuth2(
-            "client-id",
-            "client-secret",
-            "http://127.0.0.1:8080/",
-            env_key=ENV_KEY,
-            cache_path=None,
-            host=server.url,
-            interactive=False,
-        )
-        return OpenAPI(oauth)
-
-    return make
-
-
 # -- charsets -------------------------------------------------------------------------
 
 BOGUS_CHARSETS = ["x-bogus", '"x-bogus"', "base64", "hex", "zlib", "rot13", "idna", "undefined"]
@@ -73,7 +49,7 @@ BOGUS_CHARSETS = ["x-bogus", '"x-bogus"', "base64", "hex", "zlib", "rot13", "idn
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("charset", BOGUS_CHARSETS)
 def test_a_successful_answer_in_an_unknown_charset_is_an_api_error(
-    charset: str, api_for: Callable[[HostileServer], OpenAPI]
+    charset: str, api_for: ApiFor
 ) -> None:
     content_type = f"application/json; charset={charset}"
     server = HostileServer(api_answering(200, b"[]", {"Content-Type": content_type}))
@@ -87,7 +63,7 @@ def test_a_successful_answer_in_an_unknown_charset_is_an_api_error(
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("charset", BOGUS_CHARSETS)
 def test_an_error_answer_in_an_unknown_charset_keeps_its_type(
-    charset: str, api_for: Callable[[HostileServer], OpenAPI]
+    charset: str, api_for: ApiFor
 ) -> None:
     headers = {"Content-Type": f"application/json; charset={charset}"}
     body = b'{"errorCode": "task_not_found", "errorMessage": "No such task"}'
@@ -104,7 +80,7 @@ def test_an_error_answer_in_an_unknown_charset_keeps_its_type(
 
 @pytest.mark.timeout(120)
 def test_every_codec_name_as_a_charset_gives_a_value_or_a_typed_error(
-    api_for: Callable[[HostileServer], OpenAPI],
+    api_for: ApiFor,
 ) -> None:
     names = sorted(set(encodings.aliases.aliases.values()) | {"x-bogus", "base64_codec"})
     current = {"charset": ""}
@@ -170,9 +146,7 @@ def check_retry_after(value: str, failure: RateLimited) -> None:
 
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("value", UNREADABLE + CAPPED + PAST)
-def test_retry_after_on_a_post_429_is_read_or_ignored(
-    value: str, api_for: Callable[[HostileServer], OpenAPI]
-) -> None:
+def test_retry_after_on_a_post_429_is_read_or_ignored(value: str, api_for: ApiFor) -> None:
     headers = {"Content-Type": "application/json", "Retry-After": value}
     server = HostileServer(api_answering(429, b'{"errorCode": "x"}', headers))
     with server, pytest.raises(RateLimited) as caught:
@@ -184,7 +158,7 @@ def test_retry_after_on_a_post_429_is_read_or_ignored(
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("value", UNREADABLE + CAPPED + PAST)
 def test_retry_after_on_a_200_exceed_query_limit_is_read_or_ignored(
-    value: str, api_for: Callable[[HostileServer], OpenAPI]
+    value: str, api_for: ApiFor
 ) -> None:
     body = json.dumps({"errorCode": "exceed_query_limit", "errorMessage": "slow down"}).encode()
     headers = {"Content-Type": "application/json", "Retry-After": value}
@@ -197,7 +171,7 @@ def test_retry_after_on_a_200_exceed_query_limit_is_read_or_ignored(
 
 @pytest.mark.timeout(60)
 def test_an_unreadable_retry_after_on_a_retried_get_still_ends_rate_limited(
-    api_for: Callable[[HostileServer], OpenAPI],
+    api_for: ApiFor,
 ) -> None:
     """The session's retries read ``Retry-After`` with the same rule (and back off)."""
     headers = {"Content-Type": "application/json", "Retry-After": "soon"}
