@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -154,6 +155,16 @@ def spawn_cli(
         encoding="utf-8",
         **options,
     )
+
+
+def read_to_authorize_url(lines: Iterable[str], fake: FakeTickTick, seen: list[str]) -> str | None:
+    """Read *lines* (a CLI's standard error), keeping each in *seen*, up to the first that is
+    *fake*'s authorize URL, and return that URL; None if *lines* end first."""
+    for line in lines:
+        seen.append(line)
+        if line.strip().startswith(f"{fake.url}/oauth/authorize?"):
+            return line.strip()
+    return None
 
 
 def follow_sign_on(url: str) -> requests.Response:

@@ -23,6 +23,7 @@ from helpers import (
     follow_sign_on,
     free_port,
     login_argv,
+    read_to_authorize_url,
     run_cli,
     spawn_cli,
     start_cli,
@@ -421,8 +422,7 @@ def test_login_with_flags_and_no_terminal(tmp_path: Path) -> None:
     port = free_port()
     redirect = f"http://127.0.0.1:{port}/"
     cache = tmp_path / "token-cache"
-    env = {k: v for k, v in os.environ.items() if k != "CI"}
-    env["TICKTICK_CLIENT_SECRET"] = "fake-client-secret"
+    env = clean_env(TICKTICK_CLIENT_SECRET="fake-client-secret")
     with FakeTickTick(redirect_uris=[redirect], auto_approve=True) as fake:
         options = ["--cache-path", str(cache), "--output", "json"]
         proc = start_cli(*login_argv(fake, redirect, *options, timeout=30), env=env, cwd=tmp_path)
@@ -733,10 +733,10 @@ def _scripted_login(
     seen: list[str] = []
 
     def browser() -> None:
-        for line in stderr:
-            seen.append(line)
-            if line.strip().startswith(f"{fake.url}/oauth/authorize?"):
-                follow_sign_on(line.strip())
+        url = read_to_authorize_url(stderr, fake, seen)
+        if url is not None:  # None: refused before the sign-on
+            follow_sign_on(url)
+            seen.extend(stderr)
 
     reader = threading.Thread(target=browser, daemon=True)
     reader.start()
@@ -801,12 +801,12 @@ def test_output_file_failing_after_sign_on_prints_the_token(tmp_path: Path) -> N
         argv += ["--output-file", str(target)]
         proc = start_cli(*argv, env=proc_env, cwd=tmp_path)
         assert proc.stderr is not None
-        lines = []
-        for line in proc.stderr:
-            lines.append(line)
-            if line.strip().startswith(f"{fake.url}/oauth/authorize?"):
-                target.write_text("written by someone else meanwhile\n")
-                follow_sign_on(line.strip())
+        lines: list[str] = []
+        url = read_to_authorize_url(proc.stderr, fake, lines)
+        assert url is not None, "".join(lines)
+        target.write_text("written by someone else meanwhile\n")
+        follow_sign_on(url)
+        lines.extend(proc.stderr)
         out = proc.stdout.read() if proc.stdout is not None else ""
         proc.wait(timeout=30)
         (token,) = fake.issued

@@ -25,7 +25,16 @@ from pathlib import Path
 
 import pytest
 from conftest import RedisServer, env_without_coverage
-from helpers import IDENTITY, follow_sign_on, free_port, login_argv, run_cli, start_cli
+from helpers import (
+    IDENTITY,
+    clean_env,
+    follow_sign_on,
+    free_port,
+    login_argv,
+    read_to_authorize_url,
+    run_cli,
+    start_cli,
+)
 
 from ticktick import (
     OAuth2,
@@ -598,20 +607,15 @@ def test_login_without_terminal_prints_the_token_it_could_not_store(tmp_path: Pa
     redirect = f"http://127.0.0.1:{port}/"
     folder = tmp_path / "ro"
     folder.mkdir()
-    env = {k: v for k, v in os.environ.items() if k != "CI"}
-    env["TICKTICK_CLIENT_SECRET"] = "fake-client-secret"
+    env = clean_env(TICKTICK_CLIENT_SECRET="fake-client-secret")
     with FakeTickTick(redirect_uris=[redirect], auto_approve=True) as fake, read_only(folder):
         cache = str(folder / ".token-oauth")
         proc = start_cli(*login_argv(fake, redirect, "--cache-path", cache, timeout=30), env=env)
         assert proc.stderr is not None
-        seen = []
-        for line in proc.stderr:
-            seen.append(line)
-            if line.strip().startswith(f"{fake.url}/oauth/authorize?"):
-                break
-        else:
-            pytest.fail("no authorize URL: " + "".join(seen))
-        assert follow_sign_on(line.strip()).status_code == 200
+        seen: list[str] = []
+        url = read_to_authorize_url(proc.stderr, fake, seen)
+        assert url is not None, "no authorize URL: " + "".join(seen)
+        assert follow_sign_on(url).status_code == 200
         out, err = proc.communicate(timeout=30)
         (issued,) = fake.issued
     assert proc.returncode == 0, "".join(seen) + err

@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 import requests
 from helpers import ApiFor
-from hostile import Connection, HostileServer
+from hostile import Connection, HostileServer, answering
 
 from ticktick import (
     ApiError,
@@ -47,19 +47,7 @@ from ticktick.errors import _EXCERPT_SCAN, _SPELLING_GROWTH, _excerpt
 
 TIMEOUT = (3.0, 3.0)
 SLACK = 5.0  # a loaded CI machine; the old code took 9 to 24 s on these answers
-
-
-def answering(
-    status: int, body: bytes, content_type: str = "text/html"
-) -> Callable[[Connection], None]:
-    """A server giving one answer to every request."""
-
-    def handler(conn: Connection) -> None:
-        while True:
-            conn.read_request()
-            conn.respond(status, body, {"Content-Type": content_type})
-
-    return handler
+HTML = {"Content-Type": "text/html"}
 
 
 def token_client(server: HostileServer) -> OAuth2:
@@ -80,7 +68,7 @@ def token_client(server: HostileServer) -> OAuth2:
 
 @pytest.mark.timeout(60)
 def test_a_token_error_of_unclosed_script_tags_ends_within_the_timeout() -> None:
-    server = HostileServer(answering(400, b"<script" * 30_000))  # 210 KB, under 1 MiB
+    server = HostileServer(answering(400, b"<script" * 30_000, HTML))  # 210 KB, under 1 MiB
     with server:
         started = time.monotonic()
         with pytest.raises(TickTickError):
@@ -93,7 +81,7 @@ def test_a_token_error_of_unclosed_script_tags_ends_within_the_timeout() -> None
 def test_an_api_error_of_bare_angle_brackets_ends_within_the_timeout(
     api_for: ApiFor,
 ) -> None:
-    server = HostileServer(answering(404, b"<" * 300_000))  # 300 KB, under 16 MiB
+    server = HostileServer(answering(404, b"<" * 300_000, HTML))  # 300 KB, under 16 MiB
     with server:
         started = time.monotonic()
         with pytest.raises(NotFound):
@@ -149,7 +137,7 @@ def test_a_punycode_answer_ends_within_the_timeout_as_an_api_error(
     api_for: ApiFor,
 ) -> None:
     content_type = "application/json; charset=punycode"
-    server = HostileServer(answering(200, b"-" + b"b" * 800_000, content_type))
+    server = HostileServer(answering(200, b"-" + b"b" * 800_000, {"Content-Type": content_type}))
     with server:
         started = time.monotonic()
         with pytest.raises(ApiError) as caught:
@@ -165,7 +153,7 @@ def test_a_punycode_error_answer_keeps_its_type(
 ) -> None:
     content_type = "application/json; charset=punycode"
     body = b'{"errorCode": "task_not_found"}' + b"b" * 800_000
-    server = HostileServer(answering(404, body, content_type))
+    server = HostileServer(answering(404, body, {"Content-Type": content_type}))
     with server, pytest.raises(NotFound) as caught:
         api_for(server, resolve=False, timeout=TIMEOUT).get_task("p1", "t1")
     assert "task_not_found" in str(caught.value)
@@ -192,7 +180,7 @@ def test_an_answer_in_an_ordinary_charset_is_read(
     projects = [{"id": "p1", "name": "Cafe" if encoding == "ascii" else "Caf\u00e9"}]
     body = json.dumps(projects, ensure_ascii=False).encode(encoding)
     content_type = f"application/json; charset={charset}"
-    with HostileServer(answering(200, body, content_type)) as server:
+    with HostileServer(answering(200, body, {"Content-Type": content_type})) as server:
         assert api_for(server, resolve=False, timeout=TIMEOUT).list_projects() == projects
 
 
@@ -203,7 +191,7 @@ def test_an_answer_in_an_ordinary_charset_is_read(
 @pytest.mark.parametrize("opener", [b"[", b'{"a":'])
 def test_json_nested_too_deeply_is_an_api_error(opener: bytes, api_for: ApiFor) -> None:
     body = opener * 200_000
-    server = HostileServer(answering(200, body, "application/json"))
+    server = HostileServer(answering(200, body, {"Content-Type": "application/json"}))
     with server, pytest.raises(ApiError) as caught:
         api_for(server, resolve=False, timeout=TIMEOUT).list_projects()
     assert caught.value.status == 200

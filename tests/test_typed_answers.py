@@ -13,11 +13,10 @@ from __future__ import annotations
 import encodings.aliases
 import json
 import math
-from collections.abc import Callable
 
 import pytest
 from helpers import ApiFor
-from hostile import Connection, HostileServer
+from hostile import Connection, HostileServer, answering
 
 from ticktick import (
     ApiError,
@@ -26,20 +25,6 @@ from ticktick import (
     TickTickError,
 )
 from ticktick._http.session import RETRY_AFTER_MAX
-
-
-def api_answering(
-    status: int, body: bytes, headers: dict[str, str]
-) -> Callable[[Connection], None]:
-    """A server giving the same answer to every request, on a kept-alive connection."""
-
-    def handler(conn: Connection) -> None:
-        while True:
-            conn.read_request()
-            conn.respond(status, body, {"Connection": "keep-alive", **headers})
-
-    return handler
-
 
 # -- charsets -------------------------------------------------------------------------
 
@@ -52,7 +37,7 @@ def test_a_successful_answer_in_an_unknown_charset_is_an_api_error(
     charset: str, api_for: ApiFor
 ) -> None:
     content_type = f"application/json; charset={charset}"
-    server = HostileServer(api_answering(200, b"[]", {"Content-Type": content_type}))
+    server = HostileServer(answering(200, b"[]", {"Content-Type": content_type}, keep_alive=True))
     with server, pytest.raises(ApiError) as caught:
         api_for(server).list_projects()
     assert caught.value.status == 200
@@ -67,12 +52,12 @@ def test_an_error_answer_in_an_unknown_charset_keeps_its_type(
 ) -> None:
     headers = {"Content-Type": f"application/json; charset={charset}"}
     body = b'{"errorCode": "task_not_found", "errorMessage": "No such task"}'
-    server = HostileServer(api_answering(404, body, headers))
+    server = HostileServer(answering(404, body, headers, keep_alive=True))
     with server, pytest.raises(NotFound) as caught:
         api_for(server).get_task("p1", "t1")
     assert "task_not_found" in str(caught.value)
     headers["Retry-After"] = "7"
-    server = HostileServer(api_answering(429, b"{}", headers))
+    server = HostileServer(answering(429, b"{}", headers, keep_alive=True))
     with server, pytest.raises(RateLimited) as limited:
         api_for(server).create_task("p1", "title")
     assert limited.value.retry_after == 7
@@ -148,7 +133,7 @@ def check_retry_after(value: str, failure: RateLimited) -> None:
 @pytest.mark.parametrize("value", UNREADABLE + CAPPED + PAST)
 def test_retry_after_on_a_post_429_is_read_or_ignored(value: str, api_for: ApiFor) -> None:
     headers = {"Content-Type": "application/json", "Retry-After": value}
-    server = HostileServer(api_answering(429, b'{"errorCode": "x"}', headers))
+    server = HostileServer(answering(429, b'{"errorCode": "x"}', headers, keep_alive=True))
     with server, pytest.raises(RateLimited) as caught:
         api_for(server).create_task("inbox", "title")
     assert caught.value.status == 429
@@ -162,7 +147,7 @@ def test_retry_after_on_a_200_exceed_query_limit_is_read_or_ignored(
 ) -> None:
     body = json.dumps({"errorCode": "exceed_query_limit", "errorMessage": "slow down"}).encode()
     headers = {"Content-Type": "application/json", "Retry-After": value}
-    server = HostileServer(api_answering(200, body, headers))
+    server = HostileServer(answering(200, body, headers, keep_alive=True))
     with server, pytest.raises(RateLimited) as caught:
         api_for(server).list_projects()
     assert caught.value.status == 200
@@ -175,7 +160,7 @@ def test_an_unreadable_retry_after_on_a_retried_get_still_ends_rate_limited(
 ) -> None:
     """The session's retries read ``Retry-After`` with the same rule (and back off)."""
     headers = {"Content-Type": "application/json", "Retry-After": "soon"}
-    server = HostileServer(api_answering(429, b"{}", headers))
+    server = HostileServer(answering(429, b"{}", headers, keep_alive=True))
     with server, pytest.raises(RateLimited) as caught:
         api_for(server).list_projects()
     assert len(server.requests) > 1  # retried, with the usual backoff
