@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -174,6 +175,27 @@ def follow_sign_on(url: str) -> requests.Response:
     return requests.get(hop.headers["Location"], timeout=5)
 
 
+def run_python(
+    code: str,
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 60,
+    **extra: str,
+) -> subprocess.CompletedProcess[str]:
+    """Run *code* (dedented) in a new interpreter with *args*; a hang is a failure
+    (``TimeoutExpired``), not a hang. *env* and *extra* as for :func:`run_cli`."""
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        capture_output=True,
+        text=True,
+        env={**(os.environ if env is None else env), **extra},
+        cwd=cwd,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def token_command_imports(
     modules: list[str], cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -188,12 +210,4 @@ def token_command_imports(
         "    pass\n"
         f"print(sorted(set({sorted(modules)!r}) & set(sys.modules)), file=sys.stderr)\n"
     )
-    return subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=cwd,
-        env=env,
-        check=False,
-    )
+    return run_python(probe, cwd=cwd, env=env)

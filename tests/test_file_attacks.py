@@ -16,7 +16,6 @@ import socket
 import stat
 import subprocess
 import sys
-import textwrap
 import time
 import warnings
 from collections.abc import Iterator
@@ -33,6 +32,7 @@ from helpers import (
     login_argv,
     read_to_authorize_url,
     run_cli,
+    run_python,
     start_cli,
 )
 
@@ -57,20 +57,6 @@ DAY = 86400
 
 def token(access_token: str = "tok-valid", days: float = 100) -> dict[str, object]:
     return {"access_token": access_token, "expire_time": int(time.time() + days * DAY)}
-
-
-def python(
-    code: str, *args: str, timeout: float = 20, **env: str
-) -> subprocess.CompletedProcess[str]:
-    """Run *code* in a new interpreter; a hang is a failure (TimeoutExpired), not a hang."""
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env={**os.environ, **env},
-    )
 
 
 @contextmanager
@@ -115,7 +101,7 @@ def test_fifo_at_the_cache_path_is_refused_at_once(tmp_path: Path) -> None:
     fifo = tmp_path / ".token-oauth"
     os.mkfifo(fifo)
     started = time.monotonic()
-    result = python(
+    result = run_python(
         """
         import sys
         from ticktick import OAuth2, TokenCacheError
@@ -125,6 +111,7 @@ def test_fifo_at_the_cache_path_is_refused_at_once(tmp_path: Path) -> None:
             print("TokenCacheError:", exc)
         """,
         str(fifo),
+        timeout=20,
         CI="1",
     )
     assert "TokenCacheError:" in result.stdout, result.stdout + result.stderr
@@ -175,7 +162,7 @@ def test_special_file_at_the_lock_sidecar_is_refused(tmp_path: Path, kind: str) 
     else:
         listener.bind(str(lock))
     try:
-        result = python(
+        result = run_python(
             """
             import sys, time
             from ticktick import TokenCacheError
@@ -187,6 +174,7 @@ def test_special_file_at_the_lock_sidecar_is_refused(tmp_path: Path, kind: str) 
                 print("TokenCacheError:", exc)
             """,
             str(path),
+            timeout=20,
         )
     finally:
         listener.close()
@@ -512,7 +500,7 @@ def signing_on(
 def test_process_without_terminal_says_it_waits_and_for_whom(tmp_path: Path) -> None:
     cache = tmp_path / ".token-oauth"
     with signing_on(cache, 3, IDENTITY, "tok-from-the-other-process") as holder:
-        result = python(
+        result = run_python(
             """
             import sys
             from ticktick import OAuth2

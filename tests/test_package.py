@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import run_python
 
 import ticktick
 
@@ -25,9 +24,8 @@ def test_unknown_name() -> None:
 
 def test_import_is_light() -> None:
     probe = "import sys, ticktick; print('requests' in sys.modules)"
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
-    )
+    result = run_python(probe)
+    assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
 
 
@@ -47,9 +45,8 @@ def test_ticktick_py_module_paths_keep_importing() -> None:
         "session = requests_retry_session()\n"
         "print(light, CacheHandler is FileStore, type(session).__name__)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
-    )
+    result = run_python(probe)
+    assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True", "Session"]
     with pytest.raises(ImportError, match="cannot import name 'nope'"):
         from ticktick.oauth2 import nope  # noqa: F401
