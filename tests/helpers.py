@@ -118,16 +118,7 @@ def run_cli(
 
     *env* is its whole environment (this process's by default), with *extra* added.
     """
-    return subprocess.run(
-        [sys.executable, "-m", "ticktick", *argv],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        env={**(os.environ if env is None else env), **extra},
-        cwd=cwd,
-        timeout=timeout,
-        check=False,
-    )
+    return _interpreter(["-m", "ticktick", *argv], env, cwd, timeout, extra)
 
 
 def start_cli(*argv: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.Popen[str]:
@@ -183,10 +174,21 @@ def run_python(
     timeout: float = 60,
     **extra: str,
 ) -> subprocess.CompletedProcess[str]:
-    """Run *code* (dedented) in a new interpreter with *args*; a hang is a failure
-    (``TimeoutExpired``), not a hang. *env* and *extra* as for :func:`run_cli`."""
+    """Run *code* (dedented) in a new interpreter with *args* and no standard input; a hang
+    is a failure (``TimeoutExpired``), not a hang. *env* and *extra* as for :func:`run_cli`."""
+    return _interpreter(["-c", textwrap.dedent(code), *args], env, cwd, timeout, extra)
+
+
+def _interpreter(
+    args: list[str],
+    env: dict[str, str] | None,
+    cwd: Path | None,
+    timeout: float,
+    extra: dict[str, str],
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *args],
+        [sys.executable, *args],
+        stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         env={**(os.environ if env is None else env), **extra},
