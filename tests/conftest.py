@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import FUTURE, ApiFor, free_port
 from leak_audit import Secrets, find_leaks
 
 from ticktick.testing import FakeTickTick
@@ -123,7 +124,7 @@ class RedisServer:
     def __init__(self, binary: str, folder: Path) -> None:
         self.binary = binary
         self.folder = folder
-        self.port = _free_port()
+        self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -175,12 +176,6 @@ def env_without_coverage() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """A running redis-server (Debian's redis-server package), stopped after the test."""
@@ -193,3 +188,34 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+# -- fixtures shared by several test files (their plain helpers are in helpers.py) ----------
+
+
+@pytest.fixture
+def api_for(monkeypatch: pytest.MonkeyPatch) -> ApiFor:
+    """Makes OpenAPI clients for hostile servers; see ``helpers.ApiFor``."""
+    import json
+
+    from hostile import HostileServer
+
+    from ticktick import OAuth2, OpenAPI
+
+    token = {"access_token": "api-token-from-env", "expire_time": FUTURE}
+    monkeypatch.setenv("API_FOR_TOKEN", json.dumps(token))
+
+    def make(server: HostileServer, **options: Any) -> OpenAPI:
+        oauth = OAuth2(
+            "client-id",
+            "client-secret",
+            "http://127.0.0.1:8080/",
+            env_key="API_FOR_TOKEN",
+            cache_path=None,
+            host=server.url,
+            interactive=False,
+            **options,
+        )
+        return OpenAPI(oauth)
+
+    return make

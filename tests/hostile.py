@@ -145,6 +145,21 @@ class Connection:
 Handler = Callable[[Connection], None]
 
 
+def answering(
+    status: int, body: bytes, headers: dict[str, str], *, keep_alive: bool = False
+) -> Handler:
+    """A handler giving the same answer to every request; *keep_alive* keeps the
+    connection open for the next one (by default each answer says ``Connection: close``)."""
+    sent = {"Connection": "keep-alive", **headers} if keep_alive else headers
+
+    def handler(conn: Connection) -> None:
+        while True:
+            conn.read_request()
+            conn.respond(status, body, sent)
+
+    return handler
+
+
 @dataclass
 class HostileServer:
     """A listener on 127.0.0.1 that runs *handler* for each connection, in a thread."""

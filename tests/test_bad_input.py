@@ -25,13 +25,12 @@ Found by the second outside attack:
 from __future__ import annotations
 
 import json
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
 import pexpect
 import pytest
+from helpers import clean_env, spawn_cli
 
 from ticktick import OAuth2, ReauthorizationRequired
 from ticktick.endpoints import Endpoints
@@ -57,23 +56,16 @@ def test_a_pasted_url_with_a_broken_host_is_a_redirect_parse_error(url: str) -> 
 
 @pytest.mark.timeout(60)
 def test_login_asks_again_after_a_pasted_url_with_a_broken_host(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "CI"}
-    env.update(
+    env = clean_env(
         TICKTICK_CLIENT_ID="cid",
         TICKTICK_CLIENT_SECRET="sekrit-value-123",
         TICKTICK_REDIRECT_URI="http://127.0.0.1:8765/",
         TERM="dumb",
     )
-    child = pexpect.spawn(
-        sys.executable,
-        [
-            *("-m", "ticktick", "login", "--no-capture", "--no-browser"),
-            *("--cache-path", str(tmp_path / "tok")),
-        ],
+    child = spawn_cli(
+        *("login", "--no-capture", "--no-browser", "--cache-path", str(tmp_path / "tok")),
         env=env,
-        cwd=str(tmp_path),
-        encoding="utf-8",
-        timeout=30,
+        cwd=tmp_path,
     )
     try:
         child.expect("Redirected URL")
@@ -194,19 +186,13 @@ def test_a_token_request_that_cannot_be_made_is_a_typed_error_and_sends_nothing(
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("host", ["https://exa mple.org", "https://ex%00.org"])
 def test_login_with_a_malformed_host_is_a_usage_error_at_once(tmp_path: Path, host: str) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "CI" and not k.startswith("TICKTICK_")}
-    env.update(TICKTICK_CLIENT_SECRET="sekrit-value-123", TERM="dumb")
-    child = pexpect.spawn(
-        sys.executable,
-        [
-            *("-m", "ticktick", "login", "--client-id", "cid", "--host", host),
-            *("--redirect-uri", "http://127.0.0.1:8080/", "--no-capture", "--no-browser"),
-            *("--cache-path", str(tmp_path / "tok")),
-        ],
+    env = clean_env(TICKTICK_CLIENT_SECRET="sekrit-value-123", TERM="dumb")
+    child = spawn_cli(
+        *("login", "--client-id", "cid", "--host", host),
+        *("--redirect-uri", "http://127.0.0.1:8080/", "--no-capture", "--no-browser"),
+        *("--cache-path", str(tmp_path / "tok")),
         env=env,
-        cwd=str(tmp_path),
-        encoding="utf-8",
-        timeout=30,
+        cwd=tmp_path,
     )
     try:
         index = child.expect(["Redirected URL", pexpect.EOF])

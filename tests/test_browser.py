@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import free_port
 
 from ticktick import AccessDenied, OAuth2, SignOn
 from ticktick.testing import FakeTickTick
@@ -45,12 +45,6 @@ pytestmark = [
         reason=f"Chromium not found at {CHROMIUM}: apt-get install chromium",
     ),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Person:

@@ -10,7 +10,6 @@ import re
 import shutil
 import stat
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -19,27 +18,22 @@ from typing import Any
 import pexpect
 import pytest
 import requests
+from helpers import (
+    clean_env,
+    follow_sign_on,
+    free_port,
+    login_argv,
+    read_to_authorize_url,
+    run_cli,
+    spawn_cli,
+    start_cli,
+    token_command_imports,
+    token_dict,
+    write_cache,
+)
 
 from ticktick.cli import main
 from ticktick.testing import FakeTickTick
-
-FUTURE = int(time.time()) + 100 * 86400
-
-
-def token_dict(access_token: str = "tok-1234-abcd", expire_time: int = FUTURE) -> dict[str, Any]:
-    return {
-        "access_token": access_token,
-        "token_type": "bearer",
-        "expires_in": 15551999,
-        "scope": "tasks:read tasks:write",
-        "expire_time": expire_time,
-    }
-
-
-def write_cache(path: Path, token: dict[str, Any], host: str = "ticktick.com") -> None:
-    issued_for = {"host": host, "client_id": "cid", "scope": "tasks:read tasks:write"}
-    path.write_text(json.dumps({**token, "issued_for": issued_for}))
-    path.chmod(0o600)
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -231,13 +225,7 @@ def test_logout_removes_only_the_cache(tmp_path: Path, capsys: pytest.CaptureFix
 
 @pytest.mark.parametrize("command", [[], ["login"], ["token"], ["status"], ["export"], ["logout"]])
 def test_help_everywhere(command: list[str]) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "ticktick", *command, "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_cli(*command, "--help")
     assert result.returncode == 0
     assert "usage: ticktick-auth" in result.stdout
 
@@ -257,36 +245,12 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 
 def test_token_does_not_import_requests(tmp_path: Path) -> None:
     write_cache(tmp_path / ".token-oauth", token_dict())
-    probe = (
-        "import sys, runpy\n"
-        "sys.argv = ['ticktick-auth', 'token']\n"
-        "try:\n"
-        "    runpy.run_module('ticktick', run_name='__main__')\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "print('requests' in sys.modules, 'urllib3' in sys.modules, file=sys.stderr)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-        check=False,
-    )
+    result = token_command_imports(["requests", "urllib3"], cwd=tmp_path)
     assert result.stdout == "tok-1234-abcd\n"
-    assert result.stderr.strip() == "False False"
+    assert result.stderr.strip() == "[]"
 
 
 # -- login --------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -324,24 +288,14 @@ def _approve(fake: FakeTickTick, url: str) -> str:
 
 
 def _login_in_pty(
-    fake: FakeTickTick, tmp_path: Path, env: dict[str, str], redirect: str
+    fake: FakeTickTick, tmp_path: Path, env: dict[str, str], redirect: str, *options: str
 ) -> pexpect.spawn[str]:
-    child = pexpect.spawn(
-        sys.executable,
-        [
-            "-m",
-            "ticktick",
-            "login",
-            "--host",
-            fake.url,
-            "--cache-path",
-            str(tmp_path / "c" / "tok"),
-        ],
-        env=env,
-        cwd=str(tmp_path),
-        timeout=30,
-        encoding="utf-8",
-    )
+    """``login`` in a real pseudo-terminal, every prompt answered up to the first offer.
+
+    *options* default to a cache file at ``c/tok`` under *tmp_path*.
+    """
+    options = options or ("--cache-path", str(tmp_path / "c" / "tok"))
+    child = spawn_cli("login", "--host", fake.url, *options, env=env, cwd=tmp_path)
     child.expect_exact("Enter your client_id: ")
     child.sendline(fake.client_id)
     child.expect_exact("Enter your client_secret: ")
@@ -361,7 +315,7 @@ def _login_in_pty(
 def test_login_in_a_pty_answers_every_prompt_and_saves_to_a_file(
     tmp_path: Path, desktop: dict[str, str]
 ) -> None:
-    redirect = f"http://127.0.0.1:{_free_port()}/"
+    redirect = f"http://127.0.0.1:{free_port()}/"
     with FakeTickTick(redirect_uris=[redirect]) as fake:
         child = _login_in_pty(fake, tmp_path, desktop, redirect)
         child.expect_exact("Do you want the token to be copied to the clipboard? [Y/n]: ")
@@ -387,7 +341,7 @@ def test_login_in_a_pty_answers_every_prompt_and_saves_to_a_file(
 
 
 def test_login_in_a_pty_copies_or_prints(tmp_path: Path, desktop: dict[str, str]) -> None:
-    redirect = f"http://127.0.0.1:{_free_port()}/"
+    redirect = f"http://127.0.0.1:{free_port()}/"
     with FakeTickTick(redirect_uris=[redirect]) as fake:
         child = _login_in_pty(fake, tmp_path, desktop, redirect)
         child.expect_exact("Do you want the token to be copied to the clipboard? [Y/n]: ")
@@ -424,32 +378,18 @@ def test_login_prints_a_token_it_could_not_store_whatever_the_offers_get(
     or are declined: the token, kept nowhere else, is printed before the command ends."""
     cache = tmp_path / "tok"
     cache.mkdir()
-    redirect = f"http://127.0.0.1:{_free_port()}/"
+    redirect = f"http://127.0.0.1:{free_port()}/"
     desktop["PATH"] = os.environ["PATH"]  # no clipboard tool: the print offer comes first
     desktop.update(TICKTICK_CLIENT_ID="cid", TICKTICK_CLIENT_SECRET="sekrit-value-123")
     desktop["TICKTICK_REDIRECT_URI"] = redirect
     with FakeTickTick(
         client_id="cid", client_secret="sekrit-value-123", redirect_uris=[redirect]
     ) as fake:
-        child = pexpect.spawn(
-            sys.executable,
-            [
-                "-m",
-                "ticktick",
-                "login",
-                "--host",
-                fake.url,
-                "--no-browser",
-                "--no-capture",
-                "--cache-path",
-                str(cache),
-                "--timeout",
-                "3",
-            ],
+        child = spawn_cli(
+            *("login", "--host", fake.url, "--no-browser", "--no-capture"),
+            *("--cache-path", str(cache), "--timeout", "3"),
             env=desktop,
-            cwd=str(tmp_path),
-            timeout=30,
-            encoding="utf-8",
+            cwd=tmp_path,
         )
         transcript = io.StringIO()
         child.logfile_read = transcript
@@ -479,39 +419,13 @@ def test_login_prints_a_token_it_could_not_store_whatever_the_offers_get(
 
 
 def test_login_with_flags_and_no_terminal(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     redirect = f"http://127.0.0.1:{port}/"
     cache = tmp_path / "token-cache"
-    env = {k: v for k, v in os.environ.items() if k != "CI"}
-    env["TICKTICK_CLIENT_SECRET"] = "fake-client-secret"
+    env = clean_env(TICKTICK_CLIENT_SECRET="fake-client-secret")
     with FakeTickTick(redirect_uris=[redirect], auto_approve=True) as fake:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "ticktick",
-                "login",
-                "--client-id",
-                fake.client_id,
-                "--redirect-uri",
-                redirect,
-                "--host",
-                fake.url,
-                "--cache-path",
-                str(cache),
-                "--no-browser",
-                "--output",
-                "json",
-                "--timeout",
-                "30",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-        )
+        options = ["--cache-path", str(cache), "--output", "json"]
+        proc = start_cli(*login_argv(fake, redirect, *options, timeout=30), env=env, cwd=tmp_path)
         lines: queue.Queue[str] = queue.Queue()
         assert proc.stderr is not None
         stderr = proc.stderr
@@ -527,9 +441,7 @@ def test_login_with_flags_and_no_terminal(tmp_path: Path) -> None:
             seen.append(line)
             if line.strip().startswith(f"{fake.url}/oauth/authorize?"):
                 break
-        # The person's browser: TickTick (auto-approving) sends it to the loopback receiver.
-        location = requests.get(line.strip(), allow_redirects=False, timeout=5).headers["Location"]
-        assert requests.get(location, timeout=5).status_code == 200
+        assert follow_sign_on(line.strip()).status_code == 200
         out, _ = proc.communicate(timeout=30)
         time.sleep(0.1)
         while not lines.empty():
@@ -582,7 +494,7 @@ def test_login_output_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Scripted login writing a dotenv file, with the loopback redirect answered in-process."""
-    port = _free_port()
+    port = free_port()
     redirect = f"http://127.0.0.1:{port}/"
     monkeypatch.setenv("TICKTICK_CLIENT_SECRET", "fake-client-secret")
     with FakeTickTick(redirect_uris=[redirect], auto_approve=True) as fake:
@@ -592,32 +504,14 @@ def test_login_output_file(
             while time.monotonic() < deadline:
                 for line in capsys.readouterr().err.splitlines():
                     if line.strip().startswith(f"{fake.url}/oauth/authorize?"):
-                        hop = requests.get(line.strip(), allow_redirects=False, timeout=5)
-                        requests.get(hop.headers["Location"], timeout=5)
+                        follow_sign_on(line.strip())
                         return
                 time.sleep(0.05)
 
         threading.Thread(target=browser, daemon=True).start()
         out_file = tmp_path / "out" / "token.env"
-        code = main(
-            [
-                "login",
-                "--client-id",
-                fake.client_id,
-                "--redirect-uri",
-                redirect,
-                "--host",
-                fake.url,
-                "--no-browser",
-                "--no-cache",
-                "--output",
-                "dotenv",
-                "--output-file",
-                str(out_file),
-                "--timeout",
-                "20",
-            ]
-        )
+        options = ["--no-cache", "--output", "dotenv", "--output-file", str(out_file)]
+        code = main(login_argv(fake, redirect, *options, timeout=20))
         assert code == 0
         (token,) = fake.issued
     name, _, value = out_file.read_text().strip().partition("=")
@@ -649,26 +543,6 @@ def test_corrupt_cache_with_every_command(
 # -- issue 11: every default checked as its flag; logins that keep the token; bad values -----
 
 
-def _cli(
-    *argv: str, env: dict[str, str] | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    """``ticktick-auth ARGV`` as a script runs it: a subprocess with no standard input."""
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("TICKTICK_") and k not in ("CI", "ACCESS_TOKEN_DICT")
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "ticktick", *argv],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        env={**base, **(env or {})},
-        timeout=timeout,
-        check=False,
-    )
-
-
 BAD_DEFAULTS = [
     ("TICKTICK_STORE", "File", "is 'File', not one of file, keyring, redis"),
     ("TICKTICK_STORE", "", "is '', not one of file, keyring, redis"),
@@ -689,16 +563,7 @@ def test_a_bad_environment_default_is_a_usage_error_naming_it(
 ) -> None:
     write_cache(tmp_path / ".token-oauth", token_dict())
     env = {variable: value, "TICKTICK_CLIENT_SECRET": "fake-client-secret"}
-    result = subprocess.run(
-        [sys.executable, "-m", "ticktick", command],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        cwd=tmp_path,
-        timeout=60,
-        check=False,
-    )
+    result = run_cli(command, env={**os.environ, **env}, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert result.stdout == ""
     assert f"The environment variable {variable} (the default of --" in result.stderr
@@ -710,14 +575,16 @@ def test_a_bad_environment_default_is_a_usage_error_naming_it(
 
 @pytest.mark.parametrize("host", ["ticktick.cn", "http://example.org", "bad..host"])
 def test_a_bad_host_flag_reads_as_one_sentence(host: str) -> None:
-    result = _cli("status", "--host", host)
+    result = run_cli("status", "--host", host, env=clean_env())
     assert result.returncode == 2
     assert "argument --host: is not a usable host: " in result.stderr
     assert not re.search(r"[^.]\.\.(\s|$)", result.stderr), result.stderr
 
 
 def test_a_bad_redirect_uri_variable_is_a_usage_error() -> None:
-    result = _cli("login", "--client-id", "c", env={"TICKTICK_REDIRECT_URI": "127.0.0.1:8080"})
+    result = run_cli(
+        "login", "--client-id", "c", env=clean_env(TICKTICK_REDIRECT_URI="127.0.0.1:8080")
+    )
     assert result.returncode == 2
     assert "TICKTICK_REDIRECT_URI (the default of --redirect-uri) is not usable" in result.stderr
     assert "must be the full redirect URL" in result.stderr
@@ -728,8 +595,13 @@ def test_a_bad_redirect_uri_variable_is_a_usage_error() -> None:
 )
 def test_a_redirect_uri_oauth2_refuses_is_a_usage_error(uri: str) -> None:
     """The CLI checks --redirect-uri by the library's own rule, before anything happens."""
-    result = _cli(
-        "login", "--client-id", "c", "--redirect-uri", uri, env={"TICKTICK_CLIENT_SECRET": "s"}
+    result = run_cli(
+        "login",
+        "--client-id",
+        "c",
+        "--redirect-uri",
+        uri,
+        env=clean_env(TICKTICK_CLIENT_SECRET="s"),
     )
     assert result.returncode == 2, result.stderr
     assert "--redirect-uri: is not usable" in result.stderr
@@ -738,15 +610,11 @@ def test_a_redirect_uri_oauth2_refuses_is_a_usage_error(uri: str) -> None:
 
 def test_a_flag_overrides_its_bad_variable(tmp_path: Path) -> None:
     write_cache(tmp_path / ".token-oauth", token_dict())
-    result = subprocess.run(
-        [sys.executable, "-m", "ticktick", "token", "--store", "file", "--host", "ticktick.com"],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TICKTICK_STORE": "File", "TICKTICK_HOST": "nope"},
+    result = run_cli(
+        *("token", "--store", "file", "--host", "ticktick.com"),
         cwd=tmp_path,
-        timeout=60,
-        check=False,
+        TICKTICK_STORE="File",
+        TICKTICK_HOST="nope",
     )
     assert (result.returncode, result.stdout) == (0, "tok-1234-abcd\n"), result.stderr
 
@@ -756,21 +624,14 @@ def test_store_file_misspelled_never_reaches_redis(redis_server: Any, tmp_path: 
     import redis
 
     with FakeTickTick(auto_approve=True) as fake:
-        result = _cli(
-            "login",
-            "--client-id",
-            fake.client_id,
-            "--redirect-uri",
-            "http://127.0.0.1:8080/",
-            "--host",
-            fake.url,
-            "--timeout",
-            "5",
-            env={
-                "TICKTICK_STORE": "File",
-                "TICKTICK_REDIS_URL": redis_server.url,
-                "TICKTICK_CLIENT_SECRET": fake.client_secret,
-            },
+        result = run_cli(
+            *("login", "--client-id", fake.client_id, "--redirect-uri", "http://127.0.0.1:8080/"),
+            *("--host", fake.url, "--timeout", "5"),
+            env=clean_env(
+                TICKTICK_STORE="File",
+                TICKTICK_REDIS_URL=redis_server.url,
+                TICKTICK_CLIENT_SECRET=fake.client_secret,
+            ),
         )
         assert fake.requests == []
     assert result.returncode == 2
@@ -803,8 +664,9 @@ def test_seconds_and_days_are_finite(
 
 @pytest.mark.timeout(30)
 def test_timeout_nan_no_longer_spins() -> None:
-    result = _cli(
-        "login", "--client-id", "c", "--redirect-uri", "http://127.0.0.1:9/", "--timeout", "nan"
+    result = run_cli(
+        *("login", "--client-id", "c", "--redirect-uri", "http://127.0.0.1:9/", "--timeout", "nan"),
+        env=clean_env(),
     )
     assert result.returncode == 2
     assert "is not a finite number of seconds" in result.stderr
@@ -815,9 +677,9 @@ def test_timeout_nan_no_longer_spins() -> None:
 def test_a_malformed_redis_url_is_one_line(url: str, way: str) -> None:
     options = ["--store", "redis", "--client-id", "c"]
     if way == "flag":
-        result = _cli("status", *options, "--redis-url", url)
+        result = run_cli("status", *options, "--redis-url", url, env=clean_env())
     else:
-        result = _cli("status", *options, env={"TICKTICK_REDIS_URL": url})
+        result = run_cli("status", *options, env=clean_env(TICKTICK_REDIS_URL=url))
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]  # after argparse's usage lines, if any
@@ -834,22 +696,6 @@ def test_redis_store_refuses_a_malformed_url(url: str) -> None:
         RedisStore(url)
 
 
-def _login_argv(fake: FakeTickTick, redirect: str, *extra: str) -> list[str]:
-    return [
-        "login",
-        "--client-id",
-        fake.client_id,
-        "--redirect-uri",
-        redirect,
-        "--host",
-        fake.url,
-        "--no-browser",
-        "--timeout",
-        "5",
-        *extra,
-    ]
-
-
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -863,9 +709,9 @@ def test_a_login_that_would_lose_the_token_is_refused_first(
     tmp_path: Path, extra: list[str], message: str
 ) -> None:
     with FakeTickTick(auto_approve=True) as fake:
-        result = _cli(
-            *_login_argv(fake, "http://127.0.0.1:9/", *extra),
-            env={"TICKTICK_CLIENT_SECRET": fake.client_secret},
+        result = run_cli(
+            *login_argv(fake, "http://127.0.0.1:9/", *extra),
+            env=clean_env(TICKTICK_CLIENT_SECRET=fake.client_secret),
         )
         assert fake.requests == []  # nothing happened
     assert result.returncode == 2
@@ -877,12 +723,8 @@ def _scripted_login(
     tmp_path: Path, fake: FakeTickTick, redirect: str, *extra: str
 ) -> subprocess.CompletedProcess[str]:
     """A login with no terminal, the person's browser played by a thread."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ticktick", *_login_argv(fake, redirect, *extra)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    proc = start_cli(
+        *login_argv(fake, redirect, *extra),
         env={**os.environ, "TICKTICK_CLIENT_SECRET": fake.client_secret},
         cwd=tmp_path,
     )
@@ -891,11 +733,10 @@ def _scripted_login(
     seen: list[str] = []
 
     def browser() -> None:
-        for line in stderr:
-            seen.append(line)
-            if line.strip().startswith(f"{fake.url}/oauth/authorize?"):
-                hop = requests.get(line.strip(), allow_redirects=False, timeout=5)
-                requests.get(hop.headers["Location"], timeout=5)
+        url = read_to_authorize_url(stderr, fake, seen)
+        if url is not None:  # None: refused before the sign-on
+            follow_sign_on(url)
+            seen.extend(stderr)
 
     reader = threading.Thread(target=browser, daemon=True)
     reader.start()
@@ -906,7 +747,7 @@ def _scripted_login(
 
 
 def test_output_file_is_not_overwritten_without_force(tmp_path: Path) -> None:
-    redirect = f"http://127.0.0.1:{_free_port()}/"
+    redirect = f"http://127.0.0.1:{free_port()}/"
     existing = tmp_path / "token.json"
     existing.write_text("precious\n")
     with FakeTickTick(redirect_uris=[redirect], auto_approve=True) as fake:
@@ -952,29 +793,20 @@ def test_output_file_under_a_regular_file_is_one_line(tmp_path: Path) -> None:
 
 def test_output_file_failing_after_sign_on_prints_the_token(tmp_path: Path) -> None:
     """--no-cache: if the file cannot be written after all, the token goes to stdout."""
-    redirect = f"http://127.0.0.1:{_free_port()}/"
+    redirect = f"http://127.0.0.1:{free_port()}/"
     target = tmp_path / "token.env"  # free when checked; taken while the person signs on
     with FakeTickTick(redirect_uris=[redirect], auto_approve=True) as fake:
         proc_env = {**os.environ, "TICKTICK_CLIENT_SECRET": fake.client_secret}
-        argv = _login_argv(fake, redirect, "--no-cache", "--output", "dotenv")
+        argv = login_argv(fake, redirect, "--no-cache", "--output", "dotenv")
         argv += ["--output-file", str(target)]
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ticktick", *argv],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=proc_env,
-            cwd=tmp_path,
-        )
+        proc = start_cli(*argv, env=proc_env, cwd=tmp_path)
         assert proc.stderr is not None
-        lines = []
-        for line in proc.stderr:
-            lines.append(line)
-            if line.strip().startswith(f"{fake.url}/oauth/authorize?"):
-                target.write_text("written by someone else meanwhile\n")
-                hop = requests.get(line.strip(), allow_redirects=False, timeout=5)
-                requests.get(hop.headers["Location"], timeout=5)
+        lines: list[str] = []
+        url = read_to_authorize_url(proc.stderr, fake, lines)
+        assert url is not None, "".join(lines)
+        target.write_text("written by someone else meanwhile\n")
+        follow_sign_on(url)
+        lines.extend(proc.stderr)
         out = proc.stdout.read() if proc.stdout is not None else ""
         proc.wait(timeout=30)
         (token,) = fake.issued
@@ -987,7 +819,7 @@ def test_output_file_failing_after_sign_on_prints_the_token(tmp_path: Path) -> N
 def test_interactive_save_asks_again_after_a_bad_path(
     tmp_path: Path, desktop: dict[str, str]
 ) -> None:
-    redirect = f"http://127.0.0.1:{_free_port()}/"
+    redirect = f"http://127.0.0.1:{free_port()}/"
     (tmp_path / "somefile").write_text("a file")
     desktop["PATH"] = os.environ["PATH"]  # no clipboard tool
     with FakeTickTick(redirect_uris=[redirect]) as fake:
@@ -1072,29 +904,12 @@ def test_interactive_save_never_replaces_without_a_yes_and_notes_a_lost_token(
     tmp_path: Path, desktop: dict[str, str]
 ) -> None:
     """--no-cache in a terminal, every offer declined: the person is told it is kept nowhere."""
-    redirect = f"http://127.0.0.1:{_free_port()}/"
+    redirect = f"http://127.0.0.1:{free_port()}/"
     existing = tmp_path / "existing.json"
     existing.write_text("keep me")
     desktop["PATH"] = os.environ["PATH"]
     with FakeTickTick(redirect_uris=[redirect]) as fake:
-        child = pexpect.spawn(
-            sys.executable,
-            ["-m", "ticktick", "login", "--host", fake.url, "--no-cache"],
-            env=desktop,
-            cwd=str(tmp_path),
-            timeout=30,
-            encoding="utf-8",
-        )
-        child.expect_exact("Enter your client_id: ")
-        child.sendline(fake.client_id)
-        child.expect_exact("Enter your client_secret: ")
-        child.sendline(fake.client_secret)
-        child.expect_exact("Enter your OAuth redirect URL: ")
-        child.sendline(redirect)
-        child.expect_exact("Open the browser to sign on? [Y/n]: ")
-        child.sendline("")
-        child.expect_exact("Redirected URL (or code): ")
-        child.sendline(_approve(fake, (tmp_path / "opened.txt").read_text().strip()))
+        child = _login_in_pty(fake, tmp_path, desktop, redirect, "--no-cache")
         child.expect_exact("Do you want to print the token and its expiration? [Y/n]: ")
         child.sendline("n")
         prompt = "Enter the file path to save the token and expiration (empty to skip): "
@@ -1120,13 +935,10 @@ def test_interactive_save_never_replaces_without_a_yes_and_notes_a_lost_token(
 
 def _login_to_prompt(tmp_path: Path, env: dict[str, str], answers: list[str]) -> pexpect.spawn[str]:
     """``login`` in a real pseudo-terminal, answered up to its client-secret prompt."""
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "ticktick", "login", "--no-browser", "--no-capture", "--timeout", "15"],
+    child = spawn_cli(
+        *("login", "--no-browser", "--no-capture", "--timeout", "15"),
         env={k: v for k, v in env.items() if not k.startswith("TICKTICK_")},
-        cwd=str(tmp_path),
-        timeout=30,
-        encoding="utf-8",
+        cwd=tmp_path,
         codec_errors="replace",
     )
     child.expect_exact("Enter your client_id: ")
@@ -1219,19 +1031,8 @@ def test_a_logged_warning_shows_control_characters_of_a_path_escaped(
     cache = folder / "c"
     cache.write_text("{not json")
     cache.chmod(0o600)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TICKTICK_")}
-    env.pop("ACCESS_TOKEN_DICT", None)
-    env["TICKTICK_CACHE_PATH"] = str(cache)
-    result = subprocess.run(
-        [sys.executable, "-m", "ticktick", command],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        stdin=subprocess.DEVNULL,
-        cwd=tmp_path,
-        env=env,
-        check=False,
-    )
+    env = clean_env(TICKTICK_CACHE_PATH=str(cache))
+    result = run_cli(command, env=env, cwd=tmp_path, timeout=30)
     shown = result.stdout + result.stderr
     for raw in ("\x1b", "\r", "\x07"):
         assert raw not in shown, shown

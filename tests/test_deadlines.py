@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 import requests
 import urllib3
+from helpers import free_port
 from hostile import Connection, Handler, HostileServer
 
 from ticktick import OAuth2, OpenAPI, requests_retry_session
@@ -427,12 +428,6 @@ def test_api_failure_before_sending_says_never_sent(token_fake: FakeTickTick) ->
 # -- 4. the loopback receiver: bounded total time, and room for the real redirect -------
 
 STATE = "state-for-the-real-redirect"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Trickler(threading.Thread):

@@ -16,7 +16,6 @@ import socket
 import stat
 import subprocess
 import sys
-import textwrap
 import time
 import warnings
 from collections.abc import Iterator
@@ -24,8 +23,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import requests
 from conftest import RedisServer, env_without_coverage
+from helpers import (
+    IDENTITY,
+    clean_env,
+    follow_sign_on,
+    free_port,
+    login_argv,
+    read_to_authorize_url,
+    run_cli,
+    run_python,
+    start_cli,
+)
 
 from ticktick import (
     OAuth2,
@@ -43,40 +52,11 @@ NOBODY = 65534
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 needs_root = pytest.mark.skipif(not IS_ROOT, reason="mounts and other owners need root")
 
-SCOPE = "tasks:write tasks:read"
-IDENTITY = TokenIdentity("ticktick.com", "cid", SCOPE)
 DAY = 86400
 
 
 def token(access_token: str = "tok-valid", days: float = 100) -> dict[str, object]:
     return {"access_token": access_token, "expire_time": int(time.time() + days * DAY)}
-
-
-def python(
-    code: str, *args: str, timeout: float = 20, **env: str
-) -> subprocess.CompletedProcess[str]:
-    """Run *code* in a new interpreter; a hang is a failure (TimeoutExpired), not a hang."""
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env={**os.environ, **env},
-    )
-
-
-def cli(*argv: str, timeout: float = 20, **env: str) -> subprocess.CompletedProcess[str]:
-    """``ticktick-auth ARGV`` in a new process, with no terminal."""
-    return subprocess.run(
-        [sys.executable, "-m", "ticktick", *argv],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, **env},
-    )
 
 
 @contextmanager
@@ -121,7 +101,7 @@ def test_fifo_at_the_cache_path_is_refused_at_once(tmp_path: Path) -> None:
     fifo = tmp_path / ".token-oauth"
     os.mkfifo(fifo)
     started = time.monotonic()
-    result = python(
+    result = run_python(
         """
         import sys
         from ticktick import OAuth2, TokenCacheError
@@ -131,13 +111,14 @@ def test_fifo_at_the_cache_path_is_refused_at_once(tmp_path: Path) -> None:
             print("TokenCacheError:", exc)
         """,
         str(fifo),
+        timeout=20,
         CI="1",
     )
     assert "TokenCacheError:" in result.stdout, result.stdout + result.stderr
     assert "named pipe (FIFO)" in result.stdout
     assert str(fifo) in result.stdout
 
-    token_command = cli("token", "--cache-path", str(fifo), CI="1")
+    token_command = run_cli("token", "--cache-path", str(fifo), CI="1", timeout=20)
     assert token_command.returncode == 1
     assert "named pipe (FIFO)" in token_command.stderr
     assert token_command.stdout == ""
@@ -181,7 +162,7 @@ def test_special_file_at_the_lock_sidecar_is_refused(tmp_path: Path, kind: str) 
     else:
         listener.bind(str(lock))
     try:
-        result = python(
+        result = run_python(
             """
             import sys, time
             from ticktick import TokenCacheError
@@ -193,6 +174,7 @@ def test_special_file_at_the_lock_sidecar_is_refused(tmp_path: Path, kind: str) 
                 print("TokenCacheError:", exc)
             """,
             str(path),
+            timeout=20,
         )
     finally:
         listener.close()
@@ -258,7 +240,7 @@ def test_logout_with_a_symlinked_lock_sidecar_keeps_its_target(tmp_path: Path) -
     cache.write_text(json.dumps(token("tok-kept")))
     cache.chmod(0o600)
     (tmp_path / "cache.lock").symlink_to(notes)
-    result = cli("logout", "--cache-path", str(cache))
+    result = run_cli("logout", "--cache-path", str(cache), timeout=20)
     assert notes.read_bytes() == PRECIOUS
     assert result.returncode == 1, result.stdout + result.stderr
     assert "is a symbolic link" in result.stderr
@@ -461,7 +443,7 @@ def test_read_only_folder_corrupt_cache_counts_as_no_token_with_one_warning(
         assert "counts as no token" in warning
         with pytest.raises(ReauthorizationRequired, match="ticktick-auth login"):
             fake.oauth2(cache_path=cache, authorizer=None)
-        status = cli("status", "--cache-path", str(cache), "--env-key=")
+        status = run_cli("status", "--cache-path", str(cache), "--env-key=", timeout=20)
         assert status.returncode == 1, status.stderr
         assert "No token for ticktick.com in cache file" in status.stdout
         assert "Traceback" not in status.stderr
@@ -518,7 +500,7 @@ def signing_on(
 def test_process_without_terminal_says_it_waits_and_for_whom(tmp_path: Path) -> None:
     cache = tmp_path / ".token-oauth"
     with signing_on(cache, 3, IDENTITY, "tok-from-the-other-process") as holder:
-        result = python(
+        result = run_python(
             """
             import sys
             from ticktick import OAuth2
@@ -609,48 +591,19 @@ def test_fresh_token_is_kept_when_the_store_cannot_be_written(
 @needs_root
 @pytest.mark.timeout(60)
 def test_login_without_terminal_prints_the_token_it_could_not_store(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     redirect = f"http://127.0.0.1:{port}/"
     folder = tmp_path / "ro"
     folder.mkdir()
-    env = {k: v for k, v in os.environ.items() if k != "CI"}
-    env["TICKTICK_CLIENT_SECRET"] = "fake-client-secret"
+    env = clean_env(TICKTICK_CLIENT_SECRET="fake-client-secret")
     with FakeTickTick(redirect_uris=[redirect], auto_approve=True) as fake, read_only(folder):
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "ticktick",
-                "login",
-                "--client-id",
-                fake.client_id,
-                "--redirect-uri",
-                redirect,
-                "--host",
-                fake.url,
-                "--cache-path",
-                str(folder / ".token-oauth"),
-                "--no-browser",
-                "--timeout",
-                "30",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
+        cache = str(folder / ".token-oauth")
+        proc = start_cli(*login_argv(fake, redirect, "--cache-path", cache, timeout=30), env=env)
         assert proc.stderr is not None
-        seen = []
-        for line in proc.stderr:
-            seen.append(line)
-            if line.strip().startswith(f"{fake.url}/oauth/authorize?"):
-                break
-        else:
-            pytest.fail("no authorize URL: " + "".join(seen))
-        # The person's browser: TickTick (auto-approving) sends it to the loopback receiver.
-        hop = requests.get(line.strip(), allow_redirects=False, timeout=5)
-        assert requests.get(hop.headers["Location"], timeout=5).status_code == 200
+        seen: list[str] = []
+        url = read_to_authorize_url(proc.stderr, fake, seen)
+        assert url is not None, "no authorize URL: " + "".join(seen)
+        assert follow_sign_on(url).status_code == 200
         out, err = proc.communicate(timeout=30)
         (issued,) = fake.issued
     assert proc.returncode == 0, "".join(seen) + err
@@ -659,12 +612,6 @@ def test_login_without_terminal_prints_the_token_it_could_not_store(tmp_path: Pa
     assert "could not be stored" in err
     assert issued not in err
     assert not (folder / ".token-oauth").exists()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.mark.timeout(60)

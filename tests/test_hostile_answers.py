@@ -31,7 +31,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from hostile import Connection, HostileServer
+from helpers import ApiFor
+from hostile import Connection, HostileServer, answering
 
 from ticktick import (
     ApiError,
@@ -44,44 +45,9 @@ from ticktick import (
 )
 from ticktick._redaction import EXCERPT_SCAN, SPELLING_GROWTH, excerpt
 
-ENV_KEY = "HOSTILE_ANSWERS_TOKEN"
 TIMEOUT = (3.0, 3.0)
 SLACK = 5.0  # a loaded CI machine; the old code took 9 to 24 s on these answers
-
-
-def answering(
-    status: int, body: bytes, content_type: str = "text/html"
-) -> Callable[[Connection], None]:
-    """A server giving one answer to every request."""
-
-    def handler(conn: Connection) -> None:
-        while True:
-            conn.read_request()
-            conn.respond(status, body, {"Content-Type": content_type})
-
-    return handler
-
-
-@pytest.fixture
-def api_for(monkeypatch: pytest.MonkeyPatch) -> Callable[[HostileServer], OpenAPI]:
-    token = {"access_token": "hostile-answers-token", "expire_time": int(time.time()) + 40 * 86400}
-    monkeypatch.setenv(ENV_KEY, json.dumps(token))
-
-    def make(server: HostileServer) -> OpenAPI:
-        oauth = OAuth2(
-            "client-id",
-            "client-secret",
-            "http://127.0.0.1:8080/",
-            env_key=ENV_KEY,
-            cache_path=None,
-            host=server.url,
-            interactive=False,
-            resolve=False,
-            timeout=TIMEOUT,
-        )
-        return OpenAPI(oauth)
-
-    return make
+HTML = {"Content-Type": "text/html"}
 
 
 def token_client(server: HostileServer) -> OAuth2:
@@ -102,7 +68,7 @@ def token_client(server: HostileServer) -> OAuth2:
 
 @pytest.mark.timeout(60)
 def test_a_token_error_of_unclosed_script_tags_ends_within_the_timeout() -> None:
-    server = HostileServer(answering(400, b"<script" * 30_000))  # 210 KB, under 1 MiB
+    server = HostileServer(answering(400, b"<script" * 30_000, HTML))  # 210 KB, under 1 MiB
     with server:
         started = time.monotonic()
         with pytest.raises(TickTickError):
@@ -113,13 +79,13 @@ def test_a_token_error_of_unclosed_script_tags_ends_within_the_timeout() -> None
 
 @pytest.mark.timeout(60)
 def test_an_api_error_of_bare_angle_brackets_ends_within_the_timeout(
-    api_for: Callable[[HostileServer], OpenAPI],
+    api_for: ApiFor,
 ) -> None:
-    server = HostileServer(answering(404, b"<" * 300_000))  # 300 KB, under 16 MiB
+    server = HostileServer(answering(404, b"<" * 300_000, HTML))  # 300 KB, under 16 MiB
     with server:
         started = time.monotonic()
         with pytest.raises(NotFound):
-            api_for(server).get_project("p1")
+            api_for(server, resolve=False, timeout=TIMEOUT).get_project("p1")
         elapsed = time.monotonic() - started
     assert elapsed < TIMEOUT[1] + SLACK, f"the API call took {elapsed:.1f} s"
 
@@ -168,14 +134,14 @@ def test_a_secret_at_the_end_of_the_part_read_never_shows_in_part(before: int) -
 
 @pytest.mark.timeout(60)
 def test_a_punycode_answer_ends_within_the_timeout_as_an_api_error(
-    api_for: Callable[[HostileServer], OpenAPI],
+    api_for: ApiFor,
 ) -> None:
     content_type = "application/json; charset=punycode"
-    server = HostileServer(answering(200, b"-" + b"b" * 800_000, content_type))
+    server = HostileServer(answering(200, b"-" + b"b" * 800_000, {"Content-Type": content_type}))
     with server:
         started = time.monotonic()
         with pytest.raises(ApiError) as caught:
-            api_for(server).list_projects()
+            api_for(server, resolve=False, timeout=TIMEOUT).list_projects()
         elapsed = time.monotonic() - started
     assert elapsed < TIMEOUT[1] + SLACK, f"the API call took {elapsed:.1f} s"
     assert "charset" in str(caught.value)
@@ -183,13 +149,13 @@ def test_a_punycode_answer_ends_within_the_timeout_as_an_api_error(
 
 @pytest.mark.timeout(60)
 def test_a_punycode_error_answer_keeps_its_type(
-    api_for: Callable[[HostileServer], OpenAPI],
+    api_for: ApiFor,
 ) -> None:
     content_type = "application/json; charset=punycode"
     body = b'{"errorCode": "task_not_found"}' + b"b" * 800_000
-    server = HostileServer(answering(404, body, content_type))
+    server = HostileServer(answering(404, body, {"Content-Type": content_type}))
     with server, pytest.raises(NotFound) as caught:
-        api_for(server).get_task("p1", "t1")
+        api_for(server, resolve=False, timeout=TIMEOUT).get_task("p1", "t1")
     assert "task_not_found" in str(caught.value)
 
 
@@ -209,13 +175,13 @@ def test_a_punycode_error_answer_keeps_its_type(
     ],
 )
 def test_an_answer_in_an_ordinary_charset_is_read(
-    charset: str, encoding: str, api_for: Callable[[HostileServer], OpenAPI]
+    charset: str, encoding: str, api_for: ApiFor
 ) -> None:
     projects = [{"id": "p1", "name": "Cafe" if encoding == "ascii" else "Caf\u00e9"}]
     body = json.dumps(projects, ensure_ascii=False).encode(encoding)
     content_type = f"application/json; charset={charset}"
-    with HostileServer(answering(200, body, content_type)) as server:
-        assert api_for(server).list_projects() == projects
+    with HostileServer(answering(200, body, {"Content-Type": content_type})) as server:
+        assert api_for(server, resolve=False, timeout=TIMEOUT).list_projects() == projects
 
 
 # -- JSON too deep to read ----------------------------------------------------------
@@ -223,13 +189,11 @@ def test_an_answer_in_an_ordinary_charset_is_read(
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("opener", [b"[", b'{"a":'])
-def test_json_nested_too_deeply_is_an_api_error(
-    opener: bytes, api_for: Callable[[HostileServer], OpenAPI]
-) -> None:
+def test_json_nested_too_deeply_is_an_api_error(opener: bytes, api_for: ApiFor) -> None:
     body = opener * 200_000
-    server = HostileServer(answering(200, body, "application/json"))
+    server = HostileServer(answering(200, body, {"Content-Type": "application/json"}))
     with server, pytest.raises(ApiError) as caught:
-        api_for(server).list_projects()
+        api_for(server, resolve=False, timeout=TIMEOUT).list_projects()
     assert caught.value.status == 200
     assert "too deeply" in str(caught.value)
 
@@ -267,15 +231,15 @@ def test_the_token_request_skips_interim_answers(interim: bytes) -> None:
 
 @pytest.mark.timeout(60)
 def test_an_api_call_skips_an_early_hints_answer(
-    api_for: Callable[[HostileServer], OpenAPI],
+    api_for: ApiFor,
 ) -> None:
     with HostileServer(interim_then(EARLY_HINTS, b"[]")) as server:
-        assert api_for(server).list_projects() == []
+        assert api_for(server, resolve=False, timeout=TIMEOUT).list_projects() == []
 
 
 @pytest.mark.timeout(60)
 def test_an_early_hints_answer_never_shifts_the_next_answer_on_a_kept_alive_connection(
-    api_for: Callable[[HostileServer], OpenAPI],
+    api_for: ApiFor,
 ) -> None:
     def handler(conn: Connection) -> None:
         first = True
@@ -289,7 +253,7 @@ def test_an_early_hints_answer_never_shifts_the_next_answer_on_a_kept_alive_conn
             conn.respond(200, body, headers)
 
     with HostileServer(handler) as server:
-        api = api_for(server)
+        api = api_for(server, resolve=False, timeout=TIMEOUT)
         assert api.get_project("A")["id"] == "A"
         assert api.get_project("B")["id"] == "B"
         assert server.connections == 1
@@ -297,7 +261,7 @@ def test_an_early_hints_answer_never_shifts_the_next_answer_on_a_kept_alive_conn
 
 @pytest.mark.timeout(60)
 def test_early_hints_forever_end_within_the_read_timeout(
-    api_for: Callable[[HostileServer], OpenAPI],
+    api_for: ApiFor,
 ) -> None:
     def handler(conn: Connection) -> None:
         conn.read_request()
@@ -306,7 +270,7 @@ def test_early_hints_forever_end_within_the_read_timeout(
     with HostileServer(handler) as server:
         started = time.monotonic()
         with pytest.raises(TransportError):  # a POST: not retried, so one deadline in all
-            api_for(server).create_task("p1", "title")
+            api_for(server, resolve=False, timeout=TIMEOUT).create_task("p1", "title")
         elapsed = time.monotonic() - started
     assert elapsed < TIMEOUT[1] + SLACK, f"the API call took {elapsed:.1f} s"
 

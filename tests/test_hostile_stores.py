@@ -16,19 +16,16 @@ The fake Redis is a raw-socket server (tests/hostile.py) speaking just enough RE
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from helpers import IDENTITY, run_cli
 from hostile import Connection, HostileServer
 
 from ticktick.errors import TokenCacheError
-from ticktick.stores import TokenIdentity
 
-IDENTITY = TokenIdentity("ticktick.com", "cid", "tasks:read tasks:write")
 HELLO_RESP3 = b"%2\r\n$6\r\nserver\r\n$5\r\nredis\r\n$5\r\nproto\r\n:3\r\n"
 TIMEOUT = 2.0
 SLACK = 5.0  # a loaded CI machine; the old code was held for as long as the server liked
@@ -149,14 +146,10 @@ def test_an_odd_handshake_reply_is_a_token_cache_error(hello: bytes, password: s
 def test_the_cli_shows_an_odd_redis_as_one_line(tmp_path: Path) -> None:
     url_of = "redis://127.0.0.1:{}/0".format  # no password: redis-py's AttributeError path
     with HostileServer(fake_redis(lambda conn: conn.send(b"+OK\r\n"), no_token)) as server:
-        result = subprocess.run(
-            [
-                *(sys.executable, "-m", "ticktick", "token", "--store", "redis"),
-                *("--redis-url", url_of(server.port), "--client-id", "cid", "--env-key="),
-            ],
+        result = run_cli(
+            *("token", "--store", "redis"),
+            *("--redis-url", url_of(server.port), "--client-id", "cid", "--env-key="),
             cwd=tmp_path,
-            capture_output=True,
-            text=True,
             timeout=30,
         )
     assert result.returncode == 1
@@ -208,15 +201,10 @@ def test_a_damaged_keyring_file_is_a_token_cache_error(
 @pytest.mark.timeout(60)
 def test_cli_status_with_a_damaged_keyring_file_is_a_one_line_error(tmp_path: Path) -> None:
     env = {**os.environ, **damaged_keyring(tmp_path)}
-    result = subprocess.run(
-        [
-            *(sys.executable, "-m", "ticktick", "status", "--store", "keyring"),
-            *("--client-id", "cid", "--env-key="),
-        ],
+    result = run_cli(
+        *("status", "--store", "keyring", "--client-id", "cid", "--env-key="),
         env=env,
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
         timeout=30,
     )
     assert result.returncode == 1

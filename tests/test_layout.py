@@ -15,6 +15,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "ticktick"
 
+
 # Imports that break the rule today and are being fixed on branch redaction; the lead
 # empties this list after merging it. (module that imports, module it imports from, name)
 def module_name(path: Path, root: Path) -> str:

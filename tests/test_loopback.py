@@ -12,26 +12,12 @@ import time
 
 import pytest
 import requests
+from helpers import assert_port_free, free_port
 
 from ticktick import AuthorizationTimeout, LoopbackPortInUse, StateMismatch
 from ticktick.signon.loopback import LoopbackReceiver, RedirectResult, loopback_address
 
 STATE = "the-right-state"
-
-
-def free_port(family: socket.AddressFamily = socket.AF_INET, host: str = "127.0.0.1") -> int:
-    with socket.socket(family) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
-
-
-def assert_port_free(
-    port: int, family: socket.AddressFamily = socket.AF_INET, host: str = "127.0.0.1"
-) -> None:
-    with socket.socket(family) as again:
-        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        again.bind((host, port))
-        again.listen()
 
 
 @pytest.mark.parametrize(

@@ -11,16 +11,11 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+from helpers import free_port
 
 from ticktick.signon.loopback import LoopbackReceiver
 
 STATE = "the-real-state"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def send_raw(port: int, data: bytes, *, read: bool = True) -> bytes:

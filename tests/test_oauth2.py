@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import requests
+from helpers import token_dict, write_cache
 
 from ticktick import (
     DIDA365,
@@ -30,33 +31,6 @@ from ticktick import (
     TransportError,
 )
 from ticktick.testing import FakeTickTick
-
-FUTURE = int(time.time()) + 100 * 86400
-
-
-def token_dict(access_token: str = "env-token-1234", expire_time: int = FUTURE) -> dict[str, Any]:
-    return {
-        "access_token": access_token,
-        "token_type": "bearer",
-        "expires_in": 15551999,
-        "scope": "tasks:read tasks:write",
-        "expire_time": expire_time,
-        "readable_expire_time": time.asctime(time.localtime(expire_time)),
-    }
-
-
-def write_cache(fake: FakeTickTick, path: Path, token: dict[str, Any]) -> None:
-    data = {
-        **token,
-        "issued_for": {
-            "host": fake.url,
-            "client_id": fake.client_id,
-            "scope": "tasks:read tasks:write",
-        },
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data))
-    path.chmod(0o600)
 
 
 def all_secrets(fake: FakeTickTick) -> list[str]:
@@ -103,16 +77,17 @@ def test_memory_is_used_first(fake: FakeTickTick, cache_path: Path) -> None:
     oauth = fake.oauth2(cache_path=cache_path)
     token = oauth.get_access_token()
     cache_path.unlink()
-    os.environ["ACCESS_TOKEN_DICT"] = json.dumps(token_dict("from-env"))
+    os.environ["ACCESS_TOKEN_DICT"] = json.dumps(token_dict("from-env", readable=True))
     assert oauth.get_access_token(check_env="ACCESS_TOKEN_DICT") == token
 
 
 def test_env_comes_before_cache_and_is_never_cached(
     fake: FakeTickTick, cache_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write_cache(fake, cache_path, token_dict("cached-token"))
+    write_cache(cache_path, token_dict("cached-token", readable=True), fake.url, fake.client_id)
     cached_bytes = cache_path.read_bytes()
-    monkeypatch.setenv("ACCESS_TOKEN_DICT", repr(token_dict("env-token")))  # a Python literal
+    literal = repr(token_dict("env-token", readable=True))  # a Python literal
+    monkeypatch.setenv("ACCESS_TOKEN_DICT", literal)
     oauth = fake.oauth2(cache_path=cache_path, env_key="ACCESS_TOKEN_DICT")
     assert oauth.get_access_token() == "env-token"
     assert oauth.token_source == "env:ACCESS_TOKEN_DICT"
@@ -123,7 +98,7 @@ def test_env_comes_before_cache_and_is_never_cached(
 def test_env_token_with_no_cache_file_is_not_written(
     fake: FakeTickTick, cache_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ACCESS_TOKEN_DICT", json.dumps(token_dict("env-token")))
+    monkeypatch.setenv("ACCESS_TOKEN_DICT", json.dumps(token_dict("env-token", readable=True)))
     fake.oauth2(cache_path=cache_path, env_key="ACCESS_TOKEN_DICT").get_access_token()
     assert not cache_path.exists()
 
@@ -134,7 +109,7 @@ def test_unset_or_empty_env_falls_through_to_cache(
 ) -> None:
     if value is not None:
         monkeypatch.setenv("ACCESS_TOKEN_DICT", value)
-    write_cache(fake, cache_path, token_dict("cached-token"))
+    write_cache(cache_path, token_dict("cached-token", readable=True), fake.url, fake.client_id)
     oauth = fake.oauth2(cache_path=cache_path, env_key="ACCESS_TOKEN_DICT")
     assert oauth.get_access_token() == "cached-token"
 
@@ -162,7 +137,7 @@ def test_malformed_env_is_a_format_error_naming_the_variable(
     problem: str,
 ) -> None:
     monkeypatch.setenv("ACCESS_TOKEN_DICT", value)
-    write_cache(fake, cache_path, token_dict("cached-token"))
+    write_cache(cache_path, token_dict("cached-token", readable=True), fake.url, fake.client_id)
     with pytest.raises(TokenFormatError) as caught:
         fake.oauth2(cache_path=cache_path, env_key="ACCESS_TOKEN_DICT")
     message = str(caught.value)
@@ -177,25 +152,32 @@ def test_expired_memory_token_falls_through_to_the_cache(
     fake: FakeTickTick, cache_path: Path
 ) -> None:
     oauth = fake.oauth2(cache_path=cache_path, resolve=False)
-    oauth.access_token_info = token_dict("stale", expire_time=int(time.time()) - 10)
-    write_cache(fake, cache_path, token_dict("renewed-by-another-process"))
+    oauth.access_token_info = token_dict("stale", expire_time=int(time.time()) - 10, readable=True)
+    write_cache(
+        cache_path,
+        token_dict("renewed-by-another-process", readable=True),
+        fake.url,
+        fake.client_id,
+    )
     assert oauth.get_access_token() == "renewed-by-another-process"
     assert fake.token_requests == 0
 
 
 def test_token_inside_the_margin_counts_as_expired(fake: FakeTickTick, cache_path: Path) -> None:
-    write_cache(fake, cache_path, token_dict("nearly", expire_time=int(time.time()) + 30))
+    nearly = token_dict("nearly", expire_time=int(time.time()) + 30, readable=True)
+    write_cache(cache_path, nearly, fake.url, fake.client_id)
     oauth = fake.oauth2(cache_path=cache_path)
     assert oauth.get_access_token() != "nearly"
     assert fake.token_requests == 1
-    write_cache(fake, cache_path, token_dict("nearly", expire_time=int(time.time()) + 30))
+    nearly = token_dict("nearly", expire_time=int(time.time()) + 30, readable=True)
+    write_cache(cache_path, nearly, fake.url, fake.client_id)
     with pytest.warns(TokenExpiryWarning):
         relaxed = fake.oauth2(cache_path=cache_path, expiry_margin=10)
     assert relaxed.get_access_token() == "nearly"
 
 
 def test_check_cache_false_skips_the_cache(fake: FakeTickTick, cache_path: Path) -> None:
-    write_cache(fake, cache_path, token_dict("cached-token"))
+    write_cache(cache_path, token_dict("cached-token", readable=True), fake.url, fake.client_id)
     oauth = fake.oauth2(cache_path=cache_path, check_cache=False)
     assert oauth.get_access_token() != "cached-token"
     assert fake.token_requests == 1
@@ -238,7 +220,8 @@ def test_cache_path_none_keeps_the_token_in_memory(fake: FakeTickTick, tmp_path:
 def test_expired_cache_without_terminal_raises_at_once(
     fake: FakeTickTick, cache_path: Path
 ) -> None:
-    write_cache(fake, cache_path, token_dict("old", expire_time=int(time.time()) - 5))
+    old = token_dict("old", expire_time=int(time.time()) - 5, readable=True)
+    write_cache(cache_path, old, fake.url, fake.client_id)
     with pytest.raises(ReauthorizationRequired) as caught:
         fake.oauth2(cache_path=cache_path, authorizer=None)
     message = str(caught.value)
@@ -253,7 +236,10 @@ def test_expired_cache_without_terminal_raises_at_once(
 def test_expired_env_token_without_terminal_names_the_variable(
     fake: FakeTickTick, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ACCESS_TOKEN_DICT", repr(token_dict(expire_time=1637192935)))
+    monkeypatch.setenv(
+        "ACCESS_TOKEN_DICT",
+        repr(token_dict("env-token-1234", expire_time=1637192935, readable=True)),
+    )
     with pytest.raises(ReauthorizationRequired, match="ACCESS_TOKEN_DICT") as caught:
         fake.oauth2(cache_path=None, env_key="ACCESS_TOKEN_DICT", authorizer=None)
     assert "2021" in str(caught.value)
@@ -518,9 +504,9 @@ def test_ticktick_py_constructor_positional_arguments(fake: FakeTickTick, tmp_pa
 def test_validate_token(fake: FakeTickTick) -> None:
     oauth = fake.oauth2(cache_path=None, resolve=False)
     assert oauth.validate_token(None) is None
-    fresh = token_dict("fresh")
+    fresh = token_dict("fresh", readable=True)
     assert oauth.validate_token(fresh) == fresh
-    renewed = oauth.validate_token(token_dict("old", expire_time=1))
+    renewed = oauth.validate_token(token_dict("old", expire_time=1, readable=True))
     assert renewed is not None
     assert renewed["access_token"] in fake.issued
     with pytest.raises(TokenFormatError):
@@ -536,7 +522,7 @@ def test_is_token_expired_keeps_ticktick_py_meaning() -> None:
 
 def test_access_token_info_setter(fake: FakeTickTick) -> None:
     oauth = fake.oauth2(cache_path=None, resolve=False)
-    oauth.access_token_info = token_dict("set-by-hand")
+    oauth.access_token_info = token_dict("set-by-hand", readable=True)
     assert oauth.get_access_token() == "set-by-hand"
     with pytest.raises(TokenFormatError):
         oauth.access_token_info = {"access_token": None}
@@ -592,7 +578,8 @@ def test_near_expiry_warns_once(
     caplog: pytest.LogCaptureFixture,
     recwarn: pytest.WarningsRecorder,
 ) -> None:
-    write_cache(fake, cache_path, token_dict("soon", expire_time=int(time.time()) + 5 * 86400))
+    soon = token_dict("soon", expire_time=int(time.time()) + 5 * 86400, readable=True)
+    write_cache(cache_path, soon, fake.url, fake.client_id)
     oauth = fake.oauth2(cache_path=cache_path, resolve=False)
     assert oauth.get_access_token() == "soon"
     oauth.forget_token()
@@ -608,7 +595,8 @@ def test_near_expiry_warns_once(
 def test_near_expiry_threshold_is_configurable(
     fake: FakeTickTick, cache_path: Path, recwarn: pytest.WarningsRecorder
 ) -> None:
-    write_cache(fake, cache_path, token_dict("soon", expire_time=int(time.time()) + 5 * 86400))
+    soon = token_dict("soon", expire_time=int(time.time()) + 5 * 86400, readable=True)
+    write_cache(cache_path, soon, fake.url, fake.client_id)
     fake.oauth2(cache_path=cache_path, expiry_warning_days=3).get_access_token()
     assert not [w for w in recwarn if issubclass(w.category, TokenExpiryWarning)]
 
@@ -616,7 +604,7 @@ def test_near_expiry_threshold_is_configurable(
 def test_near_expiry_of_an_env_token_says_to_update_the_variable(
     fake: FakeTickTick, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    soon = token_dict("soon", expire_time=int(time.time()) + 86400)
+    soon = token_dict("soon", expire_time=int(time.time()) + 86400, readable=True)
     monkeypatch.setenv("ACCESS_TOKEN_DICT", repr(soon))
     with pytest.warns(TokenExpiryWarning, match="set ACCESS_TOKEN_DICT to the value it prints"):
         fake.oauth2(cache_path=None, env_key="ACCESS_TOKEN_DICT")

@@ -5,11 +5,10 @@ What `import ticktick` loads is in the import budget, tests/test_import_budget.p
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import run_python
 
 import ticktick
 
@@ -42,9 +41,8 @@ def test_ticktick_py_module_paths_keep_importing() -> None:
         "session = requests_retry_session()\n"
         "print(light, CacheHandler is FileStore, type(session).__name__)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
-    )
+    result = run_python(probe)
+    assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True", "Session"]
     with pytest.raises(ImportError, match="cannot import name 'nope'"):
         from ticktick.oauth2 import nope  # noqa: F401

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import shlex
-import subprocess
 import sys
 import time
 import warnings
@@ -21,6 +19,15 @@ from typing import Any
 
 import pexpect
 import pytest
+from helpers import (
+    clean_env,
+    free_port,
+    run_cli,
+    spawn_cli,
+    token_command_imports,
+    token_dict,
+    write_cache,
+)
 
 from ticktick import OAuth2, OpenAPI
 from ticktick.endpoints import DIDA365, TICKTICK, resolve_host
@@ -37,64 +44,20 @@ VALID = NOW + 100 * 86400
 EXPIRED = NOW - 10
 
 
-def token_dict(access_token: str, expire_time: int) -> dict[str, Any]:
-    return {
-        "access_token": access_token,
-        "token_type": "bearer",
-        "expires_in": 15551999,
-        "scope": "tasks:read tasks:write",
-        "expire_time": expire_time,
-    }
-
-
-def write_cache(
-    path: Path, token: dict[str, Any], host: str = "ticktick.com", client_id: str = "cid"
-) -> None:
-    issued_for = {"host": host, "client_id": client_id, "scope": "tasks:read tasks:write"}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({**token, "issued_for": issued_for}))
-    path.chmod(0o600)
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The test's environment without any TICKTICK_* or token variable, plus *extra*."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("TICKTICK_") and key not in ("ACCESS_TOKEN_DICT", "CI")
-    }
-    env.update(extra)
-    return env
-
-
-def cli(*argv: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    """``ticktick-auth ARGV`` in a subprocess with no standard input."""
-    return subprocess.run(
-        [sys.executable, "-m", "ticktick", *argv],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=60,
-        check=False,
-    )
-
-
 # -- 1. the CLI resolves exactly as OAuth2 does -------------------------------------------
 
 
 def test_cli_expired_variable_falls_through_to_the_valid_cache(tmp_path: Path) -> None:
     write_cache(tmp_path / ".token-oauth", token_dict("tok-cached", VALID))
     env = clean_env(ACCESS_TOKEN_DICT=repr(token_dict("tok-old-env", EXPIRED)))
-    token = cli("token", env=env, cwd=tmp_path)
+    token = run_cli("token", env=env, cwd=tmp_path)
     assert (token.returncode, token.stdout) == (0, "tok-cached\n"), token.stderr
-    status = cli("status", env=env, cwd=tmp_path)
+    status = run_cli("status", env=env, cwd=tmp_path)
     assert status.returncode == 0, status.stdout
     assert "source:   cache file .token-oauth" in status.stdout
     assert "skipped:  environment variable ACCESS_TOKEN_DICT (expired on" in status.stdout
     assert "status:   valid" in status.stdout
-    export = cli("export", "--format", "json", env=env, cwd=tmp_path)
+    export = run_cli("export", "--format", "json", env=env, cwd=tmp_path)
     assert export.returncode == 0, export.stderr
     assert json.loads(export.stdout)["access_token"] == "tok-cached"
 
@@ -138,7 +101,7 @@ def test_library_and_cli_find_the_same_token(
         ).get_access_token()
     except ReauthorizationRequired:
         library = None
-    result = cli("token", "--client-id", "cid", env=env, cwd=tmp_path)
+    result = run_cli("token", "--client-id", "cid", env=env, cwd=tmp_path)
     command = result.stdout.strip() if result.returncode == 0 else None
     assert command == library, result.stderr
     if library is None:
@@ -148,25 +111,8 @@ def test_library_and_cli_find_the_same_token(
 
 def test_token_stays_off_requests_and_argparse(tmp_path: Path) -> None:
     write_cache(tmp_path / ".token-oauth", token_dict("tok-fast", VALID))
-    probe = (
-        "import sys, runpy\n"
-        "sys.argv = ['ticktick-auth', 'token']\n"
-        "try:\n"
-        "    runpy.run_module('ticktick', run_name='__main__')\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "print(sorted({'requests', 'argparse', 'urllib3'} & set(sys.modules)), file=sys.stderr)\n"
-    )
     env = clean_env(ACCESS_TOKEN_DICT=repr(token_dict("tok-old-env", EXPIRED)))
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-        env=env,
-        check=False,
-    )
+    result = token_command_imports(["requests", "argparse", "urllib3"], cwd=tmp_path, env=env)
     assert result.stdout == "tok-fast\n"
     assert result.stderr.strip() == "[]"
 
@@ -192,9 +138,9 @@ def test_a_regions_url_is_that_region(tmp_path: Path, host: str, region: Any) ->
     oauth = OAuth2("cid", "s", "http://127.0.0.1:8080/", host=host, interactive=False)
     assert oauth.endpoints is region
     assert oauth.get_access_token() == "tok-region"  # the region's own cached token
-    result = cli("token", "--host", host, env=clean_env(), cwd=tmp_path)
+    result = run_cli("token", "--host", host, env=clean_env(), cwd=tmp_path)
     assert (result.returncode, result.stdout) == (0, "tok-region\n"), result.stderr
-    result = cli("token", env=clean_env(TICKTICK_HOST=host), cwd=tmp_path)
+    result = run_cli("token", env=clean_env(TICKTICK_HOST=host), cwd=tmp_path)
     assert (result.returncode, result.stdout) == (0, "tok-region\n"), result.stderr
 
 
@@ -216,18 +162,10 @@ def test_other_urls_on_a_regions_domain_are_refused(host: str) -> None:
 # -- 4. advice that works: run every printed command ---------------------------------------
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def signon() -> Any:
     """A fake TickTick that approves at once, for a loopback redirect URI."""
-    redirect = f"http://127.0.0.1:{_free_port()}/"
+    redirect = f"http://127.0.0.1:{free_port()}/"
     with FakeTickTick(redirect_uris=[redirect], auto_approve=True) as fake:
         yield fake
 
@@ -258,14 +196,7 @@ def run_printed(command: str, fake: FakeTickTick, cwd: Path) -> str:
     argv = shlex.split(command)
     assert argv[0] == "ticktick-auth"
     transcript = io.StringIO()
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "ticktick", *argv[1:]],
-        env=_browser(cwd),
-        cwd=str(cwd),
-        timeout=30,
-        encoding="utf-8",
-    )
+    child = spawn_cli(*argv[1:], env=_browser(cwd), cwd=cwd)
     child.logfile_read = transcript
     answers = {
         "Enter your client_secret: ": fake.client_secret,
@@ -344,7 +275,7 @@ def test_advice_with_a_cache_file_and_a_variable_leads_to_both(
     assert OpenAPI(oauth).list_projects() == []
 
     argv = shlex.split(export)
-    exported = cli(*argv[1:], env=clean_env(CI_TOKEN="stale"), cwd=elsewhere)
+    exported = run_cli(*argv[1:], env=clean_env(CI_TOKEN="stale"), cwd=elsewhere)
     assert exported.returncode == 0, exported.stderr
     (app / "state" / "token").unlink()  # CI: only the variable
     monkeypatch.setenv("CI_TOKEN", exported.stdout)
@@ -379,7 +310,9 @@ def test_advice_is_not_redirected_by_ticktick_variables_where_it_is_run(
     login, export = _quoted_commands(oauth.renewal_advice())
     assert "--host ticktick.com" in login
     argv = shlex.split(export)
-    result = cli(*argv[1:], "--format", "json", env=clean_env(**{variable: value}), cwd=tmp_path)
+    result = run_cli(
+        *argv[1:], "--format", "json", env=clean_env(**{variable: value}), cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["access_token"] == "tok-abcdef-123456"
 
@@ -421,7 +354,7 @@ def test_expiry_warning_and_unauthorized_advice_lead_to_a_working_token(
         OpenAPI(ci).list_projects()
     login, export = _quoted_commands(str(refused.value))
     run_printed(login, signon, tmp_path)
-    exported = cli(
+    exported = run_cli(
         *shlex.split(export)[1:], env=clean_env(CI_TOKEN=cache.read_text()), cwd=tmp_path
     )
     assert exported.returncode == 0, exported.stderr

@@ -18,12 +18,12 @@ import base64
 import html
 import json
 import logging
-import time
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote, quote_plus, unquote
 
 import pytest
+from helpers import FUTURE, clean_env, spawn_cli
 from hostile import Connection, HostileServer
 from leak_audit import spellings
 
@@ -52,6 +52,32 @@ def echoes(values: list[str]) -> str:
             base64.urlsafe_b64encode(value.encode()).decode().rstrip("="),
         ]
     return " | ".join(found)
+
+
+def sign_on(host: str, client_secret: str = CLIENT_SECRET) -> OAuth2:
+    """OAuth2 signing on at *host* as it is made, the person pasting :data:`CODE`."""
+    return OAuth2(
+        CLIENT_ID,
+        client_secret,
+        REDIRECT_URI,
+        cache_path=None,
+        host=host,
+        authorizer=lambda request: CODE,
+    )
+
+
+def api_at(url: str) -> OpenAPI:
+    """An Open API client of *url*, its token read from HOSTILE_TOKEN_DICT."""
+    oauth = OAuth2(
+        CLIENT_ID,
+        CLIENT_SECRET,
+        REDIRECT_URI,
+        env_key="HOSTILE_TOKEN_DICT",
+        cache_path=None,
+        host=url,
+        interactive=False,
+    )
+    return OpenAPI(oauth)
 
 
 def secret_values() -> set[str]:
@@ -127,14 +153,7 @@ def test_token_endpoint_echoing_secrets_leaks_nothing(
 ) -> None:
     server = HostileServer(echoing_token_endpoint(status, kind))
     with server, pytest.raises(TickTickError) as caught:
-        OAuth2(
-            CLIENT_ID,
-            CLIENT_SECRET,
-            REDIRECT_URI,
-            cache_path=None,
-            host=server.url,
-            authorizer=lambda request: CODE,
-        )
+        sign_on(server.url)
     assert server.requests, "the token request was sent"
     failure = caught.value
     texts = [str(failure), repr(failure.args)]
@@ -157,14 +176,7 @@ def test_the_error_code_is_redacted_but_kept_readable() -> None:
         conn.respond(400, json.dumps(body).encode(), {"Content-Type": "application/json"})
 
     with HostileServer(handler) as server, pytest.raises(TickTickError) as caught:
-        OAuth2(
-            CLIENT_ID,
-            CLIENT_SECRET,
-            REDIRECT_URI,
-            cache_path=None,
-            host=server.url,
-            authorizer=lambda request: CODE,
-        )
+        sign_on(server.url)
     message = str(caught.value)
     assert CODE not in message
     assert "invalid_grant:<redacted>" in message
@@ -189,14 +201,7 @@ def test_every_field_is_redacted_whatever_the_error_field_holds(error: object) -
         conn.respond(400, json.dumps(body).encode(), {"Content-Type": "application/json"})
 
     with HostileServer(handler) as server, pytest.raises(TickTickError) as caught:
-        OAuth2(
-            CLIENT_ID,
-            CLIENT_SECRET,
-            REDIRECT_URI,
-            cache_path=None,
-            host=server.url,
-            authorizer=lambda request: CODE,
-        )
+        sign_on(server.url)
     failure = caught.value
     texts = [str(failure), repr(failure.args)] + [str(v) for v in vars(failure).values()]
     for text in texts:
@@ -259,14 +264,7 @@ def test_a_secret_echoed_escaped_is_redacted_in_its_decoded_form(
         conn.respond(401, json.dumps(body).encode(), {"Content-Type": "application/json"})
 
     with HostileServer(handler) as server, pytest.raises(TickTickError) as caught:
-        OAuth2(
-            CLIENT_ID,
-            secret,
-            REDIRECT_URI,
-            cache_path=None,
-            host=server.url,
-            authorizer=lambda request: CODE,
-        )
+        sign_on(server.url, secret)
     texts = [str(caught.value), str(getattr(caught.value, "error_description", ""))]
     for text in texts:
         for decoded in (text, unquote(text), html.unescape(text)):
@@ -320,20 +318,12 @@ def echoing_api(status: int, kind: str) -> Callable[[Connection], None]:
 def test_open_api_echoing_the_token_leaks_nothing(
     status: int, kind: str, monkeypatch: pytest.MonkeyPatch, all_logs: pytest.LogCaptureFixture
 ) -> None:
-    token = {"access_token": TOKEN, "expire_time": future()}
+    token = {"access_token": TOKEN, "expire_time": FUTURE}
     monkeypatch.setenv("HOSTILE_TOKEN_DICT", json.dumps(token))
     with HostileServer(echoing_api(status, kind)) as server:
-        oauth = OAuth2(
-            CLIENT_ID,
-            CLIENT_SECRET,
-            REDIRECT_URI,
-            env_key="HOSTILE_TOKEN_DICT",
-            cache_path=None,
-            host=server.url,
-            interactive=False,
-        )
+        api = api_at(server.url)
         with pytest.raises(TickTickError) as caught:
-            OpenAPI(oauth).create_task("inbox", "title")
+            api.create_task("inbox", "title")
     failure = caught.value
     texts = [str(failure), str(getattr(failure, "body_excerpt", ""))]
     texts += [record.getMessage() for record in all_logs.records]
@@ -364,10 +354,6 @@ def assert_hidden(failure: BaseException, value: str) -> None:
     assert value not in text
 
 
-def future() -> int:
-    return int(time.time()) + 30 * 86400
-
-
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("name", sorted(BAD_TOKENS))
 def test_a_malformed_token_from_the_token_endpoint_is_refused(name: str) -> None:
@@ -379,14 +365,7 @@ def test_a_malformed_token_from_the_token_endpoint_is_refused(name: str) -> None
         conn.respond(200, body.encode(), {"Content-Type": "application/json"})
 
     def sign_on_and_call(url: str) -> None:
-        oauth = OAuth2(
-            CLIENT_ID,
-            CLIENT_SECRET,
-            REDIRECT_URI,
-            cache_path=None,
-            host=url,
-            authorizer=lambda request: CODE,
-        )
+        oauth = sign_on(url)
         OpenAPI(oauth).list_projects()  # today: requests' raw ValueError quoting the token
 
     with HostileServer(handler) as server, pytest.raises(TokenFormatError) as caught:
@@ -400,7 +379,7 @@ def test_a_malformed_token_in_the_environment_is_refused(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bad = BAD_TOKENS[name]
-    token = {"access_token": bad, "expire_time": future()}
+    token = {"access_token": bad, "expire_time": FUTURE}
     monkeypatch.setenv("ACCESS_TOKEN_DICT", json.dumps(token))
 
     def resolve_and_call(fake: FakeTickTick) -> None:
@@ -420,7 +399,7 @@ def test_a_malformed_token_given_to_access_token_info_is_refused(name: str) -> N
     with FakeTickTick() as fake:
         oauth = fake.oauth2(cache_path=None)
         with pytest.raises(TokenFormatError) as caught:
-            oauth.access_token_info = {"access_token": bad, "expire_time": future()}
+            oauth.access_token_info = {"access_token": bad, "expire_time": FUTURE}
         assert_hidden(caught.value, bad)
         with pytest.raises(TokenFormatError) as caught:
             oauth.validate_token({"access_token": "fine", "refresh_token": bad})
@@ -452,7 +431,7 @@ def test_a_malformed_token_in_the_cache_file_is_not_used(name: str, tmp_path: Pa
 
 @pytest.mark.parametrize("good", GOOD_TOKENS)
 def test_real_tokens_stay_valid(good: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ACCESS_TOKEN_DICT", repr({"access_token": good, "expire_time": future()}))
+    monkeypatch.setenv("ACCESS_TOKEN_DICT", repr({"access_token": good, "expire_time": FUTURE}))
     oauth = OAuth2(
         CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, env_key="ACCESS_TOKEN_DICT", cache_path=None
     )
@@ -477,37 +456,15 @@ def test_an_error_redirect_echoing_the_code_does_not_show_it() -> None:
 @pytest.mark.parametrize("kind", ["json-error", "html"])
 def test_the_cli_shows_no_secret_a_hostile_token_endpoint_echoes(kind: str, tmp_path: Path) -> None:
     """``ticktick-auth login`` in a real pseudo-terminal, against an echoing token endpoint."""
-    import os
-    import sys
-
     import pexpect
 
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("TICKTICK_", "ACCESS_TOKEN")) and key not in ("CI", "BROWSER")
-    }
-    env["TICKTICK_CLIENT_SECRET"] = CLIENT_SECRET
+    env = clean_env(TICKTICK_CLIENT_SECRET=CLIENT_SECRET)  # and no BROWSER (see _isolated)
     with HostileServer(echoing_token_endpoint(400, kind)) as server:
-        child = pexpect.spawn(
-            sys.executable,
-            [
-                "-m",
-                "ticktick",
-                "login",
-                "--host",
-                server.url,
-                "--client-id",
-                CLIENT_ID,
-                "--redirect-uri",
-                "https://app.example/callback",
-                "--no-browser",
-                "--no-cache",
-            ],
+        child = spawn_cli(
+            *("login", "--host", server.url, "--client-id", CLIENT_ID),
+            *("--redirect-uri", "https://app.example/callback", "--no-browser", "--no-cache"),
             env=env,
-            cwd=str(tmp_path),
-            timeout=30,
-            encoding="utf-8",
+            cwd=tmp_path,
         )
         child.expect_exact("Redirected URL (or code): ")
         child.sendline(CODE)
@@ -532,16 +489,8 @@ def test_a_charset_echoing_the_token_is_not_shown(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setenv("HOSTILE_TOKEN_DICT", json.dumps({"access_token": TOKEN}))
     with HostileServer(handler) as server:
-        oauth = OAuth2(
-            CLIENT_ID,
-            CLIENT_SECRET,
-            REDIRECT_URI,
-            env_key="HOSTILE_TOKEN_DICT",
-            cache_path=None,
-            host=server.url,
-            interactive=False,
-        )
+        api = api_at(server.url)
         with pytest.raises(TickTickError) as caught:
-            OpenAPI(oauth).list_projects()
+            api.list_projects()
     assert "charset" in str(caught.value)
     assert leaks(str(caught.value)) == []

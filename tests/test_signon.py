@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import requests
+from helpers import assert_port_free, free_port
 
 from ticktick import (
     AccessDenied,
@@ -111,20 +112,6 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 PASTE_ONLY = AuthorizationRequest(
     url=REQUEST.url, state=STATE, redirect_uri="https://example.org/callback", timeout=30
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def assert_port_free(port: int) -> None:
-    """Nothing listens on *port* any more (TIME_WAIT leftovers are normal TCP)."""
-    with socket.socket() as again:
-        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        again.bind(("127.0.0.1", port))
-        again.listen()
 
 
 def loopback_request(port: int, timeout: float = 10) -> AuthorizationRequest:

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 from conftest import env_without_coverage
+from helpers import IDENTITY
 
 from ticktick import TokenCacheError
-from ticktick.stores import FileStore, TokenIdentity
+from ticktick.stores import FileStore
 
-IDENTITY = TokenIdentity("ticktick.com", "cid", "tasks:read tasks:write")
 OLD = {"access_token": "old-token", "expire_time": int(time.time()) + 86400}
 NOBODY = 65534
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import IDENTITY
 
 from ticktick import CacheHandler, TokenCacheError, TokenIdentity
 
-IDENTITY = TokenIdentity("ticktick.com", "client-a", "tasks:write tasks:read")
 TOKEN: dict[str, Any] = {
     "access_token": "628ff081-5331-4a37-8ddk-021974c9f43g",
     "token_type": "bearer",
@@ -55,7 +55,7 @@ def test_write_is_0600_from_the_start_and_records_identity(cache_path: Path) -> 
     stored = json.loads(cache_path.read_text())
     assert stored["issued_for"] == {
         "host": "ticktick.com",
-        "client_id": "client-a",
+        "client_id": "cid",
         "scope": "tasks:read tasks:write",
     }
     assert {key: stored[key] for key in TOKEN} == TOKEN
@@ -134,8 +134,8 @@ def test_oversized_file_is_corrupt(tmp_path: Path) -> None:
     ("identity", "reason"),
     [
         (TokenIdentity("ticktick.com", "client-b", "tasks:read tasks:write"), "client_id"),
-        (TokenIdentity("dida365.com", "client-a", "tasks:read tasks:write"), "host"),
-        (TokenIdentity("ticktick.com", "client-a", "tasks:read"), "scope"),
+        (TokenIdentity("dida365.com", "cid", "tasks:read tasks:write"), "host"),
+        (TokenIdentity("ticktick.com", "cid", "tasks:read"), "scope"),
     ],
 )
 def test_foreign_token_is_not_used_then_set_aside_on_write(
@@ -156,18 +156,18 @@ def test_foreign_token_is_not_used_then_set_aside_on_write(
 
 def test_scope_order_does_not_matter(cache_path: Path) -> None:
     CacheHandler(cache_path, identity=IDENTITY).write_token_to_cache(TOKEN)
-    same = TokenIdentity("ticktick.com", "client-a", "tasks:read  tasks:write")
+    same = TokenIdentity("ticktick.com", "cid", "tasks:read  tasks:write")
     assert CacheHandler(cache_path, identity=same).get_cached_token() is not None
 
 
 def test_legacy_file_is_taken_as_ticktick_com(tmp_path: Path) -> None:
     path = tmp_path / ".token-oauth"
     path.write_text(json.dumps(TOKEN))
-    dida = TokenIdentity("dida365.com", "client-a", "tasks:write tasks:read")
+    dida = TokenIdentity("dida365.com", "cid", "tasks:write tasks:read")
     assert CacheHandler(path, identity=dida).get_cached_token() is None
-    narrower = TokenIdentity("ticktick.com", "client-a", "tasks:read")
+    narrower = TokenIdentity("ticktick.com", "cid", "tasks:read")
     assert CacheHandler(path, identity=narrower).get_cached_token() is not None
-    wider = TokenIdentity("ticktick.com", "client-a", "tasks:read tasks:write tasks:admin")
+    wider = TokenIdentity("ticktick.com", "cid", "tasks:read tasks:write tasks:admin")
     assert CacheHandler(path, identity=wider).get_cached_token() is None
 
 
@@ -237,7 +237,7 @@ def test_concurrent_writers_never_leave_a_partial_file(cache_path: Path) -> None
     script = (
         "import sys, time\n"
         "from ticktick import CacheHandler, TokenIdentity\n"
-        "cache = CacheHandler(sys.argv[1], identity=TokenIdentity('ticktick.com', 'client-a',"
+        "cache = CacheHandler(sys.argv[1], identity=TokenIdentity('ticktick.com', 'cid',"
         " 'tasks:write tasks:read'))\n"
         "for i in range(40):\n"
         "    cache.write_token_to_cache({'access_token': sys.argv[2] + str(i), 'expire_time':"

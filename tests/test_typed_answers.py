@@ -13,57 +13,18 @@ from __future__ import annotations
 import encodings.aliases
 import json
 import math
-import time
-from collections.abc import Callable
 
 import pytest
-from hostile import Connection, HostileServer
+from helpers import ApiFor
+from hostile import Connection, HostileServer, answering
 
 from ticktick import (
     ApiError,
     NotFound,
-    OAuth2,
-    OpenAPI,
     RateLimited,
     TickTickError,
 )
 from ticktick._http.session import RETRY_AFTER_MAX
-
-ENV_KEY = "TYPED_ANSWERS_TOKEN"
-
-
-def api_answering(
-    status: int, body: bytes, headers: dict[str, str]
-) -> Callable[[Connection], None]:
-    """A server giving the same answer to every request, on a kept-alive connection."""
-
-    def handler(conn: Connection) -> None:
-        while True:
-            conn.read_request()
-            conn.respond(status, body, {"Connection": "keep-alive", **headers})
-
-    return handler
-
-
-@pytest.fixture
-def api_for(monkeypatch: pytest.MonkeyPatch) -> Callable[[HostileServer], OpenAPI]:
-    token = {"access_token": "typed-answers-token", "expire_time": int(time.time()) + 40 * 86400}
-    monkeypatch.setenv(ENV_KEY, json.dumps(token))
-
-    def make(server: HostileServer) -> OpenAPI:
-        oauth = OAuth2(
-            "client-id",
-            "client-secret",
-            "http://127.0.0.1:8080/",
-            env_key=ENV_KEY,
-            cache_path=None,
-            host=server.url,
-            interactive=False,
-        )
-        return OpenAPI(oauth)
-
-    return make
-
 
 # -- charsets -------------------------------------------------------------------------
 
@@ -73,10 +34,10 @@ BOGUS_CHARSETS = ["x-bogus", '"x-bogus"', "base64", "hex", "zlib", "rot13", "idn
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("charset", BOGUS_CHARSETS)
 def test_a_successful_answer_in_an_unknown_charset_is_an_api_error(
-    charset: str, api_for: Callable[[HostileServer], OpenAPI]
+    charset: str, api_for: ApiFor
 ) -> None:
     content_type = f"application/json; charset={charset}"
-    server = HostileServer(api_answering(200, b"[]", {"Content-Type": content_type}))
+    server = HostileServer(answering(200, b"[]", {"Content-Type": content_type}, keep_alive=True))
     with server, pytest.raises(ApiError) as caught:
         api_for(server).list_projects()
     assert caught.value.status == 200
@@ -87,16 +48,16 @@ def test_a_successful_answer_in_an_unknown_charset_is_an_api_error(
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("charset", BOGUS_CHARSETS)
 def test_an_error_answer_in_an_unknown_charset_keeps_its_type(
-    charset: str, api_for: Callable[[HostileServer], OpenAPI]
+    charset: str, api_for: ApiFor
 ) -> None:
     headers = {"Content-Type": f"application/json; charset={charset}"}
     body = b'{"errorCode": "task_not_found", "errorMessage": "No such task"}'
-    server = HostileServer(api_answering(404, body, headers))
+    server = HostileServer(answering(404, body, headers, keep_alive=True))
     with server, pytest.raises(NotFound) as caught:
         api_for(server).get_task("p1", "t1")
     assert "task_not_found" in str(caught.value)
     headers["Retry-After"] = "7"
-    server = HostileServer(api_answering(429, b"{}", headers))
+    server = HostileServer(answering(429, b"{}", headers, keep_alive=True))
     with server, pytest.raises(RateLimited) as limited:
         api_for(server).create_task("p1", "title")
     assert limited.value.retry_after == 7
@@ -104,7 +65,7 @@ def test_an_error_answer_in_an_unknown_charset_keeps_its_type(
 
 @pytest.mark.timeout(120)
 def test_every_codec_name_as_a_charset_gives_a_value_or_a_typed_error(
-    api_for: Callable[[HostileServer], OpenAPI],
+    api_for: ApiFor,
 ) -> None:
     names = sorted(set(encodings.aliases.aliases.values()) | {"x-bogus", "base64_codec"})
     current = {"charset": ""}
@@ -170,11 +131,9 @@ def check_retry_after(value: str, failure: RateLimited) -> None:
 
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("value", UNREADABLE + CAPPED + PAST)
-def test_retry_after_on_a_post_429_is_read_or_ignored(
-    value: str, api_for: Callable[[HostileServer], OpenAPI]
-) -> None:
+def test_retry_after_on_a_post_429_is_read_or_ignored(value: str, api_for: ApiFor) -> None:
     headers = {"Content-Type": "application/json", "Retry-After": value}
-    server = HostileServer(api_answering(429, b'{"errorCode": "x"}', headers))
+    server = HostileServer(answering(429, b'{"errorCode": "x"}', headers, keep_alive=True))
     with server, pytest.raises(RateLimited) as caught:
         api_for(server).create_task("inbox", "title")
     assert caught.value.status == 429
@@ -184,11 +143,11 @@ def test_retry_after_on_a_post_429_is_read_or_ignored(
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("value", UNREADABLE + CAPPED + PAST)
 def test_retry_after_on_a_200_exceed_query_limit_is_read_or_ignored(
-    value: str, api_for: Callable[[HostileServer], OpenAPI]
+    value: str, api_for: ApiFor
 ) -> None:
     body = json.dumps({"errorCode": "exceed_query_limit", "errorMessage": "slow down"}).encode()
     headers = {"Content-Type": "application/json", "Retry-After": value}
-    server = HostileServer(api_answering(200, body, headers))
+    server = HostileServer(answering(200, body, headers, keep_alive=True))
     with server, pytest.raises(RateLimited) as caught:
         api_for(server).list_projects()
     assert caught.value.status == 200
@@ -197,11 +156,11 @@ def test_retry_after_on_a_200_exceed_query_limit_is_read_or_ignored(
 
 @pytest.mark.timeout(60)
 def test_an_unreadable_retry_after_on_a_retried_get_still_ends_rate_limited(
-    api_for: Callable[[HostileServer], OpenAPI],
+    api_for: ApiFor,
 ) -> None:
     """The session's retries read ``Retry-After`` with the same rule (and back off)."""
     headers = {"Content-Type": "application/json", "Retry-After": "soon"}
-    server = HostileServer(api_answering(429, b"{}", headers))
+    server = HostileServer(answering(429, b"{}", headers, keep_alive=True))
     with server, pytest.raises(RateLimited) as caught:
         api_for(server).list_projects()
     assert len(server.requests) > 1  # retried, with the usual backoff

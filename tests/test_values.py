@@ -16,12 +16,11 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from helpers import run_cli, write_cache
 
 from ticktick import OAuth2, RedirectParseError, SignOn, TokenFormatError
 from ticktick.signon import AuthorizationRequest
@@ -90,24 +89,11 @@ def test_the_dotenv_export_loads_as_docker_env_file_keeps_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``export --format dotenv`` output, read as ``docker --env-file`` reads it (quotes kept)."""
-    issued_for = {
-        "host": "ticktick.com",
-        "client_id": "client-id",
-        "scope": "tasks:read tasks:write",
-    }
     cache = tmp_path / ".token-oauth"
-    cache.write_text(json.dumps({**json.loads(AS_JSON), "issued_for": issued_for}))
-    cache.chmod(0o600)
+    write_cache(cache, json.loads(AS_JSON), client_id="client-id")
     env = {key: value for key, value in os.environ.items() if key != "ACCESS_TOKEN_DICT"}
-    result = subprocess.run(
-        [sys.executable, "-m", "ticktick", "export", "--format", "dotenv"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-        env=env,
-        check=True,
-    )
+    result = run_cli("export", "--format", "dotenv", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
     (line,) = result.stdout.splitlines()
     name, _, value = line.partition("=")  # docker: the rest of the line, quotes and all
     assert name == "ACCESS_TOKEN_DICT"

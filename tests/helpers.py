@@ -1,0 +1,215 @@
+"""Helpers shared by the tests: ports, tokens, caches, and ``ticktick-auth`` as people run it.
+
+Plain functions and constants; the fixtures built on them live in conftest.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import pexpect
+import requests
+
+from ticktick.stores.base import TokenIdentity
+
+if TYPE_CHECKING:
+    from hostile import HostileServer
+
+    from ticktick import OpenAPI
+    from ticktick.testing import FakeTickTick
+
+SCOPE = "tasks:read tasks:write"
+"""The scope the tests ask for (TickTick's whole Open API)."""
+
+IDENTITY = TokenIdentity("ticktick.com", "cid", SCOPE)
+"""What the tests' tokens are issued for: ticktick.com, client id ``cid``, :data:`SCOPE`."""
+
+FUTURE = int(time.time()) + 100 * 86400
+"""An expiry 100 days from now (TickTick's tokens last about 180)."""
+
+
+class ApiFor(Protocol):
+    """The ``api_for`` fixture: an OpenAPI client for *server*, its token from the environment
+    (so that only the API calls reach the server); *options* go to ``OAuth2``."""
+
+    def __call__(self, server: HostileServer, **options: Any) -> OpenAPI: ...
+
+
+def free_port(family: socket.AddressFamily = socket.AF_INET, host: str = "127.0.0.1") -> int:
+    """A loopback port nothing listens on (at the moment of asking)."""
+    with socket.socket(family) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def assert_port_free(
+    port: int, family: socket.AddressFamily = socket.AF_INET, host: str = "127.0.0.1"
+) -> None:
+    """Nothing listens on *port* any more (TIME_WAIT leftovers are normal TCP)."""
+    with socket.socket(family) as again:
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        again.bind((host, port))
+        again.listen()
+
+
+def token_dict(
+    access_token: str = "tok-1234-abcd", expire_time: int = FUTURE, *, readable: bool = False
+) -> dict[str, Any]:
+    """A token as TickTick issues it; *readable* adds ticktick-py's ``readable_expire_time``."""
+    token: dict[str, Any] = {
+        "access_token": access_token,
+        "token_type": "bearer",
+        "expires_in": 15551999,
+        "scope": SCOPE,
+        "expire_time": expire_time,
+    }
+    if readable:
+        token["readable_expire_time"] = time.asctime(time.localtime(expire_time))
+    return token
+
+
+def write_cache(
+    path: Path, token: dict[str, Any], host: str = "ticktick.com", client_id: str = "cid"
+) -> None:
+    """Write *token* to the cache file *path* (0600), issued for *host* and *client_id*."""
+    issued_for = {"host": host, "client_id": client_id, "scope": SCOPE}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**token, "issued_for": issued_for}))
+    path.chmod(0o600)
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any TICKTICK_* setting, ACCESS_TOKEN_DICT or CI,
+    plus *extra*."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("TICKTICK_") and key not in ("ACCESS_TOKEN_DICT", "CI")
+    }
+    env.update(extra)
+    return env
+
+
+def login_argv(fake: FakeTickTick, redirect: str, *extra: str, timeout: int = 5) -> list[str]:
+    """``login`` with every value a flag: *fake*'s app and URL, *redirect*, no browser."""
+    return [
+        *("login", "--client-id", fake.client_id, "--redirect-uri", redirect),
+        *("--host", fake.url, "--no-browser", "--timeout", str(timeout), *extra),
+    ]
+
+
+def run_cli(
+    *argv: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 60,
+    **extra: str,
+) -> subprocess.CompletedProcess[str]:
+    """``ticktick-auth ARGV`` as a script runs it: a subprocess with no standard input.
+
+    *env* is its whole environment (this process's by default), with *extra* added.
+    """
+    return _interpreter(["-m", "ticktick", *argv], env, cwd, timeout, extra)
+
+
+def start_cli(*argv: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.Popen[str]:
+    """``ticktick-auth ARGV`` started with no terminal, its output and errors piped."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "ticktick", *argv],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=cwd,
+    )
+
+
+def spawn_cli(
+    *argv: str, env: dict[str, str], cwd: Path, timeout: float = 30, **options: Any
+) -> pexpect.spawn[str]:
+    """``ticktick-auth ARGV`` in a real pseudo-terminal (*options* go to ``pexpect.spawn``)."""
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "ticktick", *argv],
+        env=env,
+        cwd=str(cwd),
+        timeout=timeout,
+        encoding="utf-8",
+        **options,
+    )
+
+
+def read_to_authorize_url(lines: Iterable[str], fake: FakeTickTick, seen: list[str]) -> str | None:
+    """Read *lines* (a CLI's standard error), keeping each in *seen*, up to the first that is
+    *fake*'s authorize URL, and return that URL; None if *lines* end first."""
+    for line in lines:
+        seen.append(line)
+        if line.strip().startswith(f"{fake.url}/oauth/authorize?"):
+            return line.strip()
+    return None
+
+
+def follow_sign_on(url: str) -> requests.Response:
+    """The person's browser at an auto-approving fake's authorize *url*: TickTick sends it on
+    to the redirect URI (the loopback receiver), whose answer is returned."""
+    hop = requests.get(url, allow_redirects=False, timeout=5)
+    return requests.get(hop.headers["Location"], timeout=5)
+
+
+def run_python(
+    code: str,
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 60,
+    **extra: str,
+) -> subprocess.CompletedProcess[str]:
+    """Run *code* (dedented) in a new interpreter with *args* and no standard input; a hang
+    is a failure (``TimeoutExpired``), not a hang. *env* and *extra* as for :func:`run_cli`."""
+    return _interpreter(["-c", textwrap.dedent(code), *args], env, cwd, timeout, extra)
+
+
+def _interpreter(
+    args: list[str],
+    env: dict[str, str] | None,
+    cwd: Path | None,
+    timeout: float,
+    extra: dict[str, str],
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env={**(os.environ if env is None else env), **extra},
+        cwd=cwd,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def token_command_imports(
+    modules: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``ticktick-auth token`` in a fresh interpreter, which then prints on standard error
+    the sorted list of those of *modules* it imported."""
+    probe = (
+        "import sys, runpy\n"
+        "sys.argv = ['ticktick-auth', 'token']\n"
+        "try:\n"
+        "    runpy.run_module('ticktick', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print(sorted(set({sorted(modules)!r}) & set(sys.modules)), file=sys.stderr)\n"
+    )
+    return run_python(probe, cwd=cwd, env=env)
