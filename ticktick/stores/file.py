@@ -130,7 +130,7 @@ class FileStore(TokenStore):
         """The file's path."""
         return self.path
 
-    def cli_options(self) -> list[str]:
+    def cli_options(self) -> list[str] | None:
         """``--cache-path`` and the file's absolute path, the default one too.
 
         A ``TICKTICK_CACHE_PATH`` or ``TICKTICK_STORE`` where the command is run, or
