@@ -250,14 +250,13 @@ class OAuth2(Resolver):
         self._custom_authorizer = authorizer is not None
         self._token_adapter: requests.adapters.HTTPAdapter | None = None
         self._lock = RLock()
+        cache: TokenStore | None = None
+        if store is not None:
+            cache = store.with_identity(self.identity)  # the caller's store is left as it is
+        elif cache_path is not None:
+            cache = FileStore(cache_path, identity=self.identity)
         super().__init__(
-            cache=(
-                store.with_identity(self.identity)
-                if store is not None
-                else None
-                if cache_path is None
-                else FileStore(cache_path, identity=self.identity)
-            ),
+            cache=cache,
             env_key=env_key,
             expiry_margin=_check_amount(expiry_margin, "expiry_margin", "seconds", 60),
             signon_timeout=check_seconds(signon_timeout, f"signon_timeout={signon_timeout!r}"),
