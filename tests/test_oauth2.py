@@ -30,6 +30,8 @@ from ticktick import (
     TokenFormatError,
     TransportError,
 )
+from ticktick.stores import FileStore, MemoryStore, TokenStore
+from ticktick.stores.redis import RedisStore
 from ticktick.testing import FakeTickTick
 
 
@@ -633,3 +635,91 @@ def test_authorize_forces_a_new_token(fake: FakeTickTick, cache_path: Path) -> N
     assert oauth.get_access_token() == renewed["access_token"]
     assert json.loads(cache_path.read_text())["access_token"] == renewed["access_token"]
     assert fake.token_requests == 2
+
+
+# -- the store given, and arguments that overlap ---------------------------------------
+
+
+def test_one_store_serves_two_apps_and_is_left_unchanged(fake: FakeTickTick) -> None:
+    fake.register_client("other-app", "other-secret", ["http://127.0.0.1:8080/"])
+    store = MemoryStore()
+    first = fake.oauth2(store=store)
+    second_app = fake.oauth2(
+        store=store,
+        client_id="other-app",
+        client_secret="other-secret",
+        redirect_uri="http://127.0.0.1:8080/",
+        authorizer=None,
+        interactive=False,
+        resolve=False,
+    )
+    assert store.identity is None  # neither client wrote its identity into it
+    assert first.cache is not None
+    assert second_app.cache is not None
+    assert first.cache.identity == first.identity
+    assert second_app.cache.identity == second_app.identity
+    assert first.cache.identity != second_app.cache.identity
+    # The same place: the first app's token is there, and never given to the second.
+    with pytest.raises(ReauthorizationRequired):
+        second_app.get_access_token()
+    same_app = fake.oauth2(store=store, authorizer=None, interactive=False)
+    assert same_app.get_access_token() == first.get_access_token()
+    assert same_app.token_source == "cache:memory"
+    assert fake.token_requests == 1
+
+
+def test_a_store_bound_to_this_client_is_used_as_it_is(fake: FakeTickTick) -> None:
+    identity = fake.oauth2(cache_path=None, resolve=False).identity
+    store = MemoryStore(identity=identity)
+    assert fake.oauth2(store=store, resolve=False).cache is store
+
+
+@pytest.mark.parametrize("cache_path", ["elsewhere/.token-oauth", Path("elsewhere")])
+def test_store_and_a_cache_path_contradict(cache_path: str | Path) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        OAuth2("id", "s", "http://127.0.0.1:8080/", cache_path=cache_path, store=MemoryStore())
+    message = str(raised.value)
+    assert "store= (a MemoryStore)" in message
+    assert f"cache_path={os.fspath(cache_path)!r}" in message
+
+
+@pytest.mark.parametrize("cache_path", [None, ".token-oauth"])
+def test_store_with_no_or_the_default_cache_path_is_accepted(cache_path: str | None) -> None:
+    oauth = OAuth2(
+        "id",
+        "s",
+        "http://127.0.0.1:8080/",
+        cache_path=cache_path,
+        store=MemoryStore(),
+        resolve=False,
+    )
+    assert isinstance(oauth.cache, MemoryStore)
+
+
+def test_check_cache_false_without_resolve_contradicts() -> None:
+    with pytest.raises(ConfigurationError, match=r"check_cache=False and resolve=False"):
+        OAuth2("id", "s", "http://127.0.0.1:8080/", check_cache=False, resolve=False)
+
+
+def test_login_command_asks_the_store_interface_only(tmp_path: Path) -> None:
+    class ReachableMemory(MemoryStore):
+        def cli_options(self) -> list[str] | None:
+            return ["--store", "keyring"]
+
+    class UnreachableFile(FileStore):
+        def cli_options(self) -> list[str] | None:
+            return None
+
+    def login(store: TokenStore) -> str:
+        return OAuth2(
+            "id", "s", "http://127.0.0.1:8080/", store=store, resolve=False
+        ).login_command()
+
+    assert login(ReachableMemory()).endswith("--store keyring")
+    assert login(UnreachableFile(tmp_path / "t")).endswith("--no-cache --output env-dict")
+    assert login(MemoryStore()).endswith("--no-cache --output env-dict")
+    assert login(FileStore("rel/t")).endswith(f"--cache-path {os.path.abspath('rel/t')}")
+    redis = "redis://127.0.0.1:1/0"  # never connected: the command needs no server
+    assert login(RedisStore(redis)).endswith(f"--store redis --redis-url {redis}")
+    # ticktick-auth has no option for another key prefix: it cannot reach that store.
+    assert login(RedisStore(redis, prefix="mine")).endswith("--no-cache --output env-dict")

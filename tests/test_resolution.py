@@ -15,6 +15,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from threading import RLock
 from typing import Any
 
 import pexpect
@@ -37,7 +38,10 @@ from ticktick.errors import (
     TokenExpiryWarning,
     Unauthorized,
 )
+from ticktick.resolution import Resolver
+from ticktick.stores import MemoryStore, TokenIdentity, TokenStore
 from ticktick.testing import FakeTickTick
+from ticktick.token import TokenDict, validate_token_dict
 
 NOW = int(time.time())
 VALID = NOW + 100 * 86400
@@ -370,3 +374,58 @@ def test_advice_for_a_client_with_nowhere_to_read_a_token(fake: FakeTickTick) ->
     message = str(caught.value)
     assert _quoted_commands(message) == []
     assert "keeps its token in memory only" in message
+
+
+# -- 5. the resolver on its own: memory, environment, store, sign-on -------------------
+
+
+class Resolving(Resolver):
+    """A resolver whose sign-on hands out numbered tokens and records why it ran."""
+
+    def __init__(self, store: TokenStore | None, env_key: str | None = "TOKEN_VAR") -> None:
+        super().__init__(
+            cache=store, env_key=env_key, expiry_margin=60, signon_timeout=5, lock=RLock()
+        )
+        self.sign_ons: list[str] = []
+
+    def _sign_on(self, why: str) -> TokenDict:
+        self.sign_ons.append(why)
+        token = validate_token_dict(
+            token_dict(f"signed-{len(self.sign_ons)}", VALID), source="test", advice=""
+        )
+        if self.cache is not None:
+            self.cache.write(token)
+        return token
+
+
+IDENTITY = TokenIdentity("ticktick.com", "cid", "tasks:read tasks:write")
+
+
+def test_resolver_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    store = MemoryStore(identity=IDENTITY)
+    monkeypatch.setenv("TOKEN_VAR", repr(token_dict("env-expired", EXPIRED)))
+    store.write(token_dict("stored-expired", EXPIRED))
+    # 4. Nothing valid anywhere: a sign-on, told why, and its token stored.
+    resolver = Resolving(store)
+    assert resolver.get_access_token() == "signed-1"
+    assert resolver.token_source == "authorization"
+    (why,) = resolver.sign_ons
+    assert "environment variable TOKEN_VAR expired" in why
+    assert "memory expired" in why
+    # 1. Memory first: neither a new variable nor the store is read again.
+    monkeypatch.setenv("TOKEN_VAR", repr(token_dict("env-valid", VALID)))
+    assert resolver.get_access_token() == "signed-1"
+    # 2. The environment before the store, for a resolver with nothing in memory.
+    assert Resolving(store).get_access_token() == "env-valid"
+    # 3. The store, where the variable is skipped (or expired).
+    skipping = Resolving(store)
+    assert skipping.get_access_token(check_env="") == "signed-1"
+    assert skipping.token_source == "cache:memory"
+    assert skipping.sign_ons == []
+
+
+def test_resolver_without_a_store_signs_on_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TOKEN_VAR", raising=False)
+    resolver = Resolving(None)
+    assert [resolver.get_access_token() for _ in range(3)] == ["signed-1"] * 3
+    assert resolver.sign_ons == ["No token was found"]

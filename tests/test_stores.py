@@ -58,9 +58,7 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
 
         def memory(identity: TokenIdentity) -> TokenStore:
             # One process-wide store, seen through the identity of each client.
-            store = shared.setdefault("store", MemoryStore())
-            store.identity = identity
-            return store
+            return shared.setdefault("store", MemoryStore()).with_identity(identity)
 
         return memory
     if kind == "keyring":
@@ -161,7 +159,9 @@ def test_oauth2_uses_any_store(make_store: StoreFactory, fake: FakeTickTick) -> 
 def test_store_identity_is_filled_in_or_checked(fake: FakeTickTick) -> None:
     store = MemoryStore()
     oauth = fake.oauth2(store=store, resolve=False)
-    assert store.identity == oauth.identity
+    assert oauth.cache is not None
+    assert oauth.cache.identity == oauth.identity
+    assert store.identity is None  # the caller's store is left as it was
     with pytest.raises(ConfigurationError, match="The store is for"):
         fake.oauth2(store=MemoryStore(identity=OTHER), resolve=False)
 
@@ -239,7 +239,7 @@ def test_redis_url_password_never_shown(redis_server: RedisServer) -> None:
     url = f"redis://:hunter2-secret@127.0.0.1:{redis_server.port}/0"
     store = RedisStore(url, identity=IDENTITY)
     assert "hunter2" not in store.describe()
-    assert "hunter2" not in " ".join(store.cli_options())
+    assert "hunter2" not in " ".join(store.cli_options() or [])
     assert "hunter2" not in repr(store)
 
 
@@ -267,7 +267,8 @@ def test_cli_with_redis_store(
     assert redis_server.url in out
     assert "--store redis" in oauth.login_command()
     assert main(["logout", *common]) == 0
-    assert store.read() is None
+    assert oauth.cache is not None
+    assert oauth.cache.read() is None
     assert main(["token", "--store", "redis", "--redis-url", redis_server.url]) == 1
     assert "needs the client id" in capsys.readouterr().err
 

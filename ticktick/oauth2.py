@@ -42,7 +42,6 @@ from ._defaults import (
     DEFAULT_SCOPE,
     DEFAULT_SIGNON_TIMEOUT,
     DEFAULT_TIMEOUT,
-    SIGNON_LOCK_SLACK,
     Timeout,
     check_seconds,
     check_timeout,
@@ -55,14 +54,8 @@ from .errors import (
     TokenExpiryWarning,
     TokenNotStoredWarning,
 )
-from .resolution import find_stored_token
-from .stores import (
-    DEFAULT_CACHE_PATH,
-    EnvSource,
-    FileStore,
-    TokenIdentity,
-    TokenStore,
-)
+from .resolution import Resolver
+from .stores import DEFAULT_CACHE_PATH, FileStore, TokenIdentity, TokenStore
 from .stores.base import normalize_scope
 from .token import (
     DEFAULT_EXPIRY_MARGIN,
@@ -125,8 +118,35 @@ def _check_amount(value: float, name: str, unit: str, example: int) -> float:
     return value
 
 
-class OAuth2:
+def _check_pairs(
+    store: TokenStore | None,
+    cache_path: str | os.PathLike[str] | None,
+    check_cache: bool,
+    resolve: bool,
+) -> None:
+    """Refuse two `OAuth2` arguments that contradict each other, naming both."""
+    if store is not None and cache_path is not None:
+        path = os.fspath(cache_path)
+        if path != DEFAULT_CACHE_PATH:
+            raise ConfigurationError(
+                f"store= (a {type(store).__name__}) and cache_path={path!r} were both given, "
+                "but the store replaces the cache file. Pass one of them (for that file: "
+                f"cache_path={path!r}, or store=FileStore({path!r}))."
+            )
+    if not check_cache and not resolve:
+        raise ConfigurationError(
+            "check_cache=False and resolve=False were both given, but check_cache only "
+            "governs the constructor's resolution, which resolve=False skips. Leave "
+            "check_cache out, and call get_access_token(check_cache=False) to skip the store."
+        )
+
+
+class OAuth2(Resolver):
     """Gets, caches and keeps an OAuth2 access token for the TickTick Open API.
+
+    ticktick-py's surface over a [`Resolver`][ticktick.resolution.Resolver], which
+    finds the token (`get_access_token`: memory, environment, store, sign-on); this
+    class adds the sign-on and ticktick-py's names.
 
     Args:
         client_id: The app's client id (developer.ticktick.com/manage).
@@ -138,8 +158,12 @@ class OAuth2:
             random one, which is what protects against forged redirects.
         session: A ``requests`` session for API calls; a retrying one by default.
         env_key: The environment variable holding a token dict (``"ACCESS_TOKEN_DICT"``).
-        cache_path: The token cache file; ``None`` keeps the token in memory only.
-        check_cache: Whether the constructor may use the cache file.
+        cache_path: The token cache file (a `FileStore`); ``None`` keeps the token in
+            memory only. Give ``store=`` instead for another store, not both.
+        check_cache: Whether the constructor's resolution may use the store; with
+            ``False`` it skips it (a new authorization unless the environment has a
+            token). Later calls use the store; ``get_access_token(check_cache=False)``
+            skips it for one call. Requires ``resolve``.
         host: ``"ticktick.com"`` (default), ``"dida365.com"``, or a compatible server's
             base URL. All URLs follow from it.
         expiry_margin: Seconds before expiry at which a token counts as expired.
@@ -148,20 +172,26 @@ class OAuth2:
         expiry_warning_days: Warn (logging and
             [`TokenExpiryWarning`][ticktick.errors.TokenExpiryWarning]) once when a
             resolved token has fewer days left than this.
-        interactive: Whether a person may be asked to authorize. ``None`` (default)
-            asks only when standard input is a terminal and ``CI`` is not set, or when
-            a custom ``authorizer`` is given.
-        authorizer: Replaces the terminal sign-on; see [`ticktick.signon`][ticktick.signon].
-        store: Where the token is kept and shared ([`ticktick.stores`][ticktick.stores]); replaces
-            ``cache_path``. A store's lock makes sure that, of many processes needing
-            a token at once, exactly one asks a person and the others use its result.
+        interactive: Whether a person may be asked to authorize: ``False`` never
+            (not even through ``authorizer``), ``True`` always, ``None`` (default) when
+            a custom ``authorizer`` is given or standard input is a terminal and ``CI``
+            is not set.
+        authorizer: How a person is asked, replacing the terminal sign-on (see
+            [`ticktick.signon`][ticktick.signon]); whether is ``interactive``'s choice.
+        store: Where the token is kept and shared ([`ticktick.stores`][ticktick.stores]),
+            instead of the ``cache_path`` file. A store's lock makes sure that, of many
+            processes needing a token at once, exactly one asks a person and the
+            others use its result. A store without an identity is used through a copy
+            with this client's (`TokenStore.with_identity`); the given one is unchanged.
         resolve: Resolve a token in the constructor, as ticktick-py does. With
             ``False``, the first `get_access_token` call does it.
 
     Raises:
         ConfigurationError: An argument cannot work (empty client id, unknown or
             malformed host, a redirect URI that is not an http(s) URL with a host and a
-            port from 1 to 65535, ``nan`` or a negative ``expiry_margin``).
+            port from 1 to 65535, ``nan`` or a negative ``expiry_margin``, a store for
+            another app), or two contradict each other (``store`` with a
+            ``cache_path``, ``check_cache=False`` with ``resolve=False``).
         ReauthorizationRequired: No usable token and nobody to ask (with ``resolve``).
 
     Examples:
@@ -201,18 +231,14 @@ class OAuth2:
         check_redirect_uri(redirect_uri)
         if not scope.split():
             raise ConfigurationError("scope is empty; use 'tasks:write tasks:read'.")
+        _check_pairs(store, cache_path, check_cache, resolve)
         self.endpoints = resolve_host(host)
         self._client_id = client_id
         self._client_secret = client_secret
         self._redirect_uri = redirect_uri
         self._scope = scope
         self._state = state
-        self.env_key = env_key
-        self.expiry_margin = _check_amount(
-            expiry_margin, "expiry_margin", "seconds", DEFAULT_EXPIRY_MARGIN
-        )
         self.timeout = check_timeout(timeout)
-        self.signon_timeout = check_seconds(signon_timeout, f"signon_timeout={signon_timeout!r}")
         self.expiry_warning_days = _check_amount(
             expiry_warning_days, "expiry_warning_days", "days", 14
         )
@@ -220,30 +246,24 @@ class OAuth2:
         self.interactive = interactive
         self.identity = TokenIdentity(self.endpoints.host, client_id, scope)
         self._session = session
-        self.cache: TokenStore | None
-        """The token store (ticktick-py's ``cache``; ``get_cached_token()`` works on it)."""
-        if store is not None:
-            if store.identity is None:
-                store.identity = self.identity
-            elif store.identity != self.identity:
-                raise ConfigurationError(
-                    f"The store is for {store.identity}, but this client is {self.identity}."
-                )
-            self.cache = store
-        elif cache_path is not None:
-            self.cache = FileStore(cache_path, identity=self.identity)
-        else:
-            self.cache = None
         self._authorizer: Authorizer | None = authorizer
         self._custom_authorizer = authorizer is not None
         self._token_adapter: requests.adapters.HTTPAdapter | None = None
         self._lock = RLock()
-        self._info: TokenDict | None = None
-        self._token: str | None = None
-        self._valid_until = float("-inf")
-        self.token_source: str | None = None
-        """Where the current token came from: ``"memory"``, ``"env:NAME"``, ``"cache:PATH"``
-        or ``"authorization"``."""
+        cache: TokenStore | None = None
+        if store is not None:
+            cache = store.with_identity(self.identity)  # the caller's store is left as it is
+        elif cache_path is not None:
+            cache = FileStore(cache_path, identity=self.identity)
+        super().__init__(
+            cache=cache,
+            env_key=env_key,
+            expiry_margin=_check_amount(
+                expiry_margin, "expiry_margin", "seconds", DEFAULT_EXPIRY_MARGIN
+            ),
+            signon_timeout=check_seconds(signon_timeout, f"signon_timeout={signon_timeout!r}"),
+            lock=self._lock,
+        )
         self.store_error: TokenCacheError | None = None
         """Why the last new token could not be written to the store (it is then kept in
         memory only), or ``None`` when it was stored."""
@@ -265,7 +285,7 @@ class OAuth2:
     def session(self, value: requests.Session) -> None:
         self._session = value
 
-    # -- the token held in memory ---------------------------------------------------
+    # -- the token held in memory (the resolution itself: `Resolver.get_access_token`) ----
 
     @property
     def access_token_info(self) -> TokenDict | None:
@@ -275,30 +295,16 @@ class OAuth2:
     @access_token_info.setter
     def access_token_info(self, value: Mapping[str, Any] | None) -> None:
         if value is None:
-            self._set_token(None, None)
+            self._keep(None, None)
         else:
             info = validate_token_dict(
                 dict(value), source="The token given to access_token_info", advice=""
             )
-            self._set_token(info, "memory")
-
-    def _set_token(self, info: TokenDict | None, source: str | None) -> None:
-        with self._lock:
-            self._info = info
-            self._token = None if info is None else info["access_token"]
-            expire_time = None if info is None else expire_time_of(info)
-            self._valid_until = (
-                float("-inf")
-                if info is None
-                else float("inf")
-                if expire_time is None
-                else expire_time - self.expiry_margin
-            )
-            self.token_source = source
+            self._keep(info, "memory")
 
     def forget_token(self) -> None:
         """Drop the token held in memory; the next call resolves again."""
-        self._set_token(None, None)
+        self._keep(None, None)
 
     def discard_token(self, access_token: str) -> None:
         """Forget *access_token* because the server refused it.
@@ -309,51 +315,19 @@ class OAuth2:
         authorization (``ReauthorizationRequired`` where nobody can be asked).
 
         Another process may be signing on meanwhile: this waits for it, as a
-        resolution does (up to ``signon_timeout`` + 30 s, saying so), so that its new
-        token is kept. In a read-only folder the file is left as it is.
+        resolution does (up to ``signon_timeout`` + 30 s, `SIGNON_LOCK_SLACK`, saying
+        so), so that its new token is kept. In a read-only folder the file is left as it is.
         """
         with self._lock:
             if self._token == access_token:
-                self._set_token(None, None)
+                self._keep(None, None)
             if self.cache is not None:
-                with self.cache.lock(self.signon_timeout + SIGNON_LOCK_SLACK):
+                with self._store_lock(self.cache):
                     self.cache.discard(access_token)
 
-    # -- resolution -------------------------------------------------------------------
-
-    def get_access_token(self, check_cache: bool = True, check_env: str | None = None) -> str:
-        """Return a valid access token, resolving one if needed.
-
-        Order: memory, the environment variable, the cache file, a fresh authorization.
-
-        Args:
-            check_cache: Whether to use the cache file.
-            check_env: The environment variable to read; by default the constructor's
-                ``env_key``. Pass ``""`` to skip the environment.
-
-        Raises:
-            TokenFormatError: The variable is set but does not hold a usable token dict.
-            ReauthorizationRequired: A person must authorize and none can be asked here.
-            OAuthError: The authorization or the token request failed.
-        """
-        token = self._token
-        if token is not None and time.time() < self._valid_until:
-            return token
-        with self._lock:
-            # Another thread may have resolved the token while this one waited.
-            if self._token is not None and time.time() < self._valid_until:
-                return self._token
-            if self._info is not None:
-                _logger().info("The token in memory has expired; resolving again.")
-            env_name = self.env_key if check_env is None else check_env
-            info, source = self._resolve(check_cache, env_name or None)
-            self._set_token(info, source)
-            access_token: str = info["access_token"]
-            self._warn_if_expiring(info, access_token)
-            return access_token
-
-    def _warn_if_expiring(self, info: Mapping[str, Any], access_token: str) -> None:
+    def _resolved(self, info: TokenDict) -> None:
         """Warn once per token when it has fewer than ``expiry_warning_days`` left."""
+        access_token = info["access_token"]
         expire_time = expire_time_of(info)
         if expire_time is None or self._warned_token == access_token:
             return
@@ -369,6 +343,8 @@ class OAuth2:
         _logger().warning(message)
         warnings.warn(message, TokenExpiryWarning, stacklevel=3)
 
+    # -- advice: the command that gets this client a new token ---------------------------
+
     def _client_options(self) -> list[str]:
         """The ``ticktick-auth`` options naming this client's app, host and scope.
 
@@ -381,24 +357,17 @@ class OAuth2:
         return parts
 
     def _store_options(self) -> list[str] | None:
-        """The ``ticktick-auth`` options selecting this client's store; ``None`` if none can.
-
-        A file is always named by ``--cache-path`` and its absolute path, the default too:
-        a ``TICKTICK_CACHE_PATH`` or ``TICKTICK_STORE`` where the command is run must not
-        send it to another store (an explicit ``--cache-path`` selects the file store).
-        """
-        if isinstance(self.cache, FileStore):
-            return ["--cache-path", os.path.abspath(self.cache.path)]
-        cli_options = getattr(self.cache, "cli_options", None)
-        return None if cli_options is None else list(cli_options())
+        """The ``ticktick-auth`` options selecting this client's store; ``None`` if none can."""
+        return None if self.cache is None else self.cache.cli_options()
 
     def login_command(self) -> str:
         """The ``ticktick-auth login`` command line that gets a new token for this client.
 
         It signs on for this app, host and scope, and keeps the token where this client
-        reads it: its cache file or store. A client with no store the command can
-        reach (``cache_path=None``, a `MemoryStore`) gets ``--no-cache --output
-        env-dict``: the command prints the value to put in the ``env_key`` variable.
+        reads it: its cache file or store (`TokenStore.cli_options`). A client with no
+        store the command can reach (``cache_path=None``, a `MemoryStore`) gets
+        ``--no-cache --output env-dict``: the command prints the value to put in the
+        ``env_key`` variable.
         """
         import shlex
 
@@ -435,40 +404,7 @@ class OAuth2:
             )
         return advice
 
-    def _resolve(self, check_cache: bool, env_name: str | None) -> tuple[TokenDict, str]:
-        """The environment, then the store (`find_stored_token`), else a fresh token."""
-        found = find_stored_token(env_name, self.cache if check_cache else None, self.expiry_margin)
-        if found.token is not None and found.source is not None:
-            if isinstance(found.source, EnvSource):
-                return found.token, found.source.describe()
-            return found.token, f"cache:{found.source.describe()}"
-        return self._fresh_token(found.reason(), check_cache)
-
-    def _fresh_token(self, why: str, reuse_cache: bool) -> tuple[TokenDict, str]:
-        """A new token, authorized by at most one process sharing the store.
-
-        Under the store's lock: read the store again (another process may have just
-        authorized; then that token is used), and only if it still has no valid token,
-        authorize and write. Every other process waits on the lock meanwhile.
-        """
-        if self.cache is None:
-            return self._authorize(why), "authorization"
-        with self.cache.lock(self.signon_timeout + SIGNON_LOCK_SLACK):
-            if reuse_cache:
-                info = self.cache.read()
-                if info is not None and not self._expired(info):
-                    _logger().info("Another process renewed the token meanwhile; using it.")
-                    return info, f"cache:{self.cache.describe()}"
-            return self._authorize(why), "authorization"
-
-    def _expired(self, info: Mapping[str, Any]) -> bool:
-        return is_expired(info, self.expiry_margin)
-
-    @staticmethod
-    def _expired_reason(info: Mapping[str, Any], origin: str) -> str:
-        expire_time = expire_time_of(info)
-        when = readable_time(expire_time) if expire_time is not None else "an unknown time"
-        return f"{origin} expired (or expires within the margin) at {when}"
+    # -- ticktick-py's token checks -------------------------------------------------------
 
     def validate_token(self, token_dict: Mapping[str, Any] | None) -> TokenDict | None:
         """Return *token_dict* if usable, a new token if it has expired, ``None`` if absent.
@@ -483,10 +419,13 @@ class OAuth2:
         if token_dict is None:
             return None
         info = validate_token_dict(token_dict, source="The token dict", advice="")
-        if self._expired(info):
+        if is_expired(info, self.expiry_margin):
+            expire_time = expire_time_of(info)
+            when = readable_time(expire_time) if expire_time is not None else "an unknown time"
+            why = f"The token expired (or expires within the margin) at {when}"
             with self._lock:
-                fresh, source = self._fresh_token(self._expired_reason(info, "The token"), True)
-                self._set_token(fresh, source)
+                fresh, source = self._renew(why, reuse_store=True)
+                self._keep(fresh, source)
                 return fresh
         return info
 
@@ -542,15 +481,15 @@ class OAuth2:
         """
         with self._lock:
             if self.cache is None:
-                info = self._authorize("A new token was asked for")
+                info = self._sign_on("A new token was asked for")
             else:
-                with self.cache.lock(self.signon_timeout + SIGNON_LOCK_SLACK):
-                    info = self._authorize("A new token was asked for")
-            self._set_token(info, "authorization")
+                with self._store_lock(self.cache):
+                    info = self._sign_on("A new token was asked for")
+            self._keep(info, "authorization")
             return info
 
-    def _authorize(self, why: str) -> TokenDict:
-        """Run a fresh authorization and return the new token, written to the cache.
+    def _sign_on(self, why: str) -> TokenDict:
+        """Run a fresh authorization and return the new token, written to the store.
 
         A token that cannot be written is still returned (see `_keep_unstored`).
         """

@@ -108,8 +108,8 @@ class TokenStore(ABC):
     """Where a token is kept: the interface every store follows.
 
     Attributes:
-        identity: What the token must have been issued for. ``OAuth2`` sets it when
-            a store is given without one.
+        identity: What the token must have been issued for. A store given to
+            ``OAuth2`` without one is used through `with_identity`, never changed.
         read_only: Whether `write` is refused (the environment).
     """
 
@@ -143,6 +143,43 @@ class TokenStore(ABC):
     @abstractmethod
     def describe(self) -> str:
         """Where the token lives, for messages (never a password)."""
+
+    def cli_options(self) -> list[str] | None:
+        """The ``ticktick-auth`` options that select this store, or ``None`` if none can.
+
+        `OAuth2.login_command` and its advice print them, so that the command keeps
+        its token where this store reads it (e.g. ``["--store", "redis", "--redis-url",
+        URL]``); never a password. ``None`` (this default) says the command cannot
+        reach this store (memory, the environment, a store of your own): the advice
+        then has the command print the token for ``env_key`` instead.
+        """
+        return None
+
+    def with_identity(self, identity: TokenIdentity) -> TokenStore:
+        """The store as a client of *identity* uses it; this object is left unchanged.
+
+        A store already for *identity* is returned as it is. A store without an
+        identity is copied (`copy.copy`) and the copy is given *identity*: it keeps the
+        token in the same place (file, server, keyring entry or memory), so that one
+        store object can serve clients of several apps, each reading only tokens issued
+        for it. A store keeping its token in its own attributes shares them with its
+        copies (as `MemoryStore` does).
+
+        Raises:
+            ConfigurationError: The store is for another identity.
+        """
+        if self.identity == identity:
+            return self
+        if self.identity is not None:
+            raise ConfigurationError(
+                f"The store is for {self.identity}, but this client is {identity}. Give "
+                "each app and region its own store, or a store without an identity."
+            )
+        import copy
+
+        bound = copy.copy(self)
+        bound.identity = identity
+        return bound
 
     # ticktick-py's CacheHandler names, so code written for it keeps working.
 

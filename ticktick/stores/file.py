@@ -129,6 +129,14 @@ class FileStore(TokenStore):
         """The file's path."""
         return self.path
 
+    def cli_options(self) -> list[str] | None:
+        """``--cache-path`` and the file's absolute path, the default one too.
+
+        A ``TICKTICK_CACHE_PATH`` or ``TICKTICK_STORE`` where the command is run, or
+        another working folder, must not send it to another store.
+        """
+        return ["--cache-path", os.path.abspath(self.path)]
+
     def lock(self, timeout: float) -> AbstractContextManager[None]:
         """The sidecar-file lock; the holding thread may re-enter it (writes do).
 

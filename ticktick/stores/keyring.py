@@ -43,7 +43,7 @@ class KeyringStore(TokenStore):
     """Keeps the token in the system keyring.
 
     Args:
-        identity: What the token is for; ``OAuth2`` sets it when left out.
+        identity: What the token is for; left out, ``OAuth2`` uses a copy with its own.
         service: The keyring service name.
         lock_folder: Where the lock file goes (a private folder of this user by default).
 
@@ -88,8 +88,10 @@ class KeyringStore(TokenStore):
         """The backend, service and entry."""
         return f"keyring {self._backend_name()} {self.service}/{self.username}"
 
-    def cli_options(self) -> list[str]:
-        """The ``ticktick-auth`` options that select this store."""
+    def cli_options(self) -> list[str] | None:
+        """``--store keyring``; ``None`` for another ``service``: the command cannot select it."""
+        if self.service != SERVICE:
+            return None
         return ["--store", "keyring"]
 
     def _backend_name(self) -> str:

@@ -24,7 +24,8 @@ class MemoryStore(TokenStore):
 
     def __init__(self, *, identity: TokenIdentity | None = None) -> None:
         self.identity = identity
-        self._stored: bytes | None = None
+        # The stored form in a one-item list, shared with the copies `with_identity` makes.
+        self._kept: list[bytes | None] = [None]
         self._lock = ThreadLock("the memory store")
 
     def __repr__(self) -> str:
@@ -36,7 +37,7 @@ class MemoryStore(TokenStore):
 
     def read(self) -> TokenDict | None:
         """The token kept here, if it belongs to `identity`."""
-        stored = self._stored
+        stored = self._kept[0]
         if stored is None:
             return None
         token, _ = decode_token(stored)
@@ -44,21 +45,21 @@ class MemoryStore(TokenStore):
 
     def write(self, token: Mapping[str, Any]) -> None:
         """Keep *token*."""
-        self._stored = encode_token(token, self.identity)
+        self._kept[0] = encode_token(token, self.identity)
 
     def delete(self) -> bool:
         """Forget the token; return whether there was one."""
-        had, self._stored = self._stored is not None, None
+        had, self._kept[0] = self._kept[0] is not None, None
         return had
 
     def discard(self, access_token: str) -> bool:
         """Forget the token if it is *access_token*."""
         with self._lock.hold(LOCK_TIMEOUT):
-            stored = self._stored
+            stored = self._kept[0]
             token = None if stored is None else decode_token(stored)[0]
             if token is None or token["access_token"] != access_token:
                 return False
-            self._stored = None
+            self._kept[0] = None
             return True
 
     def lock(self, timeout: float) -> AbstractContextManager[None]:

@@ -48,7 +48,10 @@ from ..token import TokenDict, expire_time_of
 from .base import TokenIdentity, TokenStore, check_identity, decode_token, encode_token
 from .locks import Lock
 
-__all__ = ["RedisStore"]
+__all__ = ["DEFAULT_PREFIX", "RedisStore"]
+
+DEFAULT_PREFIX = "ticktick-oauth"
+"""The first part of every key, the one ``ticktick-auth`` uses."""
 
 COMMAND_TIMEOUT = 5.0
 """Seconds for connecting, and for each command's whole exchange, by default."""
@@ -173,7 +176,7 @@ class RedisStore(TokenStore):
 
     Args:
         url: The Redis URL (``redis://[:password@]host:port/db``, or ``rediss://``).
-        identity: What the token is for; ``OAuth2`` sets it when left out.
+        identity: What the token is for; left out, ``OAuth2`` uses a copy with its own.
         prefix: The first part of every key.
         lock_ttl: Seconds after which the lock of a holder that died is free again.
         timeout: Seconds for connecting, and for each command's whole exchange.
@@ -188,7 +191,7 @@ class RedisStore(TokenStore):
         url: str = DEFAULT_REDIS_URL,
         *,
         identity: TokenIdentity | None = None,
-        prefix: str = "ticktick-oauth",
+        prefix: str = DEFAULT_PREFIX,
         lock_ttl: float = LOCK_TTL,
         timeout: float = COMMAND_TIMEOUT,
         client: Any = None,
@@ -241,8 +244,13 @@ class RedisStore(TokenStore):
         """The server and key, e.g. ``redis://127.0.0.1:6379/0 ticktick-oauth:...``."""
         return f"{self.address} {self.key}"
 
-    def cli_options(self) -> list[str]:
-        """The ``ticktick-auth`` options that select this store (never a password)."""
+    def cli_options(self) -> list[str] | None:
+        """``--store redis --redis-url URL`` (never a password).
+
+        ``None`` for a store with another ``prefix``: ``ticktick-auth`` cannot select it.
+        """
+        if self.prefix != DEFAULT_PREFIX:
+            return None
         return ["--store", "redis", "--redis-url", self.address]
 
     def _fail(self, doing: str, exc: BaseException) -> NoReturn:
