@@ -316,6 +316,13 @@ class RedisStore(TokenStore):
         """The distributed lock (see the module's notes); the holding thread may re-enter it."""
         return self._lock.hold(timeout)
 
+    def with_identity(self, identity: TokenIdentity) -> TokenStore:
+        """A copy for *identity* (see `TokenStore.with_identity`), with its own lock key."""
+        bound = super().with_identity(identity)
+        if isinstance(bound, RedisStore) and bound is not self:
+            bound._lock = _RedisLock(bound)
+        return bound
+
 
 class _RedisLock(Lock):
     """A `RedisStore`'s lock: a key set with ``SET NX PX``, renewed while held.
