@@ -136,9 +136,41 @@ def test_clean(secret):
 """
 
 
+# A test module without the word, whose helper in another module uses pytest.raises.
+PLANTED_HELPER = """
+import pytest
+
+
+def expect_refusal(action):
+    with pytest.raises(ValueError):
+        action()
+"""
+PLANTED_THROUGH_A_HELPER = f"""
+import pytest
+from planted_helper import expect_refusal
+
+from ticktick.testing import FakeTickTick
+
+
+@pytest.fixture
+def secret():
+    with FakeTickTick(client_secret="{SECRET}") as fake:
+        yield fake.client_secret
+
+
+def test_through_a_helper(secret):
+    def refuse():
+        raise ValueError(f"refused: {{secret}}")
+
+    expect_refusal(refuse)
+"""
+
+
 def test_a_leak_seen_through_plain_pytest_raises_fails_the_run(tmp_path: Path) -> None:
     """Secrets in messages that tests observed with the real pytest.raises, in every form."""
     (tmp_path / "test_planted.py").write_text(PLANTED)
+    (tmp_path / "planted_helper.py").write_text(PLANTED_HELPER)
+    (tmp_path / "test_planted_through_a_helper.py").write_text(PLANTED_THROUGH_A_HELPER)
     env = env_without_coverage()
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")]))
     result = subprocess.run(
@@ -152,7 +184,7 @@ def test_a_leak_seen_through_plain_pytest_raises_fails_the_run(tmp_path: Path) -
     )
     out = result.stdout
     assert result.returncode == pytest.ExitCode.TESTS_FAILED, out + result.stderr
-    assert "5 passed" in out  # the tests pass: only the audit fails the run
-    assert "6 exception messages (of 5 exceptions seen by pytest.raises" in out
-    assert out.count("LEAK: exception message contains") == 4, out
+    assert "6 passed" in out  # the tests pass: only the audit fails the run
+    assert "7 exception messages (of 6 exceptions seen by pytest.raises" in out
+    assert out.count("LEAK: exception message contains") == 5, out
     assert SECRET not in out  # the report masks what it found
