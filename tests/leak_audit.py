@@ -1,10 +1,18 @@
 """The secrets audit: what the whole test run logged, raised and sent, scanned for secrets.
 
 conftest.py collects, for the whole session: every log record at DEBUG (all
-loggers), every exception message a test observed through ``pytest.raises``, and
-every fake TickTick server started (``FakeTickTick.on_start``). At the end it calls
-`find_leaks` with the client secrets, authorization codes and tokens those servers
-handed out, and fails the run on any finding.
+loggers), the message of every exception a test observed through ``pytest.raises``
+(and of the causes a traceback would show with it), and every fake TickTick server
+started (``FakeTickTick.on_start``). At the end it calls `find_leaks` with the
+client secrets, authorization codes and tokens those servers handed out, and fails
+the run on any finding.
+
+pytest.raises stays the plain one: during each test a profile function
+(``sys.setprofile``) notes the exception handed to the ``__exit__`` of pytest.raises'
+context manager, in the main thread, and reads nothing else. Test modules that
+cannot reach pytest.raises (no ``raises`` in them or in the test modules they use)
+run without it, for speed. If another profiler holds ``sys.setprofile`` the audit
+stands aside for that test and says so.
 
 Rules:
 - no log record contains a client secret or a token; records of the ``ticktick``

@@ -1,18 +1,26 @@
 """The secrets audit can fail: planted leaks are found.
 
 The planting happens on a fake server kept out of the session-wide audit, with
-logging switched off, so that the run's own audit stays clean.
+logging switched off, or in a pytest run of its own, so that the run's own audit
+stays clean.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import requests
+from conftest import env_without_coverage
 from leak_audit import Secrets, find_leaks
 
 from ticktick.testing import FakeTickTick
+
+HERE = Path(__file__).resolve().parent
 
 
 def test_planted_leaks_are_found(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -79,3 +87,104 @@ def test_planted_leaks_in_other_encodings_are_found() -> None:
     report = "\n".join(leaks)
     assert basic not in report
     assert "se/cr+et=value" not in report
+
+
+SECRET = "planted-secret-4f1c9a"
+
+# Run by the suite's own conftest.py (loaded as a plugin), in a pytest of its own.
+PLANTED = f"""
+import pytest
+
+from ticktick.testing import FakeTickTick
+
+
+@pytest.fixture
+def secret():
+    with FakeTickTick(client_secret="{SECRET}") as fake:  # its secret joins the audit
+        yield fake.client_secret
+
+
+def test_looks_at_the_message(secret):
+    with pytest.raises(ValueError) as info:
+        raise ValueError(f"refused: {{secret}}")
+    assert "refused" in str(info.value)
+
+
+def test_only_checks_the_type(secret):
+    with pytest.raises(ValueError):
+        raise ValueError(f"refused: {{secret}}")
+
+
+def test_calls_a_function(secret):
+    def refuse():
+        raise ValueError(f"refused: {{secret}}")
+
+    pytest.raises(ValueError, refuse)
+
+
+def test_sees_the_cause(secret):
+    with pytest.raises(RuntimeError, match="exchange failed"):
+        try:
+            raise KeyError(secret)
+        except KeyError as err:
+            raise RuntimeError("exchange failed") from err
+
+
+def test_clean(secret):
+    with pytest.raises(ValueError, match="refused"):
+        raise ValueError("refused, and no secret said")
+"""
+
+
+# A test module without the word, whose helper in another module uses pytest.raises.
+PLANTED_HELPER = """
+import pytest
+
+
+def expect_refusal(action):
+    with pytest.raises(ValueError):
+        action()
+"""
+PLANTED_THROUGH_A_HELPER = f"""
+import pytest
+from planted_helper import expect_refusal
+
+from ticktick.testing import FakeTickTick
+
+
+@pytest.fixture
+def secret():
+    with FakeTickTick(client_secret="{SECRET}") as fake:
+        yield fake.client_secret
+
+
+def test_through_a_helper(secret):
+    def refuse():
+        raise ValueError(f"refused: {{secret}}")
+
+    expect_refusal(refuse)
+"""
+
+
+def test_a_leak_seen_through_plain_pytest_raises_fails_the_run(tmp_path: Path) -> None:
+    """Secrets in messages that tests observed with the real pytest.raises, in every form."""
+    (tmp_path / "test_planted.py").write_text(PLANTED)
+    (tmp_path / "planted_helper.py").write_text(PLANTED_HELPER)
+    (tmp_path / "test_planted_through_a_helper.py").write_text(PLANTED_THROUGH_A_HELPER)
+    env = env_without_coverage()
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")]))
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "conftest"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    out = result.stdout
+    assert result.returncode == pytest.ExitCode.TESTS_FAILED, out + result.stderr
+    assert "6 passed" in out  # the tests pass: only the audit fails the run
+    assert "7 exception messages (of 6 exceptions seen by pytest.raises" in out
+    assert out.count("LEAK: exception message contains") == 5, out
+    assert SECRET not in out  # the report masks what it found
