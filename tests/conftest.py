@@ -14,6 +14,7 @@ import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from types import CodeType, FrameType, ModuleType
+from typing import Any
 
 import pytest
 from helpers import FUTURE, ApiFor, free_port
