@@ -9,9 +9,9 @@ reads that result. ``OAuth2(store=...)`` selects one; ``cache_path=`` selects th
 * `FileStore` (default, ``.token-oauth``; also ``CacheHandler``): one machine.
 * `MemoryStore`: one process (tests, short scripts).
 * `EnvSource`: read-only, a variable such as ``ACCESS_TOKEN_DICT``.
-* `KeyringStore` ([`ticktick.stores.keyring`][ticktick.stores.keyring]): the system's
+* ``KeyringStore`` (in [`ticktick.stores.keyring`][ticktick.stores.keyring]): the system's
   secret store (``pip install 'ticktick-oauth[keyring]'``).
-* `RedisStore` ([`ticktick.stores.redis`][ticktick.stores.redis]): many machines
+* ``RedisStore`` (in [`ticktick.stores.redis`][ticktick.stores.redis]): many machines
   (``pip install 'ticktick-oauth[redis]'``).
 
 Every stored token carries an ``issued_for`` record (host, client id, scope) and is
@@ -29,30 +29,12 @@ from .env import EnvSource
 from .file import DEFAULT_CACHE_PATH, CacheHandler, FileStore
 from .memory import MemoryStore
 
-TYPE_CHECKING = False  # the fast path: docs/architecture.md
-if TYPE_CHECKING:
-    from typing import Any
-
 __all__ = [
     "DEFAULT_CACHE_PATH",
     "CacheHandler",
     "EnvSource",
     "FileStore",
-    "KeyringStore",
     "MemoryStore",
-    "RedisStore",
     "TokenIdentity",
     "TokenStore",
 ]
-
-_OPTIONAL = {"KeyringStore": "keyring", "RedisStore": "redis"}
-
-
-def __getattr__(name: str) -> Any:
-    """`KeyringStore` and `RedisStore`, imported on first use (they are optional extras)."""
-    module = _OPTIONAL.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(__import__(f"{__name__}.{module}", fromlist=[name]), name)
-    globals()[name] = value
-    return value
