@@ -52,7 +52,7 @@ BENCH_TPY  := bench/.venv-ticktick-py
 SOURCES    := $(shell find ticktick -name '*.py') setup.cfg setup.py pyproject.toml
 
 $(BENCH_OURS)/.installed: $(SOURCES)
-	rm -rf $(BENCH_OURS)
+	rm -rf $(BENCH_OURS) build  # build/: setuptools would install files left there by an older build
 	$(PYTHON) -m venv $(BENCH_OURS)
 	$(BENCH_OURS)/bin/python -m pip install --quiet --upgrade pip
 	$(BENCH_OURS)/bin/python -m pip install --quiet .

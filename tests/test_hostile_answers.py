@@ -43,7 +43,7 @@ from ticktick import (
     TickTickError,
     TransportError,
 )
-from ticktick._redaction import EXCERPT_SCAN, SPELLING_GROWTH, excerpt
+from ticktick.errors import EXCERPT_SCAN, SPELLING_GROWTH, excerpt
 
 TIMEOUT = (3.0, 3.0)
 SLACK = 5.0  # a loaded CI machine; the old code took 9 to 24 s on these answers

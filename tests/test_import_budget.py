@@ -75,10 +75,7 @@ _STDLIB_COMMON = {
 # The ticktick modules that both paths need: the cache file store and the token's checks.
 _TICKTICK_COMMON = {
     "ticktick",
-    "ticktick._defaults",
-    "ticktick._log",  # the logger helper only; logging itself is imported on first use
-    "ticktick._redaction",  # the one redaction helper (branch redaction), used by errors
-    "ticktick._version",
+    "ticktick._defaults",  # defaults, the version, the logger helper, lazy names
     "ticktick.endpoints",
     "ticktick.errors",
     "ticktick.resolution",
@@ -86,9 +83,7 @@ _TICKTICK_COMMON = {
     "ticktick.stores.base",
     "ticktick.stores.disk",
     "ticktick.stores.env",
-    "ticktick.stores.file",
-    "ticktick.stores.locks",
-    "ticktick.stores.memory",
+    "ticktick.stores.file",  # its lock (ticktick.stores.locks) is made on the first write
     "ticktick.token",
 }
 
@@ -96,7 +91,6 @@ _TICKTICK_COMMON = {
 TOKEN_COMMAND_TICKTICK = _TICKTICK_COMMON | {
     "ticktick.cli",
     "ticktick.cli.commands",
-    "ticktick.cli.options",
     "ticktick.cli.output",
 }
 TOKEN_COMMAND_STDLIB = _STDLIB_COMMON
@@ -112,7 +106,7 @@ CACHED_OAUTH2_STDLIB = _STDLIB_COMMON | {
 }
 
 # `import ticktick`: the public names are imported on first use.
-IMPORT_TICKTICK = {"ticktick", "ticktick._version"}
+IMPORT_TICKTICK = {"ticktick", "ticktick._defaults"}
 IMPORT_STDLIB = {"__future__"}
 
 # -- running a path in a fresh interpreter ---------------------------------------------------

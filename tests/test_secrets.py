@@ -275,7 +275,7 @@ def test_a_secret_echoed_escaped_is_redacted_in_its_decoded_form(
 @pytest.mark.timeout(60)
 def test_redaction_of_a_megabyte_of_escapes_ends() -> None:
     """Decoding is bounded and linear: 1 MB of nested escapes is redacted at once."""
-    from ticktick._redaction import redact
+    from ticktick.errors import redact
 
     text = ("%25" * 100_000 + "&amp;" * 100_000 + "&#37;" * 100_000)[: 1 << 20]
     assert "<redacted>" not in redact(text, ["Zx9Kq4Lm2Pw7Rt3Yu8iOpA"])

@@ -29,6 +29,7 @@ WRITER = """
 import os, sys, time
 from ticktick import TokenCacheError
 from ticktick.stores import FileStore, TokenIdentity
+import ticktick.stores.locks  # loaded by the first write; nobody could not load it later
 if sys.argv[3] == 'nobody':  # after the imports: Python itself lives where nobody cannot go
     os.setgid(65534)
     os.setuid(65534)

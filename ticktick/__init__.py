@@ -12,7 +12,7 @@ stays fast and does not load ``requests`` until something needs it.
 
 from __future__ import annotations
 
-from ._version import __version__
+from ._defaults import __version__, lazy_names
 
 TYPE_CHECKING = False  # the fast path: docs/architecture.md
 
@@ -100,13 +100,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'ticktick' has no attribute {name!r}")
-    value = getattr(__import__(f"{__name__}.{module}", fromlist=[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _WHERE)
 
 
 def __dir__() -> list[str]:
@@ -114,8 +108,6 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from typing import Any
-
     from ._http.session import requests_retry_session
     from .api import OpenAPI
     from .auth import TickTickAuth

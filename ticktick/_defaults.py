@@ -1,6 +1,49 @@
-"""Defaults shared by several modules, kept where importing them costs nothing."""
+"""What every layer shares: the version, the logger, the defaults and their checks.
 
-from .errors import ConfigurationError
+It imports nothing of ours at start (the `ConfigurationError` of a refused value is
+imported when one is raised), so that ``import ticktick`` loads this module only; and
+it is on the fast path (docs/architecture.md), so it stays small.
+"""
+
+from __future__ import annotations
+
+import sys
+
+TYPE_CHECKING = False  # the fast path: docs/architecture.md
+if TYPE_CHECKING:
+    import logging
+    from collections.abc import Callable, Mapping
+    from typing import Any
+
+__version__ = "0.1.0"
+"""The version of ticktick-oauth (``ticktick.__version__``)."""
+
+
+def logger() -> logging.Logger:
+    """The ``ticktick`` logger (importing `logging` on first use, off the fast path)."""
+    import logging
+
+    return logging.getLogger("ticktick")
+
+
+def lazy_names(package: str, where: Mapping[str, str]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` for *package* that imports each name on first use.
+
+    *where* maps a name to the module (relative to *package*) that defines it; the
+    name is then kept in *package*, so the import happens once. This is how
+    ``import ticktick`` stays fast while ``ticktick.OAuth2`` still works.
+    """
+
+    def __getattr__(name: str) -> Any:
+        module = where.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(__import__(f"{package}.{module}", fromlist=[name]), name)
+        setattr(sys.modules[package], name, value)
+        return value
+
+    return __getattr__
+
 
 DEFAULT_TIMEOUT: tuple[float, float] = (10.0, 30.0)
 """Seconds to connect and to wait for the answer, when a request gives no timeout."""
@@ -13,6 +56,9 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 DEFAULT_SCOPE = "tasks:write tasks:read"
 """The scope asked for when none is given: read and write tasks and projects."""
+
+LOCK_TIMEOUT = 10.0
+"""Seconds to wait for a lock held by a write or a discard (those take milliseconds)."""
 
 DEFAULT_SIGNON_TIMEOUT = 300.0
 """Seconds a person has to complete an authorization."""
@@ -42,6 +88,8 @@ def check_seconds(value: object, name: str, *, pair: bool = False) -> float:
     else:
         return float(value)
     example = ", or (connect, read) seconds, e.g. timeout=(10, 30)" if pair else ""
+    from .errors import ConfigurationError  # only for a refused value
+
     raise ConfigurationError(
         f"{name} cannot work: {why}. Nothing here waits forever; give seconds, e.g. 30{example}."
     )

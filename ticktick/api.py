@@ -33,7 +33,6 @@ from ._http.session import (
     read_body,
     retry_after_seconds,
 )
-from ._redaction import excerpt
 from .auth import TickTickAuth
 from .endpoints import DIDA365, TICKTICK
 from .errors import (
@@ -44,6 +43,7 @@ from .errors import (
     RateLimited,
     TransportError,
     Unauthorized,
+    excerpt,
 )
 from .models import Date, Project, ProjectData, ProjectFields, Task, TaskFields, TaskMove
 from .oauth2 import OAuth2

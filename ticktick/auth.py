@@ -26,9 +26,8 @@ from urllib.parse import urlsplit
 import requests
 from requests.auth import AuthBase
 
-from ._defaults import Timeout, check_timeout
+from ._defaults import Timeout, check_timeout, logger
 from ._http.session import read_body
-from ._log import logger
 from .errors import ConfigurationError
 from .oauth2 import OAuth2
 

@@ -7,8 +7,7 @@ region and every URL follows from it.
 
 from __future__ import annotations
 
-from ._redaction import without_userinfo
-from .errors import ConfigurationError
+from .errors import ConfigurationError, without_userinfo
 
 TYPE_CHECKING = False  # the fast path: docs/architecture.md
 if TYPE_CHECKING:

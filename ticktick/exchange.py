@@ -25,12 +25,12 @@ from ._http.session import (
     read_body,
     token_retry,
 )
-from ._redaction import excerpt
 from .errors import (
     ConfigurationError,
     OAuthError,
     TokenFormatError,
     TransportError,
+    excerpt,
     oauth_error,
 )
 from .token import TokenDict, token_from_response
@@ -95,7 +95,7 @@ def exchange_code(
             "host= and the client id. The code was not sent: it stays good until it expires."
         ) from None
     # The Basic credential, "id:secret" and the header's base64 of it, is redacted with
-    # the code and the secret, in every spelling (see ticktick._redaction.redact).
+    # the code and the secret, in every spelling (see ticktick.errors.redact).
     basic = str(prepared.headers.get("Authorization", "")).removeprefix("Basic ")
     secret_values = (code, client_secret, f"{client_id}:{client_secret}", basic)
     try:

@@ -16,8 +16,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 
-from ._defaults import SIGNON_LOCK_SLACK
-from ._log import logger
+from ._defaults import SIGNON_LOCK_SLACK, logger
 from .stores import EnvSource, FileStore, TokenStore
 from .token import (
     DEFAULT_EXPIRY_MARGIN,

@@ -25,8 +25,7 @@ import json
 import re
 import time
 
-from ._redaction import REDACTED
-from .errors import TokenFormatError
+from .errors import REDACTED, TokenFormatError
 
 TYPE_CHECKING = False  # the fast path: docs/architecture.md
 if TYPE_CHECKING:

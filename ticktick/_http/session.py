@@ -335,7 +335,7 @@ def requests_retry_session(
         >>> session.get("https://api.ticktick.com/open/v1/project")  # doctest: +SKIP
     """
     if session is None:
-        from .._version import __version__
+        from .._defaults import __version__
 
         session = requests.Session()
         session.headers["User-Agent"] = (

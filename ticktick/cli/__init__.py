@@ -15,6 +15,12 @@ Exit codes: 0 success; 1 failure (no usable token, refused, timed out, ...);
 
 ``token``, ``status``, ``export`` and ``logout`` make no network request, never prompt,
 and do not import ``requests``, so that they start fast.
+
+This module reads the command line: one check per kind of value (used for a flag and
+for the environment variable that is its default alike), the environment, and
+``token`` with its usual flags without argparse (`quick_token_args`, the fast path:
+docs/architecture.md); anything else goes to argparse (`ticktick.cli.parser`). The
+commands are in `commands` and `login`; how the command talks, in `output`.
 """
 
 from __future__ import annotations
@@ -22,25 +28,246 @@ from __future__ import annotations
 import os
 import sys
 
-from .._defaults import DEFAULT_SCOPE
-from ..errors import TickTickError
-from .options import _apply_environment, _check_login_usage, parser, quick_token_args
-from .output import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, PROG, UsageError, _escaped, _show
+from .._defaults import DEFAULT_REDIS_URL, DEFAULT_SCOPE, MAX_TIMEOUT
+from ..endpoints import check_redirect_uri, resolve_host
+from ..errors import ConfigurationError, TickTickError
+from ..stores import DEFAULT_CACHE_PATH
+from .commands import _cmd_token
+from .output import (
+    DEFAULT_ENV_KEY,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    PROG,
+    UsageError,
+    _escaped,
+    _show,
+)
 
 TYPE_CHECKING = False  # the fast path: docs/architecture.md
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from typing import Any
 
     from .output import Options
 
 __all__ = ["main"]
 
 
+# -- checking values ------------------------------------------------------------------
+#
+# One check per kind of value, used for a flag (through argparse) and for the
+# environment variable that is its default alike. A check returns the value or
+# raises ValueError with a reason that never repeats a secret.
+
+_STORES = ("file", "keyring", "redis")
+
+
+def _sentence(text: str) -> str:
+    """*text* ending in one full stop, however its composed parts ended."""
+    text = text.rstrip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _nonempty(text: str) -> str:
+    if not text.strip():
+        raise ValueError("is empty")
+    if "\0" in text:
+        raise ValueError("contains a NUL character")
+    return text
+
+
+def _host(text: str) -> str:
+    """A host as ``OAuth2(host=...)`` takes it."""
+    try:
+        resolve_host(_nonempty(text))
+    except ConfigurationError as exc:
+        raise ValueError(f"is not a usable host: {str(exc).rstrip('.')}") from None
+    return text
+
+
+def _store_name(text: str) -> str:
+    if text not in _STORES:
+        raise ValueError(f"is {text!r}, not one of {', '.join(_STORES)}")
+    return text
+
+
+def _scope(text: str) -> str:
+    if not text.split():
+        raise ValueError("is empty; use 'tasks:write tasks:read'")
+    return text
+
+
+def _redirect_uri(text: str) -> str:
+    """A redirect URI as ``OAuth2(redirect_uri=...)`` takes it (blanks around it dropped)."""
+    try:
+        return check_redirect_uri(_nonempty(text).strip())
+    except ConfigurationError as exc:
+        raise ValueError(f"is not usable: {exc}") from None
+
+
+def _redis_url(text: str) -> str:
+    """A Redis URL: ``redis://[:password@]host[:port][/db]``, ``rediss://`` or ``unix://``."""
+    from urllib.parse import urlsplit
+
+    form = "use redis://[:password@]host[:port][/db], rediss://... or unix:///path"
+    try:
+        parts = urlsplit(_nonempty(text).strip())
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"has a port that is not a number from 1 to 65535; {form}") from None
+    if parts.scheme == "unix":
+        if not parts.path:
+            raise ValueError(f"names no socket path; {form}")
+        return text
+    if parts.scheme not in ("redis", "rediss"):
+        raise ValueError(f"is not a Redis URL; {form}")
+    if port == 0:
+        raise ValueError(f"has port 0; {form}")
+    db = parts.path.strip("/")
+    if db and not db.isdigit():
+        raise ValueError(f"has a database that is not a number; {form}")
+    return text
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number of {what}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text!r} is not a finite number of {what}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    """Finite positive seconds, at most `MAX_TIMEOUT`."""
+    value = _number(text, "seconds")
+    if not 0 < value <= MAX_TIMEOUT:
+        raise ValueError(f"{text!r} is not between 0 and {MAX_TIMEOUT:g} seconds")
+    return value
+
+
+def _days(text: str) -> float:
+    """A finite number of days, not negative."""
+    value = _number(text, "days")
+    if value < 0:
+        raise ValueError(f"{text!r} is a negative number of days")
+    return value
+
+
+# The options whose default comes from an environment variable:
+# (attribute, option, variable, check, default when the variable is unset).
+_FROM_ENVIRONMENT: tuple[tuple[str, str, str, Callable[[str], str], str | None], ...] = (
+    ("host", "--host", "TICKTICK_HOST", _host, "ticktick.com"),
+    ("cache_path", "--cache-path", "TICKTICK_CACHE_PATH", _nonempty, DEFAULT_CACHE_PATH),
+    ("client_id", "--client-id", "TICKTICK_CLIENT_ID", _nonempty, None),
+    ("store", "--store", "TICKTICK_STORE", _store_name, "file"),
+    ("redis_url", "--redis-url", "TICKTICK_REDIS_URL", _redis_url, DEFAULT_REDIS_URL),
+    ("redirect_uri", "--redirect-uri", "TICKTICK_REDIRECT_URI", _redirect_uri, None),
+)
+
+
+def _apply_environment(args: Options) -> None:
+    """Fill each option not given on the command line from its variable, checked as the flag.
+
+    An explicit ``--cache-path`` names a file, so it selects the file store unless
+    ``--store`` is given too: ``TICKTICK_STORE`` does not turn it into another store.
+    """
+    if getattr(args, "cache_path", None) is not None and getattr(args, "store", "") is None:
+        args.store = "file"
+    for name, option, variable, check, default in _FROM_ENVIRONMENT:
+        if not hasattr(args, name) or getattr(args, name) is not None:
+            continue
+        text = os.environ.get(variable)
+        if text is None:
+            setattr(args, name, default)
+            continue
+        try:
+            setattr(args, name, check(text))
+        except ValueError as exc:
+            problem = _sentence(
+                f"The environment variable {variable} (the default of {option}) {exc}"
+            )
+            raise UsageError(f"{problem} Fix or unset {variable}, or pass {option}.") from None
+
+
+# -- the parser ---------------------------------------------------------------------------
+
+
+def _defaults() -> dict[str, Any]:
+    """Defaults of the options every command takes (shared by both parsers).
+
+    ``None`` stands for "from its environment variable" (see `_apply_environment`).
+    """
+    return {
+        "host": None,
+        "cache_path": None,
+        "env_key": DEFAULT_ENV_KEY,
+        "client_id": None,
+        "scope": None,
+        "store": None,
+        "redis_url": None,
+        "debug": False,
+    }
+
+
+# `token`'s usual options, parsed without argparse, each checked as argparse checks it.
+_QUICK_OPTIONS: dict[str, Callable[[str], str]] = {
+    "--host": _host,
+    "--cache-path": _nonempty,
+    "--env-key": str,
+    "--client-id": _nonempty,
+    "--scope": _scope,
+}
+
+
+def quick_token_args(argv: Sequence[str]) -> Options | None:
+    """Parse ``token`` and its usual options without argparse; ``None`` for anything else.
+
+    Anything unusual (``--help``, abbreviations, a missing or bad value, another
+    command) returns ``None`` and goes to argparse, which gives the usual help and errors.
+    """
+    import types
+
+    if not argv or argv[0] != "token":
+        return None
+    values = _defaults()
+    rest = list(argv[1:])
+    while rest:
+        option = rest.pop(0)
+        if option == "--debug":
+            values["debug"] = True
+            continue
+        name, equals, value = option.partition("=")
+        check = _QUICK_OPTIONS.get(name)
+        if check is None:
+            return None
+        if not equals:
+            if not rest:
+                return None
+            value = rest.pop(0)
+        try:
+            values[name[2:].replace("-", "_")] = check(value)
+        except ValueError:
+            return None
+    return types.SimpleNamespace(**values, func=_cmd_token, command="token")
+
+
+# -- running a command -------------------------------------------------------------------
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ticktick-auth`` with *argv*; return the exit code."""
     argv = sys.argv[1:] if argv is None else argv
     quick = quick_token_args(argv)
-    args = quick or parser().parse_args(argv)
+    args: Options
+    if quick is None:
+        from .parser import parser
+
+        args = parser().parse_args(argv)
+    else:
+        args = quick
     # The fast path does not import logging for this (it would cost `token` a tenth of
     # its start-up) while every value it could log (the options, TICKTICK_*) is printable.
     values = [*vars(quick).values()] if quick is not None else []
@@ -79,6 +306,8 @@ def _run(args: Options) -> int:
         if args.command == "login":
             if args.scope is None:
                 args.scope = DEFAULT_SCOPE
+            from .login import _check_login_usage
+
             _check_login_usage(args)
     except UsageError as exc:
         _show(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)

@@ -15,11 +15,12 @@ from ..errors import (
 from ..resolution import where
 from ..token import expire_time_of, readable_time
 from .commands import _command, _days_left, _store
-from .options import _FORMATS, _has_terminal
 from .output import (
+    _FORMATS,
     DEFAULT_ENV_KEY,
     EXIT_OK,
     Failure,
+    UsageError,
     _check_save_path,
     _format,
     _print_json,
@@ -35,6 +36,30 @@ if TYPE_CHECKING:
     from ..signon import ReadLine
     from ..token import TokenDict
     from .output import Options
+
+
+def _has_terminal() -> bool:
+    from ..signon import no_terminal_reason
+
+    return no_terminal_reason() is None
+
+
+def _check_login_usage(args: Options) -> None:
+    """Refuse a login whose token would be kept nowhere, or whose flags contradict."""
+    printing = args.output in _FORMATS
+    if args.output_file is not None and not printing:
+        raise UsageError(
+            "--output-file needs --output json, env-dict or dotenv (the form to write)."
+        )
+    if args.no_cache and args.output == "cache":
+        raise UsageError("--no-cache with --output cache would keep the token nowhere.")
+    if args.no_cache and not printing and not _has_terminal():
+        raise UsageError(
+            "--no-cache with no terminal and no --output would keep the new token nowhere. "
+            "Add --output json, env-dict or dotenv (and --output-file PATH to write it to a "
+            "file), or drop --no-cache."
+        )
+
 
 # -- login --------------------------------------------------------------------------------
 

@@ -38,6 +38,10 @@ class UsageError(TickTickError):
     """The command line or its environment cannot work (exit 2)."""
 
 
+_FORMATS = ("json", "env-dict", "dotenv")
+"""The forms a token can be printed or saved in (``--output``)."""
+
+
 # -- formats ----------------------------------------------------------------------------
 
 

@@ -36,9 +36,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from .._deadline import CHECK_INTERVAL, Deadline, poll
 from .._http.server import LoopbackHTTPServer
-from .._redaction import REDACTED
 from ..endpoints import check_redirect_uri, is_loopback
-from ..errors import AuthorizationTimeout, LoopbackPortInUse, StateMismatch
+from ..errors import REDACTED, AuthorizationTimeout, LoopbackPortInUse, StateMismatch
 
 __all__ = ["LoopbackReceiver", "RedirectResult", "loopback_address"]
 

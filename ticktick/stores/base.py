@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 
-from .._log import logger
+from .._defaults import logger
 from ..errors import ConfigurationError
 from ..token import TokenDict, token_problem, validate_token_dict
 

@@ -7,7 +7,6 @@ import os
 from ..errors import TokenCacheError
 from ..token import parse_token_literal
 from .base import TokenStore
-from .locks import NO_LOCK
 
 TYPE_CHECKING = False  # the fast path: docs/architecture.md
 if TYPE_CHECKING:
@@ -75,4 +74,6 @@ class EnvSource(TokenStore):
 
     def lock(self, timeout: float) -> AbstractContextManager[None]:
         """No lock: nothing is written."""
+        from .locks import NO_LOCK
+
         return NO_LOCK

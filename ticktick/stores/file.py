@@ -51,8 +51,9 @@ import errno
 import os
 import stat
 import time
+from _thread import allocate_lock
 
-from .._log import logger
+from .._defaults import LOCK_TIMEOUT, logger
 from ..errors import ConfigurationError, TokenCacheError
 from .base import MAX_CACHE_SIZE, TokenStore, check_identity, decode_token, encode_token
 from .disk import (
@@ -63,7 +64,6 @@ from .disk import (
     unlink_quietly,
     write_private_file,
 )
-from .locks import LOCK_TIMEOUT, NO_LOCK, FileLock
 
 TYPE_CHECKING = False  # the fast path: docs/architecture.md
 if TYPE_CHECKING:
@@ -73,7 +73,11 @@ if TYPE_CHECKING:
 
     from ..token import TokenDict
     from .base import TokenIdentity
+    from .locks import FileLock
 
+
+_MAKING_LOCKS = allocate_lock()
+"""Guards the first making of a store's sidecar lock, so that threads share one."""
 
 DEFAULT_CACHE_PATH = ".token-oauth"
 """ticktick-py's cache file name, in the working folder."""
@@ -118,7 +122,11 @@ class FileStore(TokenStore):
                 "name can hold. Pass another cache_path (or cache_path=None for no cache)."
             )
         self.identity = identity
-        self._lock = FileLock(self.path + ".lock", lock_timeout)
+        self._lock_timeout = lock_timeout
+        # The sidecar lock, made on first use: reading a token takes no lock, so
+        # `ticktick-auth token` never loads the locks (the fast path:
+        # docs/architecture.md). One slot, shared with the copies `with_identity` makes.
+        self._lock_slot: list[FileLock | None] = [None]
         self._warned_mode = False
         self._warned_stuck = False
 
@@ -137,6 +145,19 @@ class FileStore(TokenStore):
         """
         return ["--cache-path", os.path.abspath(self.path)]
 
+    @property
+    def _lock(self) -> FileLock:
+        """The sidecar-file lock (``PATH.lock``), made once per store and its copies."""
+        lock = self._lock_slot[0]
+        if lock is None:
+            with _MAKING_LOCKS:
+                lock = self._lock_slot[0]
+                if lock is None:
+                    from .locks import FileLock
+
+                    lock = self._lock_slot[0] = FileLock(self.path + ".lock", self._lock_timeout)
+        return lock
+
     def lock(self, timeout: float) -> AbstractContextManager[None]:
         """The sidecar-file lock; the holding thread may re-enter it (writes do).
 
@@ -144,6 +165,8 @@ class FileStore(TokenStore):
         nothing to guard and no lock is taken; a write then fails with the reason.
         """
         if not self.path:
+            from .locks import NO_LOCK
+
             return NO_LOCK
         parent = os.path.dirname(self.path)
         if parent and not os.path.exists(parent):

@@ -21,11 +21,11 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Any, NoReturn
 
-from .._log import logger
+from .._defaults import LOCK_TIMEOUT, logger
 from ..errors import ConfigurationError, TokenCacheError
 from ..token import TokenDict
 from .base import TokenIdentity, TokenStore, check_identity, decode_token, encode_token
-from .locks import LOCK_TIMEOUT, FileLock
+from .locks import FileLock
 
 __all__ = ["KeyringStore"]
 

@@ -12,23 +12,24 @@ The kinds: `FileLock` is shared by every process and thread (a sidecar file);
 `ThreadLock` by the threads of one process; ``RedisStore``'s lock by every machine
 (``ticktick.stores.redis``). `NO_LOCK` guards nothing (read-only sources).
 
-This module is on the fast path (a `FileStore` makes its `FileLock`): it imports no
-``contextlib``, ``threading`` or ``typing``; `poll` is imported when a lock is busy.
+Reading a token takes no lock, so this module is off the fast path
+(docs/architecture.md): a `FileStore` makes its `FileLock` on first use.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sys
 from _thread import allocate_lock, get_ident
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
 
-from .._log import logger
+from .._deadline import poll
+from .._defaults import LOCK_TIMEOUT, logger
 from ..errors import TokenCacheError
 from .disk import open_checked
-
-LOCK_TIMEOUT = 10.0
-"""Seconds to wait for a lock held by a write or a discard (those take milliseconds)."""
 
 ANNOUNCE_AFTER = 1.0
 """Seconds of waiting for a lock before saying whom it waits for (writes take milliseconds)."""
@@ -60,13 +61,32 @@ class Lock:
         self.owner: int | None = None  # the thread holding it, for re-entry
         self.depth = 0
 
-    def hold(self, timeout: float | None = None) -> _Holding:
-        """A context manager that holds the lock, waiting at most *timeout* seconds.
+    @contextlib.contextmanager
+    def hold(self, timeout: float | None = None) -> Iterator[None]:
+        """Hold the lock (``with lock.hold():``), waiting at most *timeout* seconds.
+
+        The holding thread may enter again; the lock is released when its outermost
+        holding ends.
 
         Raises:
-            TokenCacheError: The lock stayed busy for *timeout* seconds, or cannot be taken.
+            TokenCacheError: The wait timed out (the message names the holder), or the
+                lock cannot be reached.
         """
-        return _Holding(self, self.timeout if timeout is None else timeout)
+        if self.owner == get_ident():  # re-entry by the holding thread
+            self.depth += 1
+            try:
+                yield
+            finally:
+                self.depth -= 1
+            return
+        if not self.try_acquire(0.0):
+            self._wait(self.timeout if timeout is None else timeout)
+        self.owner, self.depth = get_ident(), 1
+        try:
+            yield
+        finally:
+            self.owner, self.depth = None, 0
+            self.release()
 
     # -- what each kind supplies ---------------------------------------------------
 
@@ -96,7 +116,6 @@ class Lock:
 
     def _wait(self, timeout: float) -> None:
         """Take the lock within *timeout* seconds, saying once whom it waits for."""
-        from .._deadline import poll  # only when the lock is busy: threading, sockets
 
         def announce() -> None:
             logger().warning(
@@ -119,34 +138,6 @@ class Lock:
             raise TokenCacheError(
                 f"Waited {timeout:g} s for {self.name}, held by {self.holder()}.{self.advice}"
             )
-
-
-class _Holding:
-    """One holding of a `Lock` (a class, not contextlib: this module is on the fast path)."""
-
-    __slots__ = ("lock", "outer", "timeout")
-
-    def __init__(self, lock: Lock, timeout: float) -> None:
-        self.lock = lock
-        self.timeout = timeout
-        self.outer = False
-
-    def __enter__(self) -> None:
-        lock = self.lock
-        if lock.owner == get_ident():  # re-entry by the holding thread
-            lock.depth += 1
-            return
-        if not lock.try_acquire(0.0):
-            lock._wait(self.timeout)
-        self.outer = True
-        lock.owner, lock.depth = get_ident(), 1
-
-    def __exit__(self, *exc_info: object) -> None:
-        lock = self.lock
-        lock.depth -= 1
-        if self.outer:
-            lock.owner = None
-            lock.release()
 
 
 class FileLock(Lock):
@@ -359,15 +350,5 @@ class ThreadLock(Lock):
         return "another thread"
 
 
-class _NoLock:
-    """Guards nothing: for sources that are never written."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc_info: object) -> None:
-        return None
-
-
-NO_LOCK = _NoLock()
+NO_LOCK: AbstractContextManager[None] = contextlib.nullcontext()
 """The lock of a store that is never written: holding it does nothing."""

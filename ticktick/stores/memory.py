@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from .._defaults import LOCK_TIMEOUT
 from .base import TokenStore, check_identity, decode_token, encode_token
-from .locks import LOCK_TIMEOUT, ThreadLock
 
 TYPE_CHECKING = False  # the fast path: docs/architecture.md
 if TYPE_CHECKING:
@@ -26,6 +26,8 @@ class MemoryStore(TokenStore):
         self.identity = identity
         # The stored form in a one-item list, shared with the copies `with_identity` makes.
         self._kept: list[bytes | None] = [None]
+        from .locks import ThreadLock  # not at the top: `ticktick.stores` loads this module
+
         self._lock = ThreadLock("the memory store")
 
     def __repr__(self) -> str:

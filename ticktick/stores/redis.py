@@ -41,8 +41,7 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from .._deadline import Deadline
-from .._defaults import DEFAULT_REDIS_URL
-from .._log import logger
+from .._defaults import DEFAULT_REDIS_URL, logger
 from ..errors import ConfigurationError, TokenCacheError
 from ..token import TokenDict, expire_time_of
 from .base import TokenIdentity, TokenStore, check_identity, decode_token, encode_token

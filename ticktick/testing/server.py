@@ -52,9 +52,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import requests
 
 from .._http.server import LoopbackHTTPServer
-from .._redaction import excerpt
 from ..endpoints import Endpoints
-from ..errors import OAuthError
+from ..errors import OAuthError, excerpt
 from ..oauth2 import OAuth2
 from ..signon import AuthorizationRequest, Authorizer, parse_redirect
 from .openapi import FakeOpenAPI

@@ -1,0 +1,196 @@
+"""The full command line, with argparse: every command, its flags and ``--help``.
+
+``ticktick-auth token`` with its usual flags never comes here (`quick_token_args` in
+`options`); everything else does.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from .._defaults import DEFAULT_REDIS_URL, DEFAULT_SIGNON_TIMEOUT, MAX_TIMEOUT, __version__
+from ..stores import DEFAULT_CACHE_PATH
+from . import (
+    _STORES,
+    _days,
+    _defaults,
+    _host,
+    _nonempty,
+    _redirect_uri,
+    _redis_url,
+    _scope,
+    _seconds,
+)
+from .commands import _cmd_export, _cmd_logout, _cmd_status, _cmd_token
+from .login import _cmd_login
+from .output import _FORMATS, PROG
+
+
+def parser() -> argparse.ArgumentParser:
+    """The full command line (argparse), for every command and ``--help``."""
+
+    def checked(check: Callable[[str], Any]) -> Callable[[str], Any]:
+        """*check* as an argparse type: its reason becomes argparse's message."""
+
+        def convert(text: str) -> Any:
+            try:
+                return check(text)
+            except ValueError as exc:
+                raise argparse.ArgumentTypeError(str(exc)) from None
+
+        convert.__name__ = check.__name__.lstrip("_")
+        return convert
+
+    defaults = _defaults()
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--host",
+        type=checked(_host),
+        default=defaults["host"],
+        help="ticktick.com, dida365.com, or a server's base URL "
+        "(default: $TICKTICK_HOST or ticktick.com)",
+    )
+    common.add_argument(
+        "--cache-path",
+        type=checked(_nonempty),
+        default=defaults["cache_path"],
+        help=f"the token cache file (default: $TICKTICK_CACHE_PATH or {DEFAULT_CACHE_PATH})",
+    )
+    common.add_argument(
+        "--env-key",
+        default=defaults["env_key"],
+        help="the variable holding a token dict (default: %(default)s; '' to ignore)",
+    )
+    common.add_argument(
+        "--client-id",
+        type=checked(_nonempty),
+        default=defaults["client_id"],
+        help="the app's client id (default: $TICKTICK_CLIENT_ID)",
+    )
+    common.add_argument(
+        "--scope", type=checked(_scope), default=defaults["scope"], help="the scope asked for"
+    )
+    common.add_argument(
+        "--store",
+        choices=_STORES,
+        default=defaults["store"],
+        help="where the token is kept (default: $TICKTICK_STORE or file)",
+    )
+    common.add_argument(
+        "--redis-url",
+        type=checked(_redis_url),
+        default=defaults["redis_url"],
+        help=f"the Redis server of --store redis (default: $TICKTICK_REDIS_URL or "
+        f"{DEFAULT_REDIS_URL})",
+    )
+    common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Get and keep an OAuth2 token for the TickTick (or Dida365) Open API.",
+        epilog=(
+            "exit codes: 0 success; 1 failure (no usable token, refused, timed out); "
+            "2 bad usage (of a flag or of the TICKTICK_* variable that is its default); "
+            "3 'status --min-days' found fewer days left; 130 interrupted"
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    login = commands.add_parser(
+        "login",
+        parents=[common],
+        help="sign on in a browser and keep the token",
+        description=(
+            "Sign on in a browser and keep the token. The client secret is read from "
+            "$TICKTICK_CLIENT_SECRET or asked for without echo; it is never a flag. "
+            "A login whose token would be kept nowhere (--no-cache with no terminal and no "
+            "--output) is refused before it starts."
+        ),
+    )
+    login.add_argument(
+        "--redirect-uri",
+        type=checked(_redirect_uri),
+        default=None,
+        help="the redirect URI registered for the app (default: $TICKTICK_REDIRECT_URI)",
+    )
+    login.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    login.add_argument(
+        "--no-capture",
+        action="store_true",
+        help="do not capture a loopback redirect; paste the redirected URL instead",
+    )
+    login.add_argument(
+        "--timeout",
+        type=checked(_seconds),
+        default=DEFAULT_SIGNON_TIMEOUT,
+        help=f"seconds to finish signing on, more than 0 and at most {MAX_TIMEOUT:g} "
+        f"(default: {DEFAULT_SIGNON_TIMEOUT:g})",
+    )
+    login.add_argument("--no-cache", action="store_true", help="do not write the cache file")
+    login.add_argument(
+        "--output",
+        choices=("cache", *_FORMATS),
+        default=None,
+        help="print the token in this form instead of asking (cache: print nothing)",
+    )
+    login.add_argument(
+        "--output-file",
+        default=None,
+        help="write the --output form (required with it) to this new file, mode 0600",
+    )
+    login.add_argument(
+        "--force", action="store_true", help="let --output-file replace an existing file"
+    )
+    login.set_defaults(func=_cmd_login)
+
+    token = commands.add_parser(
+        "token",
+        parents=[common],
+        help="print a valid access token, nothing else",
+        description=(
+            "Print a valid access token from the environment or the cache file, and "
+            "nothing else. An expired token in the variable falls through to the cache. "
+            "No network, no prompt; exit 1 with a one-line reason if none."
+        ),
+    )
+    token.set_defaults(func=_cmd_token)
+
+    status = commands.add_parser(
+        "status",
+        parents=[common],
+        help="where the token comes from and when it expires",
+        description="Show where the token comes from, its host, scope and expiry.",
+    )
+    status.add_argument(
+        "--min-days",
+        type=checked(_days),
+        default=None,
+        help="exit 3 when fewer days are left (a CI expiry alarm)",
+    )
+    status.set_defaults(func=_cmd_status)
+
+    export = commands.add_parser(
+        "export",
+        parents=[common],
+        help="print the value to store as the ACCESS_TOKEN_DICT CI secret",
+        description="Print the token dict to store as the ACCESS_TOKEN_DICT CI secret.",
+    )
+    export.add_argument(
+        "--format",
+        choices=_FORMATS,
+        default="env-dict",
+        help="env-dict (a Python dict literal, as ticktick-py reads it; default), json, dotenv",
+    )
+    export.set_defaults(func=_cmd_export)
+
+    logout = commands.add_parser(
+        "logout",
+        parents=[common],
+        help="remove the cached token",
+        description="Remove the cached token file (and nothing else).",
+    )
+    logout.set_defaults(func=_cmd_logout)
+    return parser
