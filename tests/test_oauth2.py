@@ -640,28 +640,22 @@ def test_authorize_forces_a_new_token(fake: FakeTickTick, cache_path: Path) -> N
 # -- the store given, and arguments that overlap ---------------------------------------
 
 
-def test_one_store_serves_two_apps_and_is_left_unchanged(fake: FakeTickTick) -> None:
+def test_a_store_is_bound_to_its_first_app_and_refused_to_another(fake: FakeTickTick) -> None:
     fake.register_client("other-app", "other-secret", ["http://127.0.0.1:8080/"])
     store = MemoryStore()
     first = fake.oauth2(store=store)
-    second_app = fake.oauth2(
-        store=store,
-        client_id="other-app",
-        client_secret="other-secret",
-        redirect_uri="http://127.0.0.1:8080/",
-        authorizer=None,
-        interactive=False,
-        resolve=False,
-    )
-    assert store.identity is None  # neither client wrote its identity into it
-    assert first.cache is not None
-    assert second_app.cache is not None
-    assert first.cache.identity == first.identity
-    assert second_app.cache.identity == second_app.identity
-    assert first.cache.identity != second_app.cache.identity
-    # The same place: the first app's token is there, and never given to the second.
-    with pytest.raises(ReauthorizationRequired):
-        second_app.get_access_token()
+    assert first.cache is store
+    assert store.identity == first.identity
+    with pytest.raises(ConfigurationError, match="The store is for") as refused:
+        fake.oauth2(
+            store=store,
+            client_id="other-app",
+            client_secret="other-secret",
+            redirect_uri="http://127.0.0.1:8080/",
+            resolve=False,
+        )
+    assert "its own store" in str(refused.value)
+    # The first app's token is still there for its next client.
     same_app = fake.oauth2(store=store, authorizer=None, interactive=False)
     assert same_app.get_access_token() == first.get_access_token()
     assert same_app.token_source == "cache:memory"
@@ -723,3 +717,28 @@ def test_login_command_asks_the_store_interface_only(tmp_path: Path) -> None:
     assert login(RedisStore(redis)).endswith(f"--store redis --redis-url {redis}")
     # ticktick-auth has no option for another key prefix: it cannot reach that store.
     assert login(RedisStore(redis, prefix="mine")).endswith("--no-cache --output env-dict")
+
+
+class Registered(type):
+    """A metaclass of the user's own (plugin registries and ORMs use one)."""
+
+
+class Plugin(metaclass=Registered):
+    pass
+
+
+def test_oauth2_mixes_with_a_class_that_has_a_metaclass_of_its_own() -> None:
+    class MyAuth(OAuth2, Plugin):
+        pass
+
+    assert issubclass(MyAuth, OAuth2)
+    assert type(OAuth2) is type
+
+
+@pytest.mark.parametrize("cache_path", ["./.token-oauth", ""])
+def test_store_with_the_default_cache_path_spelled_otherwise_is_accepted(cache_path: str) -> None:
+    store = MemoryStore()
+    oauth = OAuth2(
+        "id", "s", "http://127.0.0.1:8080/", cache_path=cache_path, store=store, resolve=False
+    )
+    assert oauth.cache is store

@@ -429,3 +429,23 @@ def test_resolver_without_a_store_signs_on_once(monkeypatch: pytest.MonkeyPatch)
     resolver = Resolving(None)
     assert [resolver.get_access_token() for _ in range(3)] == ["signed-1"] * 3
     assert resolver.sign_ons == ["No token was found"]
+
+
+def test_a_token_inside_the_expiry_margin_is_said_to_expire_not_to_have_expired(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    soon = {"access_token": "soon-token", "expire_time": int(time.time()) + 30}
+    monkeypatch.setenv("SOON", json.dumps(soon))
+    with pytest.raises(ReauthorizationRequired) as refused:
+        OAuth2(
+            "cid",
+            "secret",
+            "http://127.0.0.1:8080/",
+            env_key="SOON",
+            cache_path=tmp_path / "cache",
+            interactive=False,
+        )
+    message = str(refused.value)
+    assert "expired on" not in message
+    assert "expires on" in message
+    assert "within the expiry margin" in message

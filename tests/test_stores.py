@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,14 @@ from conftest import RedisServer
 from helpers import FUTURE, IDENTITY
 from keyrings.alt.file import PlaintextKeyring
 
-from ticktick import ConfigurationError, TokenCacheError, TokenFormatError
+from ticktick import (
+    ConfigurationError,
+    OAuth2,
+    ReauthorizationRequired,
+    TokenCacheError,
+    TokenDict,
+    TokenFormatError,
+)
 from ticktick.cli import main
 from ticktick.stores import EnvSource, FileStore, MemoryStore, TokenIdentity, TokenStore
 from ticktick.stores.keyring import KeyringStore
@@ -57,8 +67,11 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
         shared: dict[str, MemoryStore] = {}
 
         def memory(identity: TokenIdentity) -> TokenStore:
-            # One process-wide store, seen through the identity of each client.
-            return shared.setdefault("store", MemoryStore()).with_identity(identity)
+            # One process-wide storage, read through the identity of each caller (set
+            # directly: `bind` refuses a second identity, as OAuth2 must).
+            store = shared.setdefault("store", MemoryStore())
+            store.identity = identity
+            return store
 
         return memory
     if kind == "keyring":
@@ -159,9 +172,8 @@ def test_oauth2_uses_any_store(make_store: StoreFactory, fake: FakeTickTick) -> 
 def test_store_identity_is_filled_in_or_checked(fake: FakeTickTick) -> None:
     store = MemoryStore()
     oauth = fake.oauth2(store=store, resolve=False)
-    assert oauth.cache is not None
-    assert oauth.cache.identity == oauth.identity
-    assert store.identity is None  # the caller's store is left as it was
+    assert oauth.cache is store  # the caller's own object, bound to the client
+    assert store.identity == oauth.identity
     with pytest.raises(ConfigurationError, match="The store is for"):
         fake.oauth2(store=MemoryStore(identity=OTHER), resolve=False)
 
@@ -282,3 +294,131 @@ def test_cli_with_keyring_store(
     assert capsys.readouterr().out == f"{access_token}\n"
     assert main(["status", *common]) == 0
     assert "store:    keyring" in capsys.readouterr().out
+
+
+# -- a store given to OAuth2 is the caller's own object, bound to the client --------------
+# (found by an outside attack on issue 12, when OAuth2 worked through a copy of it)
+
+
+class DictStore(TokenStore):
+    """A store of one's own that keeps the token in an attribute (a settings row, say)."""
+
+    def __init__(self) -> None:
+        self.saved: dict[str, Any] | None = None
+        self._lock = threading.RLock()
+
+    def read(self) -> TokenDict | None:
+        return None if self.saved is None else TokenDict(self.saved)
+
+    def write(self, token: Mapping[str, Any]) -> None:
+        self.saved = dict(token)
+
+    def delete(self) -> bool:
+        had, self.saved = self.saved is not None, None
+        return had
+
+    def discard(self, access_token: str) -> bool:
+        if self.saved is not None and self.saved.get("access_token") == access_token:
+            self.saved = None
+            return True
+        return False
+
+    @contextlib.contextmanager
+    def lock(self, timeout: float) -> Iterator[None]:
+        with self._lock:
+            yield
+
+    def describe(self) -> str:
+        return "my settings row"
+
+
+def test_a_store_of_ones_own_gets_the_token_and_serves_the_next_client(
+    fake: FakeTickTick,
+) -> None:
+    store = DictStore()
+    token = fake.oauth2(store=store).get_access_token()
+    assert store.saved is not None
+    assert store.saved["access_token"] == token
+    again = fake.oauth2(store=store, authorizer=None, interactive=False)
+    assert again.get_access_token() == token
+    assert fake.token_requests == 1
+
+
+def test_advice_for_a_store_of_ones_own_names_it_not_memory(fake: FakeTickTick) -> None:
+    with pytest.raises(ReauthorizationRequired) as refused:
+        fake.oauth2(store=DictStore(), authorizer=None, interactive=False)
+    message = str(refused.value)
+    assert "memory only" not in message
+    assert "cannot write to its store (my settings row)" in message
+
+
+@pytest.mark.parametrize("kind", ["file", "memory"])
+def test_one_store_for_two_apps_is_refused_and_the_first_token_kept(
+    fake: FakeTickTick, tmp_path: Path, kind: str
+) -> None:
+    fake.register_client("other-app", "other-secret", ["http://127.0.0.1:8080/"])
+    store = FileStore(tmp_path / "shared") if kind == "file" else MemoryStore()
+    token = fake.oauth2(store=store).get_access_token()
+    with pytest.raises(ConfigurationError, match="The store is for"):
+        fake.oauth2(store=store, client_id="other-app", client_secret="other-secret")
+    again = fake.oauth2(store=store, authorizer=None, interactive=False)
+    assert again.get_access_token() == token
+    assert not [name for name in os.listdir(tmp_path) if ".foreign-" in name]
+
+
+def test_a_shared_cache_file_is_warned_about_once_per_store(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "cache"
+    path.write_text(json.dumps({**token(), "scope": "tasks:read tasks:write"}))
+    path.chmod(0o644)
+    store = FileStore(path)
+    caplog.set_level(logging.WARNING, logger="ticktick")
+    for _ in range(3):
+        OAuth2("cid", "secret", "http://127.0.0.1:8080/", store=store, interactive=False)
+    said = [r for r in caplog.records if "can be read by other users" in r.getMessage()]
+    assert len(said) == 1
+
+
+def test_the_users_redis_store_reads_what_oauth2_stored(
+    redis_server: RedisServer, fake: FakeTickTick
+) -> None:
+    store = RedisStore(redis_server.url)
+    access_token = fake.oauth2(store=store).get_access_token()
+    stored = store.read()
+    assert stored is not None
+    assert stored["access_token"] == access_token
+    assert redis_server.url.split("/0")[0] in store.describe()
+
+
+def test_a_redis_store_without_identity_says_so_and_blames_no_server(
+    redis_server: RedisServer,
+) -> None:
+    store = RedisStore(redis_server.url)
+    for action in (
+        store.read,
+        store.delete,
+        lambda: store.discard("t"),
+        lambda: store.write(token()),
+    ):
+        with pytest.raises(ConfigurationError, match="needs the client id and scope"):
+            action()
+
+
+def test_the_users_keyring_store_reads_what_oauth2_stored(
+    file_keyring: PlaintextKeyring, fake: FakeTickTick
+) -> None:
+    store = KeyringStore()
+    access_token = fake.oauth2(store=store).get_access_token()
+    stored = store.read()
+    assert stored is not None
+    assert stored["access_token"] == access_token
+
+
+def test_a_keyring_store_without_identity_says_so_and_not_to_repair_the_keyring(
+    file_keyring: PlaintextKeyring,
+) -> None:
+    store = KeyringStore()
+    for action in (store.read, store.delete, lambda: store.write(token())):
+        with pytest.raises(ConfigurationError, match="needs the client id and scope"):
+            action()

@@ -127,7 +127,8 @@ def _check_pairs(
     """Refuse two `OAuth2` arguments that contradict each other, naming both."""
     if store is not None and cache_path is not None:
         path = os.fspath(cache_path)
-        if path != DEFAULT_CACHE_PATH:
+        # The default file, however it is spelled, or no path at all, is no contradiction.
+        if path and os.path.normpath(path) != DEFAULT_CACHE_PATH:
             raise ConfigurationError(
                 f"store= (a {type(store).__name__}) and cache_path={path!r} were both given, "
                 "but the store replaces the cache file. Pass one of them (for that file: "
@@ -181,8 +182,8 @@ class OAuth2(Resolver):
         store: Where the token is kept and shared ([`ticktick.stores`][ticktick.stores]),
             instead of the ``cache_path`` file. A store's lock makes sure that, of many
             processes needing a token at once, exactly one asks a person and the
-            others use its result. A store without an identity is used through a copy
-            with this client's (`TokenStore.with_identity`); the given one is unchanged.
+            others use its result. A store made without an identity is bound to this
+            client's (`TokenStore.bind`); one bound to another client is refused.
         resolve: Resolve a token in the constructor, as ticktick-py does. With
             ``False``, the first `get_access_token` call does it.
 
@@ -252,7 +253,8 @@ class OAuth2(Resolver):
         self._lock = RLock()
         cache: TokenStore | None = None
         if store is not None:
-            cache = store.with_identity(self.identity)  # the caller's store is left as it is
+            store.bind(self.identity)
+            cache = store
         elif cache_path is not None:
             cache = FileStore(cache_path, identity=self.identity)
         super().__init__(
@@ -390,10 +392,14 @@ class OAuth2(Resolver):
         if store_options is None:
             if self.env_key:
                 return f"run '{login}' in a terminal and set {self.env_key} to the value it prints"
+            if self.cache is None:
+                kept = "it keeps its token in memory only"
+            else:
+                kept = f"ticktick-auth cannot write to its store ({self.cache.describe()})"
             return (
-                "run this program where a person can sign on (a terminal, with CI unset): it "
-                "keeps its token in memory only (give it a cache_path= or an env_key= to read a "
-                "token that the ticktick-auth command keeps)"
+                "run this program where a person can sign on (a terminal, with CI unset): "
+                f"{kept} (give it a cache_path= or an env_key= to read a token that the "
+                "ticktick-auth command keeps)"
             )
         advice = f"run '{login}' in a terminal"
         if self.env_key:

@@ -14,7 +14,6 @@ This module is on the fast path of ``ticktick-auth token`` and of a cached
 from __future__ import annotations
 
 import time
-from abc import ABC, abstractmethod
 
 from ._defaults import SIGNON_LOCK_SLACK, logger
 from .stores import EnvSource, FileStore, TokenStore
@@ -71,8 +70,13 @@ class Resolution:
         parts = []
         for source, token in self.expired:
             expire_time = expire_time_of(token)
-            when = readable_time(expire_time) if expire_time is not None else "an unknown time"
-            parts.append(f"the token in the {where(source)} expired on {when}")
+            if expire_time is None:
+                state = "expired at an unknown time"
+            elif expire_time > time.time():
+                state = f"expires on {readable_time(expire_time)}, within the expiry margin"
+            else:
+                state = f"expired on {readable_time(expire_time)}"
+            parts.append(f"the token in the {where(source)} {state}")
         text = "; ".join(parts)
         return text[0].upper() + text[1:]
 
@@ -107,7 +111,7 @@ def find_stored_token(
     return Resolution(None, None, expired)
 
 
-class Resolver(ABC):
+class Resolver:
     """A valid token, from memory, the environment, the store, or else a sign-on.
 
     The base of `OAuth2`, which adds ticktick-py's surface and the sign-on itself
@@ -218,11 +222,15 @@ class Resolver(ABC):
             )
             self.token_source = source
 
-    @abstractmethod
     def _sign_on(self, why: str) -> TokenDict:
-        """A new token, authorized by a person and written to the store; *why* says why."""
+        """A new token, authorized by a person and written to the store; *why* says why.
 
-    def _resolved(self, info: TokenDict) -> None:  # noqa: B027 - an optional hook
+        `OAuth2` provides it. (A plain method, not an abstract one: `OAuth2` stays a
+        class of metaclass `type`, which user classes can mix with theirs.)
+        """
+        raise NotImplementedError
+
+    def _resolved(self, info: TokenDict) -> None:
         """Called with each token a resolution finds (not with one held in memory)."""
 
 

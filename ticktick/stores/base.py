@@ -109,7 +109,7 @@ class TokenStore(ABC):
 
     Attributes:
         identity: What the token must have been issued for. A store given to
-            ``OAuth2`` without one is used through `with_identity`, never changed.
+            ``OAuth2`` without one is bound to that client's (`bind`).
         read_only: Whether `write` is refused (the environment).
     """
 
@@ -155,31 +155,26 @@ class TokenStore(ABC):
         """
         return None
 
-    def with_identity(self, identity: TokenIdentity) -> TokenStore:
-        """The store as a client of *identity* uses it; this object is left unchanged.
+    def bind(self, identity: TokenIdentity) -> None:
+        """Serve clients of *identity* from now on; `OAuth2` calls this with its own.
 
-        A store already for *identity* is returned as it is. A store without an
-        identity is copied (`copy.copy`) and the copy is given *identity*: it keeps the
-        token in the same place (file, server, keyring entry or memory), so that one
-        store object can serve clients of several apps, each reading only tokens issued
-        for it. A store keeping its token in its own attributes shares them with its
-        copies (as `MemoryStore` does).
+        A store made without an identity takes *identity* (the one change a client
+        makes to a store it is given, and only this once). A store already bound to
+        *identity* is left as it is. A store bound to another app, region or scope is
+        refused: its token is not this client's, and a sign-on here would move that
+        token aside.
 
         Raises:
-            ConfigurationError: The store is for another identity.
+            ConfigurationError: The store is bound to another identity.
         """
         if self.identity == identity:
-            return self
+            return
         if self.identity is not None:
             raise ConfigurationError(
                 f"The store is for {self.identity}, but this client is {identity}. Give "
-                "each app and region its own store, or a store without an identity."
+                "each app, region and scope its own store (or cache_path)."
             )
-        import copy
-
-        bound = copy.copy(self)
-        bound.identity = identity
-        return bound
+        self.identity = identity
 
     # ticktick-py's CacheHandler names, so code written for it keeps working.
 

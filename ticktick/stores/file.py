@@ -125,8 +125,8 @@ class FileStore(TokenStore):
         self._lock_timeout = lock_timeout
         # The sidecar lock, made on first use: reading a token takes no lock, so
         # `ticktick-auth token` never loads the locks (the fast path:
-        # docs/architecture.md). One slot, shared with the copies `with_identity` makes.
-        self._lock_slot: list[FileLock | None] = [None]
+        # docs/architecture.md).
+        self._file_lock: FileLock | None = None
         self._warned_mode = False
         self._warned_stuck = False
 
@@ -147,15 +147,15 @@ class FileStore(TokenStore):
 
     @property
     def _lock(self) -> FileLock:
-        """The sidecar-file lock (``PATH.lock``), made once per store and its copies."""
-        lock = self._lock_slot[0]
+        """The sidecar-file lock (``PATH.lock``), made once per store, on first use."""
+        lock = self._file_lock
         if lock is None:
             with _MAKING_LOCKS:
-                lock = self._lock_slot[0]
+                lock = self._file_lock
                 if lock is None:
                     from .locks import FileLock
 
-                    lock = self._lock_slot[0] = FileLock(self.path + ".lock", self._lock_timeout)
+                    lock = self._file_lock = FileLock(self.path + ".lock", self._lock_timeout)
         return lock
 
     def lock(self, timeout: float) -> AbstractContextManager[None]:

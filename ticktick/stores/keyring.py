@@ -130,8 +130,9 @@ class KeyringStore(TokenStore):
     def read(self) -> TokenDict | None:
         """The token in the keyring, or ``None``; an unreadable entry is removed with a warning."""
         self._check_backend()
+        username = self.username  # outside the try: no identity is not a keyring failure
         try:
-            value = self._keyring.get_password(self.service, self.username)
+            value = self._keyring.get_password(self.service, username)
         except self._errors as exc:
             self._fail("be read", exc)
         if value is None:
@@ -155,9 +156,10 @@ class KeyringStore(TokenStore):
     def write(self, token: Mapping[str, Any]) -> None:
         """Store *token* in the keyring."""
         self._check_backend()
+        username = self.username
         try:
             self._keyring.set_password(
-                self.service, self.username, encode_token(token, self.identity).decode("utf-8")
+                self.service, username, encode_token(token, self.identity).decode("utf-8")
             )
         except self._errors as exc:
             self._fail("store the token", exc)
@@ -165,10 +167,11 @@ class KeyringStore(TokenStore):
     def delete(self) -> bool:
         """Remove the token; return whether there was one."""
         self._check_backend()
+        username = self.username
         try:
-            if self._keyring.get_password(self.service, self.username) is None:
+            if self._keyring.get_password(self.service, username) is None:
                 return False
-            self._keyring.delete_password(self.service, self.username)
+            self._keyring.delete_password(self.service, username)
         except self._errors as exc:
             self._fail("delete the token", exc)
         return True

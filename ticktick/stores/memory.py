@@ -24,8 +24,7 @@ class MemoryStore(TokenStore):
 
     def __init__(self, *, identity: TokenIdentity | None = None) -> None:
         self.identity = identity
-        # The stored form in a one-item list, shared with the copies `with_identity` makes.
-        self._kept: list[bytes | None] = [None]
+        self._stored: bytes | None = None  # the stored form, as other stores keep it
         from .locks import ThreadLock  # not at the top: `ticktick.stores` loads this module
 
         self._lock = ThreadLock("the memory store")
@@ -39,7 +38,7 @@ class MemoryStore(TokenStore):
 
     def read(self) -> TokenDict | None:
         """The token kept here, if it belongs to `identity`."""
-        stored = self._kept[0]
+        stored = self._stored
         if stored is None:
             return None
         token, _ = decode_token(stored)
@@ -47,21 +46,21 @@ class MemoryStore(TokenStore):
 
     def write(self, token: Mapping[str, Any]) -> None:
         """Keep *token*."""
-        self._kept[0] = encode_token(token, self.identity)
+        self._stored = encode_token(token, self.identity)
 
     def delete(self) -> bool:
         """Forget the token; return whether there was one."""
-        had, self._kept[0] = self._kept[0] is not None, None
+        had, self._stored = self._stored is not None, None
         return had
 
     def discard(self, access_token: str) -> bool:
         """Forget the token if it is *access_token*."""
         with self._lock.hold(LOCK_TIMEOUT):
-            stored = self._kept[0]
+            stored = self._stored
             token = None if stored is None else decode_token(stored)[0]
             if token is None or token["access_token"] != access_token:
                 return False
-            self._kept[0] = None
+            self._stored = None
             return True
 
     def lock(self, timeout: float) -> AbstractContextManager[None]:

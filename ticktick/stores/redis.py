@@ -290,22 +290,25 @@ class RedisStore(TokenStore):
         """Store *token* with one ``SET``, expiring with the token."""
         expire_time = expire_time_of(token)
         ttl = None if expire_time is None else max(1, int(expire_time - time.time()))
+        key = self.key  # outside the try: a store with no identity is not a Redis failure
         try:
-            self._client.set(self.key, encode_token(token, self.identity), ex=ttl)
+            self._client.set(key, encode_token(token, self.identity), ex=ttl)
         except self._errors as exc:
             self._fail("store the token", exc)
 
     def delete(self) -> bool:
         """Remove the token; return whether there was one."""
+        key = self.key
         try:
-            return bool(self._client.delete(self.key))
+            return bool(self._client.delete(key))
         except self._errors as exc:
             self._fail("delete the token", exc)
 
     def discard(self, access_token: str) -> bool:
         """Remove the token if it is still *access_token* (one atomic script)."""
+        key = self.key
         try:
-            return bool(self._client.eval(_DISCARD, 1, self.key, access_token))
+            return bool(self._client.eval(_DISCARD, 1, key, access_token))
         except self._errors as exc:
             self._fail("discard the refused token", exc)
 
@@ -314,13 +317,6 @@ class RedisStore(TokenStore):
     def lock(self, timeout: float) -> AbstractContextManager[None]:
         """The distributed lock (see the module's notes); the holding thread may re-enter it."""
         return self._lock.hold(timeout)
-
-    def with_identity(self, identity: TokenIdentity) -> TokenStore:
-        """A copy for *identity* (see `TokenStore.with_identity`), with its own lock key."""
-        bound = super().with_identity(identity)
-        if isinstance(bound, RedisStore) and bound is not self:
-            bound._lock = _RedisLock(bound)
-        return bound
 
 
 class _RedisLock(Lock):
