@@ -3,22 +3,5 @@
 Import from [`ticktick.stores`][ticktick.stores] in new code.
 """
 
-from .stores import (
-    DEFAULT_CACHE_PATH,
-    CacheHandler,
-    EnvSource,
-    FileStore,
-    MemoryStore,
-    TokenIdentity,
-    TokenStore,
-)
-
-__all__ = [
-    "DEFAULT_CACHE_PATH",
-    "CacheHandler",
-    "EnvSource",
-    "FileStore",
-    "MemoryStore",
-    "TokenIdentity",
-    "TokenStore",
-]
+from .stores import *  # noqa: F403 - the same names, by the same list
+from .stores import __all__ as __all__
