@@ -25,7 +25,7 @@ from .token import (
     readable_time,
 )
 
-TYPE_CHECKING = False  # see ticktick/_fastpath.py: no typing on the fast path
+TYPE_CHECKING = False  # the fast path: docs/architecture.md
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
     from typing import Any

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from ..errors import (
     AuthorizationTimeout,
@@ -29,7 +30,6 @@ from .output import (
     _show,
 )
 
-TYPE_CHECKING = False  # the fast path: docs/architecture.md
 if TYPE_CHECKING:
     from collections.abc import Callable
 

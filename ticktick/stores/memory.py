@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._defaults import LOCK_TIMEOUT
 from .base import TokenStore, check_identity, decode_token, encode_token
+from .locks import ThreadLock
 
-TYPE_CHECKING = False  # the fast path: docs/architecture.md
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from contextlib import AbstractContextManager
@@ -25,8 +27,6 @@ class MemoryStore(TokenStore):
     def __init__(self, *, identity: TokenIdentity | None = None) -> None:
         self.identity = identity
         self._stored: bytes | None = None  # the stored form, as other stores keep it
-        from .locks import ThreadLock  # not at the top: `ticktick.stores` loads this module
-
         self._lock = ThreadLock("the memory store")
 
     def __repr__(self) -> str:
