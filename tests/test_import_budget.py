@@ -259,3 +259,21 @@ def test_over_budget_names_what_was_added() -> None:
     assert "never allowed on the fast path: requests, typing\n" in problem
     assert "errors" not in problem
     assert over_budget({"ticktick"}, {"ticktick", "ticktick.errors"}, set()) == ""
+
+
+def test_only_modules_on_the_fast_path_avoid_typing() -> None:
+    """`TYPE_CHECKING = False` (instead of importing typing) is kept to the fast path.
+
+    Elsewhere it saves nothing; a module that leaves the fast path goes back to
+    ordinary Python, and this test says which.
+    """
+    fast = TOKEN_COMMAND_TICKTICK | CACHED_OAUTH2_TICKTICK
+    tricked = set()
+    for path in (ROOT / "ticktick").rglob("*.py"):
+        if "TYPE_CHECKING = False" in path.read_text(encoding="utf-8"):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            tricked.add(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    assert tricked <= fast, (
+        f"{sorted(tricked - fast)} write TYPE_CHECKING = False but are not on the fast path: "
+        "use `from typing import TYPE_CHECKING` there"
+    )
