@@ -104,7 +104,7 @@ class Lock:
         raise NotImplementedError
 
     def holder(self) -> str:
-        """Who holds the lock, for messages: ``process 1234``, ``another process``, ...."""
+        """Who holds the lock, for messages: ``process 1234``, ``another thread``, ..."""
         raise NotImplementedError
 
     @property
