@@ -22,10 +22,12 @@ Rules:
 - no URL the library sent (``User-Agent: ticktick-oauth/...``) contains any of them,
   and no URL at all contains a token; the client secret travels only in Basic headers.
 
-"Contains" means any spelling a server could echo: as is or base64-encoded
-(standard or URL-safe, with or without padding: the HTTP Basic credential is
-``base64(client_id:secret)``), each percent-encoded (also with every byte escaped),
-form-encoded or JSON-escaped.
+"Contains" means any spelling a server could echo: as is, as hex (either case) or
+base64-encoded (standard or URL-safe, with or without padding: the HTTP Basic
+credential is ``base64(client_id:secret)``; also the part a secret alone decides of
+a longer base64 blob, such as a whole request encoded), each percent-encoded (also
+with every byte escaped), form-encoded or JSON-escaped; and the text is searched
+again with its JSON ``\\uXXXX`` escapes undone.
 Written apart from the library's own redaction rule (``ticktick.errors``), so that
 the audit checks it rather than repeats it.
 """
@@ -35,7 +37,8 @@ from __future__ import annotations
 import base64
 import functools
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import quote, quote_plus
 
@@ -62,13 +65,28 @@ class Secrets:
         return found
 
 
+def _inside_base64(raw: bytes, encode: Callable[[bytes], bytes]) -> set[str]:
+    """What shows of *raw* inside a longer base64 stream, at each of its 3 alignments.
+
+    Found by encoding *raw* between all-zero and then all-one bytes and keeping the
+    characters that came out the same: those the surrounding bytes do not touch.
+    """
+    found: set[str] = set()
+    for offset in range(3):
+        low = encode(b"\x00" * offset + raw + b"\x00\x00").decode().rstrip("=")
+        high = encode(b"\xff" * offset + raw + b"\xff\xff").decode().rstrip("=")
+        same = [i for i, (a, b) in enumerate(zip(low, high, strict=True)) if a == b]
+        found.add(low[same[0] : same[-1] + 1] if same else "")
+    return {form for form in found if len(form) >= 4}
+
+
 @functools.cache
 def spellings(value: str) -> frozenset[str]:
     """*value* as a server may echo it: also base64-encoded, as the Basic credential is."""
-    bases = {value}
+    bases = {value, value.encode().hex(), value.encode().hex().upper()}
     for encode in (base64.b64encode, base64.urlsafe_b64encode):
         padded = encode(value.encode()).decode()
-        bases |= {padded, padded.rstrip("=")}
+        bases |= {padded, padded.rstrip("=")} | _inside_base64(value.encode(), encode)
     found: set[str] = set()
     for base in bases:
         found |= {
@@ -89,11 +107,14 @@ def _folded_spellings(value: str) -> frozenset[str]:
 
 def _hits(text: str, values: set[str]) -> list[str]:
     """Every value of *values* that *text* holds in one of its spellings (case-blind)."""
-    folded = text.casefold()
+    texts = [text.casefold()]
+    if "\\u" in text:  # JSON's escapes, such as \u0061 for "a", undone
+        texts.append(re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m[1], 16)), text).casefold())
     return [
         value
         for value in values
-        if len(value) >= 6 and any(form in folded for form in _folded_spellings(value))
+        if len(value) >= 6
+        and any(form in folded for form in _folded_spellings(value) for folded in texts)
     ]
 
 

@@ -43,6 +43,16 @@ class Endpoints:
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Endpoints is immutable")
 
+    def __reduce__(self) -> tuple[type[Endpoints], tuple[str, str, str, str]]:
+        # Pickle by the constructor: the default would set the slots one by one.
+        return (type(self), self._key())
+
+    def __copy__(self) -> Endpoints:
+        return self  # immutable: a copy is the same value
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Endpoints:
+        return self
+
     def _key(self) -> tuple[str, str, str, str]:
         return (self.host, self.authorize_url, self.token_url, self.api_base_url)
 

@@ -42,7 +42,8 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # the fast path: docs/architecture.md
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    import re
+    from collections.abc import Callable, Iterable
 
 __all__ = [
     "AccessDenied",
@@ -286,31 +287,41 @@ EXCERPT_SCAN = 32 * 1024
 
 SPELLING_GROWTH = 64
 """No spelling of a secret (encoded, escaped, as HTML entities) is longer than this many
-times the secret: the part of a body redacted runs this far past `EXCERPT_SCAN`."""
+times the secret: the part of a body redacted runs this far past `EXCERPT_SCAN`. The
+longest is a form-encoded astral character (12 characters: ``%F0%9F%98%80``) taken as
+hex (24), or base64-encoded (16) and then percent-encoded (up to 48)."""
 
 DECODE_ROUNDS = 3
-"""How many times `redact` undoes HTML escaping and percent-encoding (nested echoes)."""
+r"""How many times `redact` undoes HTML escaping, percent-encoding and JSON's ``\uXXXX``
+escapes (nested echoes)."""
 
 
 def spellings(secret: str) -> set[str]:
     r"""Every way *secret* can be written by a server that echoes it.
 
-    Each value is also taken base64-encoded (standard, URL-safe, with and without
-    padding: the HTTP Basic credential is ``base64(id:secret)``), and each of those is
-    taken percent-encoded, form-encoded (``+`` for a space) and JSON-escaped (with
-    ``\/`` for ``/`` too, as some servers write it).
+    The secret is taken as is and form-encoded (as a form body carries it); each of
+    those is also taken as hex (lower and upper case) and base64-encoded (standard,
+    URL-safe, with and without padding: the HTTP Basic credential is
+    ``base64(id:secret)``). A secret inside a longer base64 blob (a server echoing a
+    whole request encoded) is found too: for each of the three alignments, the part of
+    the blob that depends on the secret alone (see `_base64_cores`). Each of these is
+    then taken percent-encoded, form-encoded and JSON-escaped (with ``\/`` for ``/``
+    too, as some servers write it).
     """
     import base64
+    import binascii
     import json
     from urllib.parse import quote, quote_plus
 
-    raw = secret.encode("utf-8", errors="surrogatepass")
-    encoded = {
-        secret,
-        base64.b64encode(raw).decode("ascii"),
-        base64.urlsafe_b64encode(raw).decode("ascii"),
-    }
-    encoded |= {value.rstrip("=") for value in encoded}
+    bases = {secret, quote(secret, safe=""), quote_plus(secret, safe="")}
+    encoded: set[str] = set()
+    for value in bases:
+        raw = value.encode("utf-8", errors="surrogatepass")
+        hexed = binascii.hexlify(raw).decode("ascii")
+        encoded |= {value, hexed, hexed.upper()}
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            whole = encode(raw).decode("ascii")
+            encoded |= {whole, whole.rstrip("=")} | _base64_cores(raw, encode)
     forms: set[str] = set()
     for value in encoded:
         escaped = json.dumps(value)[1:-1]
@@ -324,17 +335,34 @@ def spellings(secret: str) -> set[str]:
     return {form for form in forms if len(form) >= MIN_SECRET}
 
 
+def _base64_cores(raw: bytes, encode: Callable[[bytes], bytes]) -> set[str]:
+    """The characters of a base64 stream that *raw* alone decides, at each alignment.
+
+    In ``base64(prefix + raw + suffix)`` the bytes of *raw* start at an offset of 0, 1
+    or 2 within a 3-byte group. For each, the characters of ``base64(b"x" * offset +
+    raw)`` that hold bits of *raw* only are kept: the leading ones that mix in the
+    prefix (none, 2 or 3 characters) and the last one that would mix in the suffix are
+    dropped. Whatever surrounds the secret, one of the three is in the stream.
+    """
+    cores: set[str] = set()
+    for offset in range(3):
+        stream = encode(b"x" * offset + raw).decode("ascii")
+        bits = 8 * (offset + len(raw))
+        cores.add(stream[-(-8 * offset // 6) : bits // 6])
+    return cores
+
+
 def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """Return *text* with every spelling of every secret replaced by `REDACTED`.
+    r"""Return *text* with every spelling of every secret replaced by `REDACTED`.
 
     This is the one redaction rule: every piece of server text that goes into a
     message or a log record passes through it. Rather than list every escaping a
     server may apply, the text is brought to a canonical form: HTML character
-    references and percent-escapes are decoded (up to `DECODE_ROUNDS` times, for
-    nested escaping), and the secrets' `spellings` are matched before and after each
-    round. The decoded text is what is returned. Matching ignores case
-    (percent-encoding may use either case of hex digits); over-redacting is harmless.
-    Time is linear in the length of *text*.
+    references, percent-escapes and JSON's ``\uXXXX`` and ``\/`` escapes are decoded
+    (up to `DECODE_ROUNDS` times, for nested escaping), and the secrets' `spellings`
+    are matched before and after each round. The decoded text is what is returned.
+    Matching ignores case (percent-encoding and hex may use either case of hex digits);
+    over-redacting is harmless. Time is linear in the length of *text*.
     """
     import re
 
@@ -349,7 +377,7 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
     )
     text = pattern.sub(REDACTED, text)
     for _ in range(DECODE_ROUNDS):
-        if "%" not in text and "&" not in text:
+        if "%" not in text and "&" not in text and "\\" not in text:
             break
         decoded = _decode(text)
         if decoded == text:
@@ -359,11 +387,34 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
 
 
 def _decode(text: str) -> str:
-    """*text* with HTML character references, then percent-escapes, decoded once."""
+    r"""*text* with HTML character references, percent-escapes, then JSON escapes decoded once.
+
+    Of JSON's escapes only ``\uXXXX`` (a surrogate pair as one character, a lone
+    surrogate as U+FFFD) and ``\/`` are undone: the others do not hide a secret's text.
+    """
     import html
+    import re
     from urllib.parse import unquote
 
-    return unquote(html.unescape(text), errors="replace")
+    text = unquote(html.unescape(text), errors="replace")
+    if "\\" not in text:
+        return text
+    return re.sub(
+        r"(?i)\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})|\\u([0-9a-f]{4})|\\/",
+        _unescape_json,
+        text,
+    )
+
+
+def _unescape_json(match: re.Match[str]) -> str:
+    r"""The character one JSON escape (``\uXXXX``, a surrogate pair, ``\/``) stands for."""
+    high, low, single = match.groups()
+    if high is not None:
+        return chr(0x10000 + ((int(high, 16) - 0xD800) << 10) + (int(low, 16) - 0xDC00))
+    if single is None:
+        return "/"
+    code = int(single, 16)
+    return "\ufffd" if 0xD800 <= code <= 0xDFFF else chr(code)
 
 
 def excerpt(body: str, secrets: Iterable[str | None] = ()) -> str:

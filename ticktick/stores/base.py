@@ -55,6 +55,16 @@ class TokenIdentity:
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("TokenIdentity is immutable")
 
+    def __reduce__(self) -> tuple[type[TokenIdentity], tuple[str, str | None, str | None]]:
+        # Pickle by the constructor: the default would set the slots one by one.
+        return (type(self), (self.host, self.client_id, self.scope))
+
+    def __copy__(self) -> TokenIdentity:
+        return self  # immutable: a copy is the same value
+
+    def __deepcopy__(self, memo: dict[int, object]) -> TokenIdentity:
+        return self
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, TokenIdentity) and self.as_dict() == other.as_dict()
 

@@ -104,7 +104,7 @@ class Lock:
         raise NotImplementedError
 
     def holder(self) -> str:
-        """Who holds the lock, for messages: ``process 1234``, or ``another process``."""
+        """Who holds the lock, for messages: ``process 1234``, ``another thread``, ..."""
         raise NotImplementedError
 
     @property
@@ -315,6 +315,8 @@ else:
             pid = int(os.pread(fd, _MAX_LOCK_RECORD, 0))
         except (OSError, ValueError):
             return "another process"
+        if pid == os.getpid():  # flock excludes the threads of one process too
+            return "another thread of this process"
         return f"process {pid}"
 
 
