@@ -10,6 +10,26 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 
+def run_compare(folder: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """``compare.py --quick`` with *options*, writing its results into *folder*."""
+    return subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "compare.py"),
+            "--quick",
+            *options,
+            "--out",
+            str(folder),
+            "--docs",
+            str(folder / "benchmarks.md"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
 def test_api_overhead_bench_runs() -> None:
     result = subprocess.run(
         [sys.executable, str(BENCH / "bench_api_overhead.py"), "--requests", "20", "--block", "10"],
@@ -24,21 +44,7 @@ def test_api_overhead_bench_runs() -> None:
 
 
 def test_compare_runs_quickly_without_ticktick_py(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH / "compare.py"),
-            "--quick",
-            "--out",
-            str(tmp_path),
-            "--docs",
-            str(tmp_path / "benchmarks.md"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run_compare(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["contention"]["ticktick-oauth"]["token_requests"]["max"] == 1
@@ -61,23 +67,7 @@ def test_compare_runs_quickly_without_ticktick_py(tmp_path: Path) -> None:
 
 def test_compare_with_before_writes_before_and_after(tmp_path: Path) -> None:
     # The same install on both sides: the column works, whatever the figures.
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH / "compare.py"),
-            "--quick",
-            "--before",
-            sys.executable,
-            "--out",
-            str(tmp_path),
-            "--docs",
-            str(tmp_path / "benchmarks.md"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run_compare(tmp_path, "--before", sys.executable)
     assert result.returncode == 0, result.stdout + result.stderr
     results = json.loads((tmp_path / "before-after.json").read_text())
     assert "ticktick-oauth (before)" in results["cold_start_ms"]
