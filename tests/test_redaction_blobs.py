@@ -187,10 +187,13 @@ def test_json_unicode_escapes_are_undone_before_matching(
     assert shown == "said: <redacted>."
 
 
-def test_json_escapes_are_decoded_in_what_is_shown() -> None:
+def test_json_escapes_are_decoded_in_what_is_shown_when_they_hid_a_secret() -> None:
     """A surrogate pair is one character, a lone surrogate U+FFFD, ``\\/`` a slash."""
-    text = "a\\u0062c \\ud83d\\ude00 \\udc00 x\\/y \\u004"
-    assert redact(text, ["never-there"]) == "abc \U0001f600 \ufffd x/y \\u004"
+    text = "a\\u0062c \\ud83d\\ude00 \\udc00 x\\/y \\u004 s\\u0065cretvalue"
+    shown = "abc \U0001f600 \ufffd x/y \\u004 <redacted>"
+    assert redact(text, ["secretvalue"]) == shown
+    # Text that hid no secret comes back as it came.
+    assert redact(text, ["never-there"]) == text
 
 
 @pytest.mark.parametrize("secret", SECRETS)

@@ -360,7 +360,9 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
     server may apply, the text is brought to a canonical form: HTML character
     references, percent-escapes and JSON's ``\uXXXX`` and ``\/`` escapes are decoded
     (up to `DECODE_ROUNDS` times, for nested escaping), and the secrets' `spellings`
-    are matched before and after each round. The decoded text is what is returned.
+    are matched before and after each round. The text is returned as it came, with
+    the secrets' plain spellings replaced, unless decoding revealed a secret: then the
+    decoded text is returned, with every secret replaced.
     Matching ignores case (percent-encoding and hex may use either case of hex digits);
     over-redacting is harmless. Time is linear in the length of *text*.
     """
@@ -376,13 +378,16 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
         "|".join(re.escape(form) for form in sorted(forms, key=len, reverse=True)), re.IGNORECASE
     )
     text = pattern.sub(REDACTED, text)
+    current = text
     for _ in range(DECODE_ROUNDS):
-        if "%" not in text and "&" not in text and "\\" not in text:
+        if "%" not in current and "&" not in current and "\\" not in current:
             break
-        decoded = _decode(text)
-        if decoded == text:
+        decoded = _decode(current)
+        if decoded == current:
             break
-        text = pattern.sub(REDACTED, decoded)
+        current = pattern.sub(REDACTED, decoded)
+        if current != decoded:  # escaping hid a secret: show the decoded text, redacted
+            text = current
     return text
 
 
@@ -417,6 +422,20 @@ def _unescape_json(match: re.Match[str]) -> str:
     return "\ufffd" if 0xD800 <= code <= 0xDFFF else chr(code)
 
 
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
+"""Characters a page shows as nothing (soft hyphen, zero-width ones): they may split a secret."""
+
+_MARK = "\ue000"
+"""`REDACTED` while an excerpt's markup is taken out (a private-use character)."""
+
+
+def _plain(text: str) -> str:
+    """*text* with character references decoded and white space collapsed to single spaces."""
+    import html
+
+    return " ".join(html.unescape(text).replace(REDACTED, _MARK).split())
+
+
 def excerpt(body: str, secrets: Iterable[str | None] = ()) -> str:
     """Return a short, single-line, tag-free excerpt of a response body, with secrets removed.
 
@@ -429,7 +448,6 @@ def excerpt(body: str, secrets: Iterable[str | None] = ()) -> str:
     HTML-escaped nor a plain echo survives. An unclosed ``<script`` or ``<style``
     hides the rest, as in a browser.
     """
-    import html
     import re
 
     secrets = tuple(secrets)
@@ -437,11 +455,16 @@ def excerpt(body: str, secrets: Iterable[str | None] = ()) -> str:
     text = redact(body[: EXCERPT_SCAN + margin], secrets)
     if margin and len(body) > EXCERPT_SCAN + margin:
         text = text[:-margin]  # a spelling cut by the end is unredacted, and at most this long
+    text = text.replace(REDACTED, _MARK)  # the marker is not markup: keep it
     text = re.sub(r"(?is)<(script|style)\b.*?(?:</\1\s*>|\Z)", " ", text)
-    text = re.sub(r"<[^<>]*>", " ", text)
-    text = html.unescape(text)
-    text = " ".join(text.split())
-    text = redact(text, secrets)
+    # Tags become spaces, as a browser lays out blocks; but a secret split by markup
+    # that shows nothing (<wbr>, <span></span>, a comment, a soft hyphen or a
+    # zero-width character) is joined again, as a reader would read it, and then hidden.
+    spaced = _plain(re.sub(r"<[^<>]*>", " ", text))
+    joined = _plain(re.sub(r"<[^<>]*>", "", text)).translate(_INVISIBLE)
+    hidden = redact(joined, secrets)
+    text = hidden if hidden != joined else redact(spaced, secrets)
+    text = text.replace(_MARK, REDACTED)
     if len(text) > EXCERPT_LIMIT:
         text = text[: EXCERPT_LIMIT - 1] + "…"
     return text

@@ -56,7 +56,7 @@ from .errors import (
 )
 from .resolution import Resolver
 from .stores import DEFAULT_CACHE_PATH, FileStore, TokenIdentity, TokenStore
-from .stores.base import normalize_scope
+from .stores.base import bind_identity, cli_options_of, normalize_scope
 from .token import (
     DEFAULT_EXPIRY_MARGIN,
     TokenDict,
@@ -183,7 +183,7 @@ class OAuth2(Resolver):
             instead of the ``cache_path`` file. A store's lock makes sure that, of many
             processes needing a token at once, exactly one asks a person and the
             others use its result. A store made without an identity is bound to this
-            client's (`TokenStore.bind`); one bound to another client is refused.
+            client's (`bind_identity`); one bound to another client is refused.
         resolve: Resolve a token in the constructor, as ticktick-py does. With
             ``False``, the first `get_access_token` call does it.
 
@@ -253,8 +253,7 @@ class OAuth2(Resolver):
         self._lock = RLock()
         cache: TokenStore | None = None
         if store is not None:
-            store.bind(self.identity)
-            cache = store
+            cache = store  # bound to this client's identity below, once all is checked
         elif cache_path is not None:
             cache = FileStore(cache_path, identity=self.identity)
         super().__init__(
@@ -266,6 +265,8 @@ class OAuth2(Resolver):
             signon_timeout=check_seconds(signon_timeout, f"signon_timeout={signon_timeout!r}"),
             lock=self._lock,
         )
+        if store is not None:
+            bind_identity(store, self.identity)
         self.store_error: TokenCacheError | None = None
         """Why the last new token could not be written to the store (it is then kept in
         memory only), or ``None`` when it was stored."""
@@ -360,7 +361,7 @@ class OAuth2(Resolver):
 
     def _store_options(self) -> list[str] | None:
         """The ``ticktick-auth`` options selecting this client's store; ``None`` if none can."""
-        return None if self.cache is None else self.cache.cli_options()
+        return None if self.cache is None else cli_options_of(self.cache)
 
     def login_command(self) -> str:
         """The ``ticktick-auth login`` command line that gets a new token for this client.

@@ -19,6 +19,12 @@ server that captures the redirect) and `flow` (`SignOn`, which ties them togethe
 from __future__ import annotations
 
 from .._defaults import DEFAULT_SIGNON_TIMEOUT
+from ..errors import (  # noqa: F401 - the errors a sign-on raises, importable here as before
+    AuthorizationTimeout,
+    ReauthorizationRequired,
+    RedirectParseError,
+    StateMismatch,
+)
 from .flow import SignOn
 from .redirect import parse_redirect
 from .request import AuthorizationRequest, Authorizer

@@ -119,7 +119,7 @@ class TokenStore(ABC):
 
     Attributes:
         identity: What the token must have been issued for. A store given to
-            ``OAuth2`` without one is bound to that client's (`bind`).
+            ``OAuth2`` without one is bound to that client's (`bind_identity`).
         read_only: Whether `write` is refused (the environment).
     """
 
@@ -164,27 +164,6 @@ class TokenStore(ABC):
         then has the command print the token for ``env_key`` instead.
         """
         return None
-
-    def bind(self, identity: TokenIdentity) -> None:
-        """Serve clients of *identity* from now on; `OAuth2` calls this with its own.
-
-        A store made without an identity takes *identity* (the one change a client
-        makes to a store it is given, and only this once). A store already bound to
-        *identity* is left as it is. A store bound to another app, region or scope is
-        refused: its token is not this client's, and a sign-on here would move that
-        token aside.
-
-        Raises:
-            ConfigurationError: The store is bound to another identity.
-        """
-        if self.identity == identity:
-            return
-        if self.identity is not None:
-            raise ConfigurationError(
-                f"The store is for {self.identity}, but this client is {identity}. Give "
-                "each app, region and scope its own store (or cache_path)."
-            )
-        self.identity = identity
 
     # ticktick-py's CacheHandler names, so code written for it keeps working.
 
@@ -237,3 +216,37 @@ def check_identity(
             return None
     token.pop(_ISSUED_FOR, None)
     return token
+
+
+def bind_identity(store: TokenStore, identity: TokenIdentity) -> None:
+    """Bind *store* to *identity*: from now on it serves clients of that identity only.
+
+    `OAuth2` calls this with its own identity, once its arguments are checked. A store
+    made without an identity takes *identity* (the one change a client makes to a store
+    it is given); one already bound to it is left as it is; one bound to another app,
+    region or scope is refused, since its token is not this client's and a sign-on here
+    would move that token aside. (A function, not a method: a store of your own may
+    have a ``bind`` of its own.)
+
+    Raises:
+        ConfigurationError: The store is bound to another identity.
+    """
+    if store.identity == identity:
+        return
+    if store.identity is not None:
+        raise ConfigurationError(
+            f"The store is for {store.identity}, but this client is {identity}. Give "
+            "each app, region and scope its own store (or cache_path)."
+        )
+    store.identity = identity
+
+
+def cli_options_of(store: TokenStore) -> list[str] | None:
+    """``store.cli_options()``, or ``None`` for a store that has no such method.
+
+    A store registered with ``TokenStore.register`` (not a subclass) was accepted
+    before `TokenStore.cli_options` was declared; for it, as for the default, the
+    command cannot reach the store.
+    """
+    method = getattr(type(store), "cli_options", None)
+    return None if method is None else method(store)

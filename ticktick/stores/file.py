@@ -51,7 +51,6 @@ import errno
 import os
 import stat
 import time
-from _thread import allocate_lock
 
 from .._defaults import LOCK_TIMEOUT, logger
 from ..errors import ConfigurationError, TokenCacheError
@@ -75,9 +74,6 @@ if TYPE_CHECKING:
     from .base import TokenIdentity
     from .locks import FileLock
 
-
-_MAKING_LOCKS = allocate_lock()
-"""Guards the first making of a store's sidecar lock, so that threads share one."""
 
 DEFAULT_CACHE_PATH = ".token-oauth"
 """ticktick-py's cache file name, in the working folder."""
@@ -126,7 +122,6 @@ class FileStore(TokenStore):
         # The sidecar lock, made on first use: reading a token takes no lock, so
         # `ticktick-auth token` never loads the locks (the fast path:
         # docs/architecture.md).
-        self._file_lock: FileLock | None = None
         self._warned_mode = False
         self._warned_stuck = False
 
@@ -147,16 +142,14 @@ class FileStore(TokenStore):
 
     @property
     def _lock(self) -> FileLock:
-        """The sidecar-file lock (``PATH.lock``), made once per store, on first use."""
-        lock = self._file_lock
-        if lock is None:
-            with _MAKING_LOCKS:
-                lock = self._file_lock
-                if lock is None:
-                    from .locks import FileLock
+        """The sidecar-file lock (``PATH.lock``): the process's one for this file.
 
-                    lock = self._file_lock = FileLock(self.path + ".lock", self._lock_timeout)
-        return lock
+        Imported on first use (reading a token takes no lock) and shared by every
+        store of the same file (`ticktick.stores.locks.file_lock`).
+        """
+        from .locks import file_lock
+
+        return file_lock(self.path + ".lock")
 
     def lock(self, timeout: float) -> AbstractContextManager[None]:
         """The sidecar-file lock; the holding thread may re-enter it (writes do).
@@ -277,7 +270,7 @@ class FileStore(TokenStore):
             )
         self._check_link()
         self._make_parent()
-        with self._lock.hold():
+        with self._lock.hold(self._lock_timeout):
             self._set_aside_unusable()
             self._remove_dead_temporaries()
             self._atomic_write(payload)
@@ -309,7 +302,7 @@ class FileStore(TokenStore):
         """
         if not self.path or not os.path.isdir(os.path.dirname(self.path) or "."):
             return False
-        with self._lock.hold():
+        with self._lock.hold(self._lock_timeout):
             raw = self._read_bytes()
             if raw is None or not wanted(raw):
                 return False
@@ -375,7 +368,7 @@ class FileStore(TokenStore):
         This is a read: where the file cannot be moved (a read-only folder) it stays,
         counted as no token, with one warning saying why; only a write fails on it.
         """
-        with self._lock.hold():
+        with self._lock.hold(self._lock_timeout):
             if self._read_bytes() != raw:
                 return
             try:

@@ -25,7 +25,7 @@ from .._defaults import LOCK_TIMEOUT, logger
 from ..errors import ConfigurationError, TokenCacheError
 from ..token import TokenDict
 from .base import TokenIdentity, TokenStore, check_identity, decode_token, encode_token
-from .locks import FileLock
+from .locks import FileLock, file_lock
 
 __all__ = ["KeyringStore"]
 
@@ -189,5 +189,5 @@ class KeyringStore(TokenStore):
         if self._lock is None:
             digest = hashlib.sha256(f"{self.service}\n{self.username}".encode()).hexdigest()
             folder = self._lock_folder or _lock_folder()
-            self._lock = FileLock(os.path.join(folder, f"{digest[:24]}.lock"))
+            self._lock = file_lock(os.path.join(folder, f"{digest[:24]}.lock"))
         return self._lock.hold(timeout)

@@ -320,6 +320,25 @@ else:
         return f"process {pid}"
 
 
+_FILE_LOCKS: dict[str, FileLock] = {}
+"""Every sidecar lock of this process, by absolute path (see `file_lock`)."""
+
+
+def file_lock(path: str) -> FileLock:
+    """The process's one `FileLock` for the sidecar *path*.
+
+    Every store of one file shares it, so a thread that holds the lock through one
+    store enters it again through another, rather than waiting for itself. Made
+    without a lock of its own (`dict.setdefault` keeps the first, atomically), so no
+    lock can be held across a ``fork``.
+    """
+    key = os.path.abspath(path)
+    lock = _FILE_LOCKS.get(key)
+    if lock is None:
+        lock = _FILE_LOCKS.setdefault(key, FileLock(path))
+    return lock
+
+
 class ThreadLock(Lock):
     """An exclusive lock shared by the threads of one process.
 
