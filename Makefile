@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-test
 DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: test lint typecheck fuzz demo bench bench-before docs screenshots audit clean
+.PHONY: test lint typecheck fuzz demo dist bench bench-before docs screenshots audit clean
 
 $(STAMP): setup.cfg setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ fuzz: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m ticktick.testing.demo
+
+# The source archive and the wheel, in dist/: `pip install dist/ticktick_oauth-*.whl`.
+dist: $(STAMP)
+	rm -rf build dist  # build/: setuptools would pack files left there by an older build
+	$(BIN)/python -m build --outdir dist .
 
 # Benchmarks print ratios against a baseline measured in the same run; not part of `test`.
 # Two venvs side by side: a regular (not editable) install of this project, and

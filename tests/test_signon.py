@@ -155,8 +155,8 @@ def test_signon_recovers_after_a_bad_paste(opened: list[str]) -> None:
 
 
 def test_signon_paste_with_wrong_state_and_access_denied(opened: list[str]) -> None:
-    wrong = Terminal("https://example.org/callback?code=abc123&state=other")
-    with pytest.raises(StateMismatch):
+    wrong = Terminal(*["https://example.org/callback?code=abc123&state=other"] * 3)
+    with pytest.raises(StateMismatch, match="Gave up after 3"):
         SignOn(paste=True, read_line=wrong, output=io.StringIO())(PASTE_ONLY)
     denied = Terminal(f"https://example.org/callback?error=access_denied&state={STATE}")
     with pytest.raises(AccessDenied):

@@ -41,6 +41,7 @@ from .output import (
     PROG,
     UsageError,
     _escaped,
+    _in_flags,
     _show,
 )
 
@@ -82,7 +83,7 @@ def _host(text: str) -> str:
     try:
         resolve_host(_nonempty(text))
     except ConfigurationError as exc:
-        raise ValueError(f"is not a usable host: {str(exc).rstrip('.')}") from None
+        raise ValueError(f"is not a usable host: {_in_flags(str(exc)).rstrip('.')}") from None
     return text
 
 
@@ -103,7 +104,7 @@ def _redirect_uri(text: str) -> str:
     try:
         return check_redirect_uri(_nonempty(text).strip())
     except ConfigurationError as exc:
-        raise ValueError(f"is not usable: {exc}") from None
+        raise ValueError(f"is not usable: {_in_flags(str(exc))}") from None
 
 
 def _redis_url(text: str) -> str:
@@ -317,7 +318,7 @@ def _run(args: Options) -> int:
     except TickTickError as exc:
         if args.debug:
             raise
-        _show(f"{PROG}: {exc}", file=sys.stderr)
+        _show(f"{PROG}: {_in_flags(str(exc))}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         _show(file=sys.stderr)

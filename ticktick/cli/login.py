@@ -119,7 +119,7 @@ def _copy(text: str, command: list[str]) -> bool:
 
 
 def _offer_outputs(token: TokenDict, read_line: ReadLine, timeout: float) -> bool:
-    """The seed guide's three offers, in order; the first accepted ends them.
+    """The three offers (clipboard, print, file), in order; the first accepted ends them.
 
     Returns whether one was taken. A path that cannot be written is asked for again.
     """
@@ -167,7 +167,12 @@ def _cmd_login(args: Options) -> int:
 
     from ..oauth2 import OAuth2
     from ..signon import SignOn
-    from ..signon.terminal import decoded_answer, prompt_failure, read_terminal_line
+    from ..signon.terminal import (
+        decoded_answer,
+        prompt_failure,
+        prompt_name,
+        read_terminal_line,
+    )
 
     terminal = _has_terminal()
     read_line: ReadLine = read_terminal_line
@@ -249,12 +254,20 @@ def _cmd_login(args: Options) -> int:
             raise Failure(f"{exc} The token was printed on standard output instead.") from None
         _show(f"Wrote {args.output_file} (mode 0600).", file=sys.stderr)
     elif terminal and (args.output is None or not kept):
+        asked: list[str] = []
+
+        def offer_line(text: str, timeout: float, cancelled: Callable[[], bool]) -> str | None:
+            asked.append(text)
+            return read_line(text, timeout, cancelled)
+
         try:
-            taken = _offer_outputs(token, read_line, args.timeout)
-        except (AuthorizationTimeout, ReauthorizationRequired):
+            taken = _offer_outputs(token, offer_line, args.timeout)
+        except (AuthorizationTimeout, ReauthorizationRequired) as exc:
             # No answer in time, or standard input closed: the sign-on itself succeeded.
+            why = "no answer in time" if isinstance(exc, AuthorizationTimeout) else "input closed"
             where_kept = f"it is {stored}" if kept else "so here it is (JSON)"
-            _show(f"No answer to the offers above; {where_kept}.", file=sys.stderr)
+            at = repr(prompt_name(asked[-1])) if asked else "the offers"
+            _show(f"No answer at {at} ({why}); {where_kept}.", file=sys.stderr)
             if not kept:
                 _print_json(token, args)
             return EXIT_OK

@@ -12,6 +12,7 @@ from ..errors import (
     AuthorizationTimeout,
     ReauthorizationRequired,
     RedirectParseError,
+    StateMismatch,
     oauth_error,
 )
 from .redirect import parse_redirect
@@ -22,6 +23,14 @@ from .terminal import ReadLine, headless_reason, no_terminal_reason, read_termin
 # sign-on runs: an OAuth2 that finds a cached token never needs them.
 if TYPE_CHECKING:
     from .loopback import LoopbackReceiver, RedirectResult
+
+
+_STALE_STATE = (
+    "That URL's 'state' is not the one this sign-on sent: it is from an earlier attempt "
+    "(an older browser tab), or forged. Paste the address from the tab opened for this "
+    "sign-on, after clicking Allow."
+)
+"""Said when a pasted URL carries another sign-on's ``state``: the person may paste again."""
 
 
 class SignOn:
@@ -44,7 +53,8 @@ class SignOn:
         read_line: Replaces the terminal reader (for tests); see `ReadLine`.
         output: Where instructions are written (standard error by default, so that a
             program's own output stays clean).
-        attempts: How many unreadable pastes are allowed before giving up.
+        attempts: How many unusable pastes (unreadable, or another sign-on's ``state``)
+            are allowed before giving up.
         ask_to_open: Ask "Open the browser? [Y/n]" before opening it (with a terminal).
     """
 
@@ -133,10 +143,15 @@ class SignOn:
             )
         if receiver is not None:
             self._say(f"Waiting for the browser to come back to {request.redirect_uri} ...")
-        if can_paste:
+        if can_paste and receiver is not None:
             self._say(
                 f"If the redirect to {request.redirect_uri} does not load, copy the whole "
                 "address from the browser and paste it here."
+            )
+        elif can_paste:  # nothing here listens: the address is always pasted
+            self._say(
+                f"After you click Allow, the browser goes to {request.redirect_uri}: copy "
+                "the whole address from its address bar and paste it here."
             )
 
     def _read_paste(
@@ -162,12 +177,13 @@ class SignOn:
                 return _code_of(receiver.result)
             try:
                 return parse_redirect(answer, request.state)
-            except RedirectParseError as exc:
+            except (RedirectParseError, StateMismatch) as exc:
                 if attempt == self.attempts:
-                    raise RedirectParseError(
-                        f"{exc} Gave up after {self.attempts} unreadable answers."
+                    raise type(exc)(
+                        f"{exc} Gave up after {self.attempts} unusable answers."
                     ) from None
-                self._say(f"{exc} Try again ({self.attempts - attempt} left).")
+                why = _STALE_STATE if isinstance(exc, StateMismatch) else str(exc)
+                self._say(f"{why} Try again ({self.attempts - attempt} left).")
         if receiver is not None:
             raise receiver.timeout_error(request.timeout)
         raise AuthorizationTimeout(

@@ -100,6 +100,11 @@ def decoded_answer(answer: str, prompt: str) -> str:
     return answer
 
 
+def prompt_name(prompt: str) -> str:
+    """The prompt *prompt* as messages name it: ``"Enter your client_id"``, no colon."""
+    return prompt.strip().rstrip(":").strip()
+
+
 def prompt_failure(prompt: str, *, decodable: bool = True) -> ReauthorizationRequired:
     """The error for a prompt that got no answer: input closed, or not text.
 
@@ -108,7 +113,7 @@ def prompt_failure(prompt: str, *, decodable: bool = True) -> ReauthorizationReq
         decodable: ``False`` when the answer's bytes were not text in the terminal's
             encoding, ``True`` when standard input was closed (Ctrl-D).
     """
-    name = prompt.strip().rstrip(":").strip()
+    name = prompt_name(prompt)
     if decodable:
         what = f"Standard input closed at the prompt {name!r} before an answer was given"
     else:

@@ -176,11 +176,28 @@ class FileLock(Lock):
             except BaseException:
                 os.close(fd)
                 raise
-            if not locked:
-                os.close(fd)
+            if not locked or not _still_named(fd, self.path):
+                os.close(fd)  # a sidecar removed meanwhile (`remove_if_free`): try anew
                 return False
             _note_holder(fd)
         self._fd = fd
+        return True
+
+    def remove_if_free(self) -> bool:
+        """Remove the sidecar file if no one holds the lock; return whether it did.
+
+        It is removed while held, so a process that opened it meanwhile finds it no
+        longer named by its path once it locks it, and tries again on a new one.
+        """
+        if self.owner is not None or not os.path.lexists(self.path):
+            return False
+        try:
+            with self.hold(0.0):
+                if self._fd < 0:  # nothing can be written there: nothing to remove
+                    return False
+                os.unlink(self.path)
+        except (TokenCacheError, OSError):  # held, or cannot be removed (Windows: open)
+            return False
         return True
 
     def release(self) -> None:
@@ -203,6 +220,16 @@ class FileLock(Lock):
             return _holder(fd)
         finally:
             os.close(fd)
+
+
+def _still_named(fd: int, path: str) -> bool:
+    """Whether *path* still names the file open on *fd* (a free sidecar may be removed)."""
+    try:
+        named = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    opened = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
 
 
 def _open_lock_file(path: str) -> int:

@@ -33,7 +33,7 @@ try:
            cache_path=sys.argv[1])
 except ReauthorizationRequired as exc:
     print(f"ReauthorizationRequired: {{exc}}")
-    sys.exit(3)
+    sys.exit(1)
 """
 
 
@@ -103,7 +103,7 @@ def run(workdir: Path) -> int:
         )
         print(f"   exit status {result.returncode}, with no prompt:")
         print("   " + result.stdout.strip().replace("\n", "\n   "))
-        if result.returncode != 3:
+        if result.returncode != 1 or not result.stdout.startswith("ReauthorizationRequired:"):
             print(result.stderr, file=sys.stderr)
             return 1
         _step(5, "Use the token: the Open API client on the fake server.")
