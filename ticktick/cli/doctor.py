@@ -224,13 +224,9 @@ def check_token(args: Options, store: TokenStore | None) -> tuple[Check, TokenDi
         return _passed(f"token: in the {where(found.source)}, {left}"), found.token
     if found.expired:
         return _failed(f"token: {found.reason()}", _login(args)), None
-    if store is None:
-        looked = (
-            f"the environment variable {env}; the store could not be read (above)" if env else None
-        )
-        if looked is None:
-            return _skipped("token: not looked for: the store could not be read (above)"), None
-        return _failed(f"token: none in {looked}", "fix the store (above)"), None
+    if store is None:  # only the variable was looked in
+        also = f", nor in the environment variable {env}" if env else ""
+        return _skipped(f"token: not looked for in the store, which cannot be read{also}"), None
     places = (
         f"the environment variable {env} or the {where(store)}" if env else f"the {where(store)}"
     )
@@ -293,11 +289,11 @@ def check_clock(endpoints: Endpoints, session: requests.Session) -> Check:
     # The Date header is whole seconds, taken while the request was under way.
     skew = (before + after) / 2 - (server.timestamp() + 0.5)
     if abs(skew) <= CLOCK_SKEW_LIMIT:
-        return _passed(f"clock: within {_skew(abs(skew))} of {base}'s")
+        return _passed(f"clock: within {_skew(abs(skew))} of the server's ({base})")
     direction = "ahead of" if skew > 0 else "behind"
     return _failed(
-        f"clock: this machine's clock is {_skew(abs(skew))} {direction} {base}'s "
-        f"(more than {CLOCK_SKEW_LIMIT:g} s), so expiry times are misjudged",
+        f"clock: this machine's clock is {_skew(abs(skew))} {direction} the server's "
+        f"({base}; more than {CLOCK_SKEW_LIMIT:g} s), so expiry times are misjudged",
         "set the clock right and keep it so: turn on network time "
         "(e.g. 'sudo timedatectl set-ntp true' on Linux)",
     )
@@ -331,12 +327,12 @@ def check_api(
         return _failed(
             f"{what}: 401, the token is refused: it was revoked (the app's access was "
             "removed) or has expired on the server's side, whatever its expire_time says",
-            f"{_login(args)} for a new token",
+            f"get a new token: {_login(args)}",
         )
     if status == 403:
         return _failed(
             f"{what}: 403, the token may not read projects",
-            f"{_login(args)} with --scope 'tasks:write tasks:read'",
+            "sign on again with --scope 'tasks:write tasks:read' (ticktick-auth login)",
         )
     return _failed(f"{what}: answered {status}", "try again later; check --host if it persists")
 
