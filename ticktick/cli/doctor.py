@@ -29,7 +29,7 @@ from ..errors import ConfigurationError, TickTickError
 from ..resolution import find_stored_token, where
 from ..stores import FileStore
 from ..stores.disk import open_checked
-from ..token import expire_time_of, readable_time
+from ..token import expire_time_of
 from .commands import _command, _days_left, _store
 from .output import EXIT_FAILURE, EXIT_OK, PROG, _show
 
@@ -128,13 +128,11 @@ def check_redirect(args: Options) -> tuple[Check, tuple[str, int] | None]:
     loopback = loopback_address(uri.strip())
     if loopback is None:
         return _passed(
-            f"redirect URI: {uri.strip()} is well formed; it is not a loopback http "
-            "address, so login asks you to paste the redirected URL"
+            f"redirect URI: {uri.strip()}, well formed (not on loopback http: "
+            "login asks you to paste the redirected URL)"
         ), None
     address, port, _ = loopback
-    return _passed(
-        f"redirect URI: {uri.strip()} is well formed; login listens on {address} port {port}"
-    ), (address, port)
+    return _passed(f"redirect URI: {uri.strip()}, well formed"), (address, port)
 
 
 def check_port(address: str, port: int) -> Check:
@@ -166,7 +164,7 @@ def check_port(address: str, port: int) -> Check:
                 other,
             )
         return _failed(f"port {port} on {address}: cannot be opened ({exc.strerror})", other)
-    return _passed(f"port {port} on {address}: free")
+    return _passed(f"port {port} on {address}: free (login listens there)")
 
 
 def check_store(args: Options) -> tuple[Check, TokenStore | None]:
@@ -220,7 +218,7 @@ def check_token(args: Options, store: TokenStore | None) -> tuple[Check, TokenDi
         if days is None or expire_time is None:
             left = "its expiry is unknown"
         else:
-            left = f"{days:.1f} days left (until {readable_time(expire_time)})"
+            left = f"{days:.1f} days left"
         return _passed(f"token: in the {where(found.source)}, {left}"), found.token
     if found.expired:
         return _failed(f"token: {found.reason()}", _login(args)), None
@@ -292,10 +290,9 @@ def check_clock(endpoints: Endpoints, session: requests.Session) -> Check:
         return _passed(f"clock: within {_skew(abs(skew))} of the server's ({base})")
     direction = "ahead of" if skew > 0 else "behind"
     return _failed(
-        f"clock: this machine's clock is {_skew(abs(skew))} {direction} the server's "
-        f"({base}; more than {CLOCK_SKEW_LIMIT:g} s), so expiry times are misjudged",
-        "set the clock right and keep it so: turn on network time "
-        "(e.g. 'sudo timedatectl set-ntp true' on Linux)",
+        f"clock: this machine is {_skew(abs(skew))} {direction} the server ({base}); "
+        f"more than {CLOCK_SKEW_LIMIT:g} s off, it misjudges when tokens expire",
+        "turn on network time, e.g. 'sudo timedatectl set-ntp true' (Linux)",
     )
 
 
@@ -325,8 +322,8 @@ def check_api(
         return _passed(f"{what}: 200, the token is accepted")
     if status == 401:
         return _failed(
-            f"{what}: 401, the token is refused: it was revoked (the app's access was "
-            "removed) or has expired on the server's side, whatever its expire_time says",
+            f"{what}: 401, the token is refused: it was revoked (the app's access "
+            "removed) or expired on the server's side, whatever its expiry time says",
             f"get a new token: {_login(args)}",
         )
     if status == 403:
