@@ -21,6 +21,8 @@ from hostile import HostileServer, answering
 from ticktick.cli import main
 from ticktick.testing import FakeTickTick
 
+NOBODY = 65534
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 SECRET = "Dq7vKp2Xw9Lm4Tz8Rb3N"  # a test credential, only in the environment
 CLIENT_ID = "Xc4Jf9Qa2Wm7Hb5"
 
@@ -152,15 +154,22 @@ def test_fifo_at_the_cache_path(setup: Setup, capsys: pytest.CaptureFixture[str]
     setup.cache.unlink()
     os.mkfifo(setup.cache)
     code, out = run(capsys, setup.argv())  # ends: a FIFO is refused, never waited on
-    assert code == 1
-    assert failed(out) == [
-        f"✗ store: The token cache {setup.cache} is a named pipe (FIFO), not a regular "
-        "file; refusing to use it. Remove it, or choose another path."
-    ]
+    line = the_one_failure(code, out, "store: The token cache")
+    assert f"{setup.cache} is a named pipe (FIFO), not a regular file" in line
+    assert "fix: move it away (login writes a new one), or pass another --cache-path" in line
     assert (
         "- token: not looked for in the store, which cannot be read, "
         "nor in the environment variable ACCESS_TOKEN_DICT"
     ) in out
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="another owner needs root")
+def test_cache_file_of_another_user(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
+    os.chown(setup.cache, NOBODY, NOBODY)
+    code, out = run(capsys, setup.argv())
+    line = the_one_failure(code, out, "store: The token cache")
+    assert "is owned by another user (uid 65534" in line
+    assert "- token: not looked for in the store" in out
 
 
 def test_no_token(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
@@ -180,6 +189,14 @@ def test_expired_token(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None
     assert "expired on" in line
     assert "ticktick-auth login" in line
     assert "- Open API: not asked (no valid token)" in out
+
+
+def test_unreadable_token_variable(
+    setup: Setup, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ACCESS_TOKEN_DICT", "{'token': 'not a token dict'}")
+    line = the_one_failure(*run(capsys, setup.argv()), "token: The environment variable")
+    assert "fix: fix or unset ACCESS_TOKEN_DICT" in line
 
 
 @pytest.mark.parametrize(("offset", "direction"), [(-3 * 3600, "ahead of"), (600, "behind")])

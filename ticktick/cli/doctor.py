@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..endpoints import Endpoints, check_redirect_uri, resolve_host
-from ..errors import ConfigurationError, TickTickError
+from ..errors import ConfigurationError, TickTickError, TokenFormatError
 from ..resolution import find_stored_token, where
 from ..stores import FileStore
 from ..stores.disk import open_checked
@@ -50,6 +50,7 @@ NETWORK_TIMEOUT = (5.0, 10.0)
 
 _SECRET_VARIABLE = "TICKTICK_CLIENT_SECRET"  # noqa: S105 # nosec B105 - a variable's name
 _REDIRECT_VARIABLE = "TICKTICK_REDIRECT_URI"
+_OTHER_STORE = "fix what the line says, or choose another store (--store, --cache-path)"
 
 
 @dataclass(frozen=True)
@@ -172,12 +173,12 @@ def check_store(args: Options) -> tuple[Check, TokenStore | None]:
     try:
         store = _store(args)
     except TickTickError as exc:
-        return _failed(f"store: {exc}"), None
+        return _failed(f"store: {exc}", _OTHER_STORE), None
     if not isinstance(store, FileStore):
         try:
             store.read()
         except TickTickError as exc:
-            return _failed(f"store: {exc}"), None
+            return _failed(f"store: {exc}", _OTHER_STORE), None
         return _passed(f"store: {where(store)} can be read"), store
     path = store.path
     quoted = shlex.quote(path)
@@ -186,7 +187,10 @@ def check_store(args: Options) -> tuple[Check, TokenStore | None]:
     except FileNotFoundError:
         return _passed(f"store: no cache file {path} yet (login creates it, mode 0600)"), store
     except TickTickError as exc:  # a FIFO, a folder, another user's file or link
-        return _failed(f"store: {exc}"), None
+        return _failed(
+            f"store: {exc}",
+            "move it away (login writes a new one), or pass another --cache-path",
+        ), None
     except OSError as exc:
         return _failed(
             f"store: cannot read the cache file {path}: {exc.strerror}",
@@ -211,7 +215,8 @@ def check_token(args: Options, store: TokenStore | None) -> tuple[Check, TokenDi
     try:
         found = find_stored_token(env, store)
     except TickTickError as exc:
-        return _failed(f"token: {exc}"), None
+        in_env = isinstance(exc, TokenFormatError) and env is not None
+        return _failed(f"token: {exc}", f"fix or unset {env}" if in_env else _OTHER_STORE), None
     if found.token is not None and found.source is not None:
         days = _days_left(found.token)
         expire_time = expire_time_of(found.token)
