@@ -210,6 +210,7 @@ def parser() -> argparse.ArgumentParser:
     doctor.add_argument(
         "--redirect-uri",
         dest="redirect_uri_given",
+        metavar="REDIRECT_URI",
         default=None,
         help="the redirect URI registered for the app, checked (default: $TICKTICK_REDIRECT_URI)",
     )
