@@ -8,7 +8,9 @@ Commands:
 * ``status``: where the token comes from and how long it lasts; ``--min-days`` makes
   it a CI expiry alarm;
 * ``export``: print the value to store as the ``ACCESS_TOKEN_DICT`` CI secret;
-* ``logout``: remove the cached token.
+* ``logout``: remove the cached token;
+* ``doctor``: check the setup (credentials, redirect URI and its port, the store, the
+  token, the clock, the Open API), each failure with its fix.
 
 Exit codes: 0 success; 1 failure (no usable token, refused, timed out, ...);
 2 bad usage; 3 ``status --min-days`` found fewer days left; 130 interrupted.

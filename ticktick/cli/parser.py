@@ -24,6 +24,7 @@ from . import (
     _seconds,
 )
 from .commands import _cmd_export, _cmd_logout, _cmd_status, _cmd_token
+from .doctor import _cmd_doctor
 from .login import _cmd_login
 from .output import _FORMATS, PROG
 
@@ -193,4 +194,30 @@ def parser() -> argparse.ArgumentParser:
         description="Remove the cached token file (and nothing else).",
     )
     logout.set_defaults(func=_cmd_logout)
+
+    doctor = commands.add_parser(
+        "doctor",
+        parents=[common],
+        help="check the setup, each line with its fix",
+        description=(
+            "Check the setup and print each check with its fix: the client id and "
+            "secret are set (never shown), the redirect URI is well formed and its loopback "
+            "port free, the store is readable and private, the token is there and its days "
+            "left, and, with the network, the clock against the server's and the token "
+            "against the Open API. Exit 0 when no check fails, 1 otherwise."
+        ),
+    )
+    doctor.add_argument(
+        "--redirect-uri",
+        dest="redirect_uri_given",
+        metavar="REDIRECT_URI",
+        default=None,
+        help="the redirect URI registered for the app, checked (default: $TICKTICK_REDIRECT_URI)",
+    )
+    doctor.add_argument(
+        "--offline",
+        action="store_true",
+        help="skip the checks that need the network (the clock and the Open API)",
+    )
+    doctor.set_defaults(func=_cmd_doctor)
     return parser
