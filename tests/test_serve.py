@@ -6,6 +6,7 @@ stops it with a signal: it ends with exit 0 and frees its port.
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
@@ -17,7 +18,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 import requests
-from helpers import assert_port_free, clean_env, free_port, run_cli
+from helpers import assert_port_free, clean_env, free_port, run_cli, token_dict, write_cache
 
 from ticktick import OAuth2
 from ticktick.testing import approve
@@ -137,6 +138,10 @@ def test_serve_prints_what_to_use_and_serves_the_consent_page(served: list[Serve
     code_, rest = server.stop(signal.SIGINT)
     assert code_ == 0
     assert "Stopped the fake TickTick." in rest
+    assert "Sign-on approved" in rest
+    assert f"Issued a token to {server.client_id}, scope {SCOPE}." in rest
+    assert token.json()["access_token"] not in rest
+    assert code not in rest
     assert "Traceback" not in rest
     assert_port_free(port)
 
@@ -238,3 +243,25 @@ def test_the_commands_after_login_use_the_host_recorded_with_the_token(
     assert gone.returncode == 1
     assert "No token for ticktick.com" in gone.stdout
     assert server.stop()[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("recorded", "says"),
+    [
+        ("http://example.org", "No token for ticktick.com"),  # plain http off loopback
+        ("not a host", "No token for ticktick.com"),
+        (None, "status:   valid"),  # no host recorded: ticktick.com, as ticktick-py wrote it
+    ],
+)
+def test_an_unusable_recorded_host_leaves_the_default(
+    tmp_path: Path, recorded: str | None, says: str
+) -> None:
+    cache = tmp_path / ".token-oauth"
+    if recorded is None:
+        cache.write_text(json.dumps(token_dict()))
+        cache.chmod(0o600)
+    else:
+        write_cache(cache, token_dict(), host=recorded)
+    status = run_cli("status", env=clean_env(), cwd=tmp_path)
+    assert says in status.stdout, status.stdout + status.stderr
+    assert "--host ticktick.com" in status.stdout or recorded is None

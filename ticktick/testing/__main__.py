@@ -96,6 +96,21 @@ def _stop_on(signals: Sequence[signal.Signals], stop: threading.Event) -> None:
         signal.signal(signum, handler)
 
 
+def _report_until(stop: threading.Event, fake: FakeTickTick) -> None:
+    """Say each sign-on approved and each token issued (never the code or token), until *stop*."""
+    codes = tokens = 0
+    stopping = False
+    while not stopping:
+        stopping = stop.wait(0.2)  # then one last look, for what came just before
+        issued = list(fake.issued.values())
+        if len(fake.codes_issued) > codes:
+            codes = len(fake.codes_issued)
+            print("Sign-on approved: the browser goes back to the redirect URI.", flush=True)
+        for token in issued[tokens:]:
+            print(f"Issued a token to {token.client_id}, scope {token.scope}.", flush=True)
+        tokens = len(issued)
+
+
 def serve(args: argparse.Namespace) -> int:
     """Run the fake server for *args* until SIGINT or SIGTERM; return the exit code."""
     stop = threading.Event()
@@ -130,8 +145,7 @@ def serve(args: argparse.Namespace) -> int:
             "then: ticktick-auth status, token, export, logout (no --host needed).",
         ]
         print("\n".join(lines), flush=True)
-        while not stop.wait(0.2):
-            pass
+        _report_until(stop, fake)
     finally:
         fake.stop()
     print("Stopped the fake TickTick.", flush=True)
