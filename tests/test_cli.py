@@ -81,8 +81,9 @@ def test_token_failures_are_one_line(
         write_cache(cache, token_dict(expire_time=int(time.time()) - 10))
     elif setup == "corrupt":
         cache.write_text("{not json")
-    elif setup == "foreign":
+    elif setup == "foreign":  # for another host than the one asked for
         write_cache(cache, token_dict(), host="dida365.com")
+        monkeypatch.setenv("TICKTICK_HOST", "ticktick.com")
     elif setup == "bad-env":
         monkeypatch.setenv("ACCESS_TOKEN_DICT", "{'token': 'tok-secret-5678'}")
     code, out, err = run(capsys, "token")

@@ -34,7 +34,7 @@ from .._defaults import DEFAULT_REDIS_URL, DEFAULT_SCOPE, MAX_TIMEOUT
 from ..endpoints import check_redirect_uri, resolve_host
 from ..errors import ConfigurationError, TickTickError
 from ..stores import DEFAULT_CACHE_PATH
-from .commands import _cmd_token
+from .commands import _cmd_token, _recorded_host
 from .output import (
     DEFAULT_ENV_KEY,
     EXIT_FAILURE,
@@ -171,14 +171,22 @@ _FROM_ENVIRONMENT: tuple[tuple[str, str, str, Callable[[str], str], str | None],
 )
 
 
+_USE_RECORDED_HOST = ("token", "status", "export", "logout")
+"""The commands whose default host is the one recorded with the cached token."""
+
+
 def _apply_environment(args: Options) -> None:
     """Fill each option not given on the command line from its variable, checked as the flag.
+
+    With neither ``--host`` nor ``TICKTICK_HOST``, `_USE_RECORDED_HOST`'s commands use
+    the host recorded with the token in the cache file (of the file store), if any.
 
     An explicit ``--cache-path`` names a file, so it selects the file store unless
     ``--store`` is given too: ``TICKTICK_STORE`` does not turn it into another store.
     """
     if getattr(args, "cache_path", None) is not None and getattr(args, "store", "") is None:
         args.store = "file"
+    host_given = getattr(args, "host", None) is not None or "TICKTICK_HOST" in os.environ
     for name, option, variable, check, default in _FROM_ENVIRONMENT:
         if not hasattr(args, name) or getattr(args, name) is not None:
             continue
@@ -193,6 +201,14 @@ def _apply_environment(args: Options) -> None:
                 f"The environment variable {variable} (the default of {option}) {exc}"
             )
             raise UsageError(f"{problem} Fix or unset {variable}, or pass {option}.") from None
+    if not host_given and args.command in _USE_RECORDED_HOST and args.store == "file":
+        # After `login --host URL`, the other commands find its token without --host.
+        recorded = _recorded_host(args.cache_path)
+        if recorded is not None:
+            try:
+                args.host = _host(recorded)
+            except ValueError:
+                return  # not a usable host: the default stays, and the token is not used
 
 
 # -- the parser ---------------------------------------------------------------------------

@@ -46,13 +46,13 @@ def parser() -> argparse.ArgumentParser:
 
     defaults = _defaults()
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--host",
-        type=checked(_host),
-        default=defaults["host"],
-        help="ticktick.com, dida365.com, or a server's base URL "
-        "(default: $TICKTICK_HOST or ticktick.com)",
+    host_help = (
+        "ticktick.com, dida365.com, or a server's base URL (default: $TICKTICK_HOST, else "
+        "for all but login the host recorded with the cached token, else ticktick.com)"
     )
+    # --host before the command too: the command's own (SUPPRESS: none given leaves
+    # the one before it) wins when both are given.
+    common.add_argument("--host", type=checked(_host), default=argparse.SUPPRESS, help=host_help)
     common.add_argument(
         "--cache-path",
         type=checked(_nonempty),
@@ -98,6 +98,7 @@ def parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--host", type=checked(_host), default=defaults["host"], help=host_help)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     login = commands.add_parser(

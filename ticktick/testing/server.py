@@ -150,6 +150,7 @@ class FakeTickTick:
         query_credentials: Also accept token requests that carry the client
             credentials and the form in the URL's query string, as TickTick does for
             older clients such as ticktick-py (for measuring them; off by default).
+        port: The port to listen on; 0 (the default) takes a free one.
     """
 
     on_start: ClassVar[list[Callable[[FakeTickTick], None]]] = []
@@ -164,8 +165,10 @@ class FakeTickTick:
         auto_approve: bool = False,
         expires_in: int = DEFAULT_EXPIRES_IN,
         query_credentials: bool = False,
+        port: int = 0,
     ) -> None:
         self.client_id = client_id
+        self._port = port
         self.client_secret = client_secret
         self.auto_approve = auto_approve
         self.expires_in = expires_in
@@ -188,7 +191,7 @@ class FakeTickTick:
         """Start serving on a free loopback port; return ``self``."""
         if self._httpd is not None:
             return self
-        httpd = _Server(_Handler)
+        httpd = _Server(_Handler, port=self._port)
         httpd.fake = self
         self._httpd = httpd
         httpd.start()

@@ -1,0 +1,267 @@
+"""``python -m ticktick.testing serve``: the fake TickTick in the foreground, as a process.
+
+Each test starts it as a subprocess, reads the lines it prints, requests its URLs, and
+stops it with a signal: it ends with exit 0 and frees its port.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import pytest
+import requests
+from helpers import assert_port_free, clean_env, free_port, run_cli, token_dict, write_cache
+
+from ticktick import OAuth2
+from ticktick.testing import approve
+
+SCOPE = "tasks:read tasks:write"
+
+
+@dataclass
+class Served:
+    """A running ``serve``: its process, the lines it printed, and what they said."""
+
+    process: subprocess.Popen[str]
+    lines: list[str]
+    url: str
+    client_id: str
+    client_secret: str
+    redirect_uri: str
+    login: str
+
+    def stop(self, signum: int = signal.SIGINT) -> tuple[int, str]:
+        """Send *signum*; return the exit code and the rest of the output."""
+        self.process.send_signal(signum)
+        out, _ = self.process.communicate(timeout=15)
+        assert self.process.returncode is not None
+        return self.process.returncode, out
+
+
+def start_serve(*options: str) -> Served:
+    """``python -m ticktick.testing serve OPTIONS``, read up to its last introductory line."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ticktick.testing", "serve", *options],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=clean_env(),
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    for line in process.stdout:
+        lines.append(line.rstrip("\n"))
+        if line.startswith("then: "):
+            break
+    else:
+        process.wait(timeout=15)
+        raise AssertionError(f"serve ended early: {lines}")
+    text = "\n".join(lines)
+
+    def value(pattern: str) -> str:
+        found = re.search(pattern, text)
+        assert found is not None, text
+        return found.group(1)
+
+    login = " ".join(line.strip().rstrip("\\").strip() for line in lines[-4:-1])
+    return Served(
+        process,
+        lines,
+        url=value(r"running at (\S+) \(Ctrl-C to stop\)"),
+        client_id=value(r"client id: +(\S+)"),
+        client_secret=value(r"client secret: +(\S+)"),
+        redirect_uri=value(r"redirect URI: +(\S+)"),
+        login=login,
+    )
+
+
+@pytest.fixture
+def served() -> Iterator[list[Served]]:
+    """The servers a test starts, killed at its end if still running."""
+    started: list[Served] = []
+    yield started
+    for one in started:
+        if one.process.poll() is None:
+            one.process.kill()
+            one.process.wait(timeout=15)
+
+
+def _authorize_url(server: Served, state: str = "st-1") -> str:
+    query = {
+        "client_id": server.client_id,
+        "redirect_uri": server.redirect_uri,
+        "response_type": "code",
+        "scope": SCOPE,
+        "state": state,
+    }
+    return f"{server.url}/oauth/authorize?{urlencode(query)}"
+
+
+def test_serve_prints_what_to_use_and_serves_the_consent_page(served: list[Served]) -> None:
+    redirect = f"http://127.0.0.1:{free_port()}/"
+    server = start_serve("--redirect-uri", redirect)
+    served.append(server)
+    assert server.url.startswith("http://127.0.0.1:")
+    assert server.redirect_uri == redirect
+    assert server.login == (
+        f"export TICKTICK_CLIENT_SECRET={server.client_secret} ticktick-auth login "
+        f"--host {server.url} --client-id {server.client_id} --redirect-uri {redirect}"
+    )
+    page = requests.get(_authorize_url(server), timeout=5)
+    assert page.status_code == 200
+    assert 'id="allow"' in page.text
+    form = {**dict(parse_qsl(urlsplit(_authorize_url(server)).query)), "decision": "allow"}
+    answer = requests.post(
+        f"{server.url}/oauth/authorize", data=form, allow_redirects=False, timeout=5
+    )
+    location = urlsplit(answer.headers["Location"])
+    code = dict(parse_qsl(location.query))["code"]
+    token = requests.post(
+        f"{server.url}/oauth/token",
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect},
+        auth=(server.client_id, server.client_secret),
+        timeout=5,
+    )
+    assert token.status_code == 200
+    assert token.json()["scope"] == SCOPE
+    port = urlsplit(server.url).port
+    assert port is not None
+    code_, rest = server.stop(signal.SIGINT)
+    assert code_ == 0
+    assert "Stopped the fake TickTick." in rest
+    assert "Sign-on approved" in rest
+    assert f"Issued a token to {server.client_id}, scope {SCOPE}." in rest
+    assert token.json()["access_token"] not in rest
+    assert code not in rest
+    assert "Traceback" not in rest
+    assert_port_free(port)
+
+
+def test_serve_on_a_given_port_and_name_with_auto_approve_stops_on_sigterm(
+    served: list[Served],
+) -> None:
+    port = free_port()
+    server = start_serve("--port", str(port), "--host-name", "localhost", "--auto-approve")
+    served.append(server)
+    assert server.url == f"http://localhost:{port}"
+    assert server.redirect_uri == "http://127.0.0.1:8080/"
+    assert "approves every sign-on at once" in "\n".join(server.lines)
+    hop = requests.get(_authorize_url(server), allow_redirects=False, timeout=5)
+    assert hop.status_code == 302
+    assert hop.headers["Location"].startswith("http://127.0.0.1:8080/?code=")
+    assert server.stop(signal.SIGTERM)[0] == 0
+    assert_port_free(port)
+
+
+def test_serve_on_a_busy_port_says_so(served: list[Served]) -> None:
+    server = start_serve()
+    served.append(server)
+    port = str(urlsplit(server.url).port)
+    again = subprocess.run(
+        [sys.executable, "-m", "ticktick.testing", "serve", "--port", port],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=30,
+        check=False,
+    )
+    assert again.returncode == 1
+    assert f"cannot listen on 127.0.0.1 port {port}" in again.stderr
+    assert "Pass another --port" in again.stderr
+    assert server.stop()[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--host-name", "example.org"], "invalid choice: 'example.org'"),
+        (["--port", "70000"], "70000 is not a port from 0 to 65535"),
+        (["--redirect-uri", "not a url"], "contains a space"),
+    ],
+)
+def test_serve_refuses_bad_options(options: list[str], message: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "ticktick.testing", "serve", *options],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_the_commands_after_login_use_the_host_recorded_with_the_token(
+    tmp_path: Path, served: list[Served]
+) -> None:
+    """With no --host, status/token/export/logout read the host recorded in the cache file;
+    --host before the command works as after it."""
+    redirect = f"http://127.0.0.1:{free_port()}/"
+    server = start_serve("--redirect-uri", redirect, "--auto-approve")
+    served.append(server)
+    env = clean_env(TICKTICK_CLIENT_SECRET=server.client_secret)
+    cache = tmp_path / ".token-oauth"
+    oauth = OAuth2(
+        client_id=server.client_id,
+        client_secret=server.client_secret,
+        redirect_uri=redirect,
+        host=server.url,
+        cache_path=cache,
+        authorizer=approve,
+    )
+    token = oauth.get_access_token()
+    status = run_cli("status", env=env, cwd=tmp_path)
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert f"host:     {server.url}" in status.stdout
+    assert run_cli("token", env=env, cwd=tmp_path).stdout == f"{token}\n"
+    exported = run_cli("export", "--format", "json", env=env, cwd=tmp_path)
+    assert exported.returncode == 0
+    assert token in exported.stdout
+    before = run_cli("--host", server.url, "status", env=env, cwd=tmp_path)
+    assert before.returncode == 0, before.stderr
+    # TICKTICK_HOST or --host still wins: the token is not for ticktick.com.
+    other = run_cli("token", env={**env, "TICKTICK_HOST": "ticktick.com"}, cwd=tmp_path)
+    assert other.returncode == 1
+    assert run_cli("token", "--host", "dida365.com", env=env, cwd=tmp_path).returncode == 1
+    out = run_cli("logout", env=env, cwd=tmp_path)
+    assert out.returncode == 0
+    assert "Removed the cached token" in out.stdout
+    assert not cache.exists()
+    gone = run_cli("status", env=env, cwd=tmp_path)
+    assert gone.returncode == 1
+    assert "No token for ticktick.com" in gone.stdout
+    assert server.stop()[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("recorded", "says"),
+    [
+        ("http://example.org", "No token for ticktick.com"),  # plain http off loopback
+        ("not a host", "No token for ticktick.com"),
+        (None, "status:   valid"),  # no host recorded: ticktick.com, as ticktick-py wrote it
+    ],
+)
+def test_an_unusable_recorded_host_leaves_the_default(
+    tmp_path: Path, recorded: str | None, says: str
+) -> None:
+    cache = tmp_path / ".token-oauth"
+    if recorded is None:
+        cache.write_text(json.dumps(token_dict()))
+        cache.chmod(0o600)
+    else:
+        write_cache(cache, token_dict(), host=recorded)
+    status = run_cli("status", env=clean_env(), cwd=tmp_path)
+    assert says in status.stdout, status.stdout + status.stderr
+    assert "--host ticktick.com" in status.stdout or recorded is None
