@@ -7,6 +7,7 @@ both and makes any skip a failure.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import threading
@@ -47,6 +48,52 @@ pytestmark = [
 ]
 
 
+# The box around what a page shows: its text, form controls and anything painted on a
+# background of its own (the consent page's card); hidden inputs have no box.
+_CONTENT_BOX = """() => {
+  const boxes = [];
+  const texts = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = texts.nextNode(); node; node = texts.nextNode()) {
+    if (!node.textContent.trim()) continue;
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    boxes.push(...range.getClientRects());
+  }
+  const page = getComputedStyle(document.body).backgroundColor;
+  for (const element of document.body.querySelectorAll("*")) {
+    const paint = getComputedStyle(element).backgroundColor;
+    const control = ["INPUT", "BUTTON", "SELECT", "TEXTAREA", "IMG"].includes(element.tagName);
+    if (control || (paint !== page && paint !== "rgba(0, 0, 0, 0)")) {
+      boxes.push(element.getBoundingClientRect());
+    }
+  }
+  const shown = boxes.filter((box) => box.width > 0 && box.height > 0);
+  return {
+    left: Math.min(...shown.map((box) => box.left + scrollX)),
+    top: Math.min(...shown.map((box) => box.top + scrollY)),
+    right: Math.max(...shown.map((box) => box.right + scrollX)),
+    bottom: Math.max(...shown.map((box) => box.bottom + scrollY)),
+  };
+}"""
+
+
+def save_screenshot(page: Page, path: Path, margin: int = 24) -> None:
+    """Save *page* cropped to its content and *margin* pixels around it (the docs frame it)."""
+    box = page.evaluate(_CONTENT_BOX)
+    left = max(0, math.floor(box["left"]) - margin)
+    top = max(0, math.floor(box["top"]) - margin)
+    width, height = page.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
+    )
+    right = min(width, math.ceil(box["right"]) + margin)
+    bottom = min(height, math.ceil(box["bottom"]) + margin)
+    page.screenshot(
+        path=str(path),
+        clip={"x": left, "y": top, "width": right - left, "height": bottom - top},
+        full_page=True,
+    )
+
+
 class Person:
     """A person at a real headless Chromium, driven by Playwright in its own thread."""
 
@@ -81,13 +128,13 @@ class Person:
         page.goto(url)
         page.wait_for_selector("#allow")
         if self.screenshots is not None:
-            page.screenshot(path=str(self.screenshots / "allow-page.png"))
+            save_screenshot(page, self.screenshots / "allow-page.png")
         page.fill("#email", "person@example.com")
         page.click(self.click)
         page.wait_for_load_state()
         self.final_text = page.inner_text("body")
         if self.screenshots is not None:
-            page.screenshot(path=str(self.screenshots / f"after-{self.click[1:]}.png"))
+            save_screenshot(page, self.screenshots / f"after-{self.click[1:]}.png")
 
     def join(self) -> None:
         assert self.thread is not None
