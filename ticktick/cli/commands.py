@@ -8,7 +8,7 @@ import time
 
 from .._defaults import DEFAULT_SCOPE
 from ..endpoints import resolve_host
-from ..errors import ConfigurationError, TickTickError
+from ..errors import ConfigurationError
 from ..resolution import Resolution, find_stored_token, where
 from ..stores import EnvSource, FileStore, TokenIdentity
 from ..token import DEFAULT_EXPIRY_MARGIN, expire_time_of, is_expired, readable_time
@@ -34,43 +34,9 @@ if TYPE_CHECKING:
 
 
 def _recorded_host(cache_path: str) -> str | None:
-    """The host recorded with the token in the cache file *cache_path*, or ``None``.
-
-    The file is opened by the one rule (`open_checked`) and only read. A missing,
-    refused, unreadable or corrupt file, or one with no host recorded, gives ``None``:
-    the command then reads the file as usual and says what is wrong with it.
-    """
-    import json
-
-    from ..stores.base import MAX_CACHE_SIZE
-    from ..stores.disk import open_checked
-
-    if not cache_path:
-        return None
-    try:
-        fd = open_checked(cache_path, os.O_RDONLY, "the token cache")
-    except (OSError, TickTickError):
-        return None
-    chunks: list[bytes] = []
-    try:
-        size = 0
-        while size <= MAX_CACHE_SIZE:
-            chunk = os.read(fd, MAX_CACHE_SIZE + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    try:
-        value = json.loads(b"".join(chunks).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        return None
-    issued_for = value.get("issued_for") if isinstance(value, dict) else None
-    host = issued_for.get("host") if isinstance(issued_for, dict) else None
-    return host if isinstance(host, str) else None
+    """The host recorded with the token that ``login`` stored in *cache_path*, if any."""
+    identity = FileStore(cache_path).recorded_identity() if cache_path else None
+    return None if identity is None else identity.host
 
 
 def _store(args: Options, client_id: str | None = None) -> TokenStore:

@@ -26,7 +26,8 @@ LEGACY_HOST = "ticktick.com"
 MAX_CACHE_SIZE = 1024 * 1024
 """The largest stored token read, in bytes: anything larger is not a token."""
 
-_ISSUED_FOR = "issued_for"
+ISSUED_FOR = "issued_for"
+"""The key of the record, stored beside a token, of what it was issued for."""
 
 
 def normalize_scope(scope: str) -> str:
@@ -89,7 +90,7 @@ class TokenIdentity:
 
     def mismatch(self, stored: Mapping[str, Any]) -> str | None:
         """Say why a stored token does not belong to this identity, or ``None`` if it does."""
-        issued_for = stored.get(_ISSUED_FOR)
+        issued_for = stored.get(ISSUED_FOR)
         if issued_for is None:  # written by ticktick-py
             if self.host != LEGACY_HOST:
                 return f"it has no host recorded, so it is taken as issued for {LEGACY_HOST}"
@@ -178,11 +179,11 @@ class TokenStore(ABC):
 
 def encode_token(token: Mapping[str, Any], identity: TokenIdentity | None) -> bytes:
     """The stored form of *token*: JSON with the ``issued_for`` record of *identity*."""
-    data: dict[str, Any] = {key: value for key, value in token.items() if key != _ISSUED_FOR}
+    data: dict[str, Any] = {key: value for key, value in token.items() if key != ISSUED_FOR}
     if identity is not None:
         if None in identity.as_dict().values():
             raise ValueError("a token can only be written with a full TokenIdentity")
-        data[_ISSUED_FOR] = identity.as_dict()
+        data[ISSUED_FOR] = identity.as_dict()
     return json.dumps(data, indent=2).encode("utf-8") + b"\n"
 
 
@@ -214,7 +215,7 @@ def check_identity(
                 mismatch,
             )
             return None
-    token.pop(_ISSUED_FOR, None)
+    token.pop(ISSUED_FOR, None)
     return token
 
 

@@ -54,7 +54,15 @@ import time
 
 from .._defaults import LOCK_TIMEOUT, logger
 from ..errors import ConfigurationError, TokenCacheError
-from .base import MAX_CACHE_SIZE, TokenStore, check_identity, decode_token, encode_token
+from .base import (
+    ISSUED_FOR,
+    MAX_CACHE_SIZE,
+    TokenIdentity,
+    TokenStore,
+    check_identity,
+    decode_token,
+    encode_token,
+)
 from .disk import (
     foreign_link,
     is_temporary_of,
@@ -71,7 +79,6 @@ if TYPE_CHECKING:
     from typing import Any
 
     from ..token import TokenDict
-    from .base import TokenIdentity
     from .locks import FileLock
 
 
@@ -214,6 +221,27 @@ class FileStore(TokenStore):
     def _read_bytes(self) -> bytes | None:
         read = self._read()
         return None if read is None else read[0]
+
+    def recorded_identity(self) -> TokenIdentity | None:
+        """The identity the stored token was issued for (its ``issued_for``), or ``None``.
+
+        Only read: no lock, nothing set aside, no warning. A missing, refused, unreadable
+        or corrupt file, or one without a full record (ticktick-py's), gives ``None``;
+        reading the token itself then says what is wrong. ``ticktick-auth`` uses it to
+        find the host of the token that ``login`` stored.
+        """
+        try:
+            raw = self._read_bytes()
+        except TokenCacheError:
+            return None
+        token = None if raw is None else decode_token(raw)[0]
+        record = None if token is None else token.get(ISSUED_FOR)
+        if not isinstance(record, dict):
+            return None
+        host, client_id, scope = (record.get(name) for name in ("host", "client_id", "scope"))
+        if not (isinstance(host, str) and isinstance(client_id, str) and isinstance(scope, str)):
+            return None
+        return TokenIdentity(host, client_id, scope)
 
     def _warn_if_shared(self, mode: int) -> None:
         if mode & 0o077 and not self._warned_mode:
