@@ -34,11 +34,12 @@ MAX_URI = 2048
 MAX_REGISTERED = 10
 """At most this many registered redirect URIs are taken from a pasted mismatch error."""
 
-# TickTick's words (its error page, and the token endpoint's error_description). Every
-# part is bounded by a character the next part cannot start with, so a search is linear.
+# TickTick's words (its error page, and the token endpoint's error_description). The
+# list may hold IPv6 URLs in brackets (one level). No part can match the same text in two
+# ways, so a search takes time linear in the (bounded) text for each "Invalid redirect".
 _MISMATCH = re.compile(
-    r"invalid\s+redirect\s*:\s*(?P<sent>[^\s\[\]]*)\s+does\s+not\s+match\s+one\s+of\s+the\s+"
-    r"registered\s+values\s*:?\s*\[(?P<registered>[^\[\]]*)\]",
+    r"invalid\s+redirect\s*:\s*(?P<sent>\S*)\s+does\s+not\s+match\s+one\s+of\s+the\s+"
+    r"registered\s+values\s*:?\s*\[(?P<registered>(?:[^\[\]]|\[[^\[\]]*\])*)\]",
     re.IGNORECASE,
 )
 
