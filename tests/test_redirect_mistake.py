@@ -332,6 +332,7 @@ def test_login_pre_checks_then_a_pasted_mismatch_suggests_the_flag(tmp_path: Pat
         child.expect_exact(f"Redirect URI {sent} (sent as is: it must be registered exactly so)")
         child.expect_exact(f": listening on 127.0.0.1:{port} for the path /callback.")
         child.expect(r"(http://127\.0\.0\.1:\d+/oauth/authorize\?\S+)")
+        assert isinstance(child.match, re.Match)
         url = child.match[1]
         child.expect_exact("Redirected URL (or code): ")
         # The browser shows TickTick's error instead of redirecting; the person pastes it.
@@ -358,6 +359,7 @@ def test_login_explains_a_pasted_authorization_page_address_and_asks_again(
     with FakeTickTick(redirect_uris=[registered]) as fake:
         child = _login(fake, tmp_path, sent)
         child.expect(r"(http://127\.0\.0\.1:\d+/oauth/authorize\?\S+)")
+        assert isinstance(child.match, re.Match)
         url = child.match[1]
         child.expect_exact("Redirected URL (or code): ")
         child.sendline(url)
