@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import io
 import re
+import socket
 import sys
 import threading
 import time
@@ -162,13 +163,19 @@ def test_the_authorization_pages_own_address_is_explained() -> None:
 
 
 def test_redirect_plan_checks_and_says_what_listens() -> None:
-    assert redirect_plan("http://127.0.0.1:8080/cb").endswith(
-        "listening on 127.0.0.1:8080 for the path /cb."
-    )
-    assert "listening on [::1]:8081 for the path /." in redirect_plan("http://[::1]:8081")
-    assert "--no-capture" in redirect_plan("http://127.0.0.1:8080/", capture=False)
-    assert "cannot be captured" in redirect_plan("https://127.0.0.1:8080/")
-    assert "not on this machine" in redirect_plan("https://example.org/cb")
+    port = free_port()
+    plan = redirect_plan(f"http://127.0.0.1:{port}/cb")
+    assert plan is not None
+    assert plan.endswith(f"listening on 127.0.0.1:{port} for the path /cb.")
+    v6 = free_port(socket.AF_INET6, "::1")
+    assert f"listening on [::1]:{v6} for the path /." in str(redirect_plan(f"http://[::1]:{v6}"))
+    assert "--no-capture" in str(redirect_plan("http://127.0.0.1:8080/", capture=False))
+    assert "cannot be captured" in str(redirect_plan("https://127.0.0.1:8080/"))
+    assert "not on this machine" in str(redirect_plan("https://example.org/cb"))
+    with socket.socket() as squatter:  # a taken port: the sign-on's own error says it
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        assert redirect_plan(f"http://127.0.0.1:{squatter.getsockname()[1]}/") is None
     for bad in ("ftp://127.0.0.1/", "http://127.0.0.1:0/", "http://127.0.0.1:8080/ x"):
         with pytest.raises(ConfigurationError):
             redirect_plan(bad)
