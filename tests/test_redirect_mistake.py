@@ -277,37 +277,51 @@ request = AuthorizationRequest(
     timeout=30,
 )
 try:
-    SignOn(open_browser=False, capture=False, paste=True, mismatch_hint_after=0.5)(request)
+    SignOn(
+        open_browser=False, capture=False, paste=True, mismatch_hint_after=0.5,
+        command_line=sys.argv[2] == "cli",
+    )(request)
 except TickTickError as exc:
     print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
 """
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("speaker", "option", "suggestion"),
+    [
+        ("library", "redirect_uri= exactly as registered", f"redirect_uri='{REGISTERED}'"),
+        ("cli", "--redirect-uri exactly as registered", f"--redirect-uri {REGISTERED}"),
+    ],
+)
 def test_the_hint_at_the_paste_prompt_in_a_terminal_then_the_pasted_line(
-    tmp_path: Path,
+    tmp_path: Path, speaker: str, option: str, suggestion: str
 ) -> None:
     """In a real pseudo-terminal: the prompt, the hint after the delay, the prompt again."""
     child = pexpect.spawn(
         sys.executable,
-        ["-c", _PASTE_SCRIPT, SENT],
+        ["-c", _PASTE_SCRIPT, SENT, speaker],
         env=clean_env(),
         cwd=str(tmp_path),
         timeout=20,
         encoding="utf-8",
     )
+    transcript = io.StringIO()
+    child.logfile_read = transcript
     child.expect_exact("Redirected URL (or code): ")
     child.expect_exact("Still no redirect after 0.5 s.")
     child.expect_exact(f"'Invalid redirect: {SENT} does not match")
+    child.expect_exact(option)
     child.expect_exact("Or paste that line here")
     child.expect_exact("Redirected URL (or code): ")
     child.sendline(LINE)
     child.expect_exact("RedirectUriMismatch: ")
-    child.expect_exact(f"redirect_uri='{REGISTERED}'")
+    child.expect_exact(suggestion)
     child.expect(pexpect.EOF)
     shown = child.before or ""
     child.close()
     assert "Still no redirect" not in shown  # once
+    assert ("redirect_uri=" in transcript.getvalue()) == (speaker == "library")
 
 
 # -- ticktick-auth login in a real pseudo-terminal ---------------------------------------------
