@@ -126,6 +126,18 @@ def test_registered_values_that_are_no_usable_url_are_never_echoed(registered: s
     assert "redirect_uri='http://127.0.0.1:8080/'" in message  # an example to register
 
 
+def test_the_advice_never_shows_a_value_that_is_no_usable_url() -> None:
+    from ticktick.signon.redirect import redirect_uri_advice
+
+    advice = redirect_uri_advice(
+        "http://x/\x1b[2J", ("javascript:x", "http://a b/"), command_line=True
+    )
+    assert advice.isprintable()
+    assert "javascript" not in advice
+    assert "a b" not in advice
+    assert "--redirect-uri http://127.0.0.1:8080/" in advice  # an example to register
+
+
 def test_a_sent_uri_that_is_no_usable_url_is_not_echoed() -> None:
     error = find_redirect_mismatch(LINE.replace(SENT, "http://x/\x07\x1b]0;t"))
     assert error is not None

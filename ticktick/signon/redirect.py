@@ -104,11 +104,16 @@ def redirect_uri_advice(sent: str, registered: tuple[str, ...], *, command_line:
 
     Args:
         sent: The redirect URI that was sent (``""`` if unknown).
-        registered: The registered redirect URIs (already checked by `find_redirect_mismatch`).
+        registered: The registered redirect URIs. Like *sent*, each is left out unless
+            it is a printable ASCII ``http``/``https`` URL without quotes or a password.
         command_line: Name ``ticktick-auth``'s ``--redirect-uri`` rather than
             ``redirect_uri=``.
     """
     import shlex
+
+    # Shown as given only if each is a URL safe to show (the text came from a paste).
+    sent = sent if _usable_uri(sent) == sent else ""
+    registered = tuple(uri for uri in registered if _usable_uri(uri) == uri)[:MAX_REGISTERED]
 
     def use(uri: str) -> str:
         return f"--redirect-uri {shlex.quote(uri)}" if command_line else f"redirect_uri={uri!r}"
@@ -185,7 +190,8 @@ def parse_redirect(text: str, expected_state: str | None) -> str:
         values = fields.get(name)
         return values[0] if values else None
 
-    if "redirect_uri" in fields and ("client_id" in fields or "response_type" in fields):
+    authorize_page = "client_id" in fields or "response_type" in fields
+    if "redirect_uri" in fields and authorize_page and not ("code" in fields or "error" in fields):
         sent = _usable_uri(one("redirect_uri") or "")
         raise RedirectParseError(
             "That is the address of the authorization page itself, not of the redirect "
