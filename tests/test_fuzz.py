@@ -109,8 +109,18 @@ def test_cache_file_content(tmp_path_factory: Any, content: bytes) -> None:
         assert file.read_bytes() == content  # nothing lost
 
 
+mismatch_text = st.builds(
+    lambda sent, registered, around: (
+        f"{around}Invalid redirect: {sent} does not match one of the registered values: "
+        f"[{', '.join(registered)}]{around}"
+    ),
+    st.one_of(st.just("http://127.0.0.1:9000/"), st.text(max_size=30)),
+    st.lists(st.one_of(st.just("http://127.0.0.1:8080/"), st.text(max_size=30)), max_size=4),
+    st.text(max_size=10),
+)
 pasted = st.one_of(
     st.text(max_size=120),
+    mismatch_text,
     st.builds(
         lambda query: f"http://127.0.0.1:8080/?{query}",
         st.lists(
@@ -133,6 +143,25 @@ def test_pasted_redirect(text: str) -> None:
         return
     assert isinstance(code, str)
     assert code
+
+
+@FUZZ
+@given(mismatch_text)
+def test_pasted_redirect_mismatch(text: str) -> None:
+    """Only printable ASCII http(s) URLs come out of TickTick's mismatch text, escaped."""
+    from ticktick.signon.redirect import find_redirect_mismatch, redirect_uri_advice
+
+    mismatch = find_redirect_mismatch(text)
+    if mismatch is None:
+        return
+    for uri in (*mismatch.registered, mismatch.sent):
+        assert uri.isascii()
+        assert uri.isprintable()
+        assert " " not in uri
+        assert "'" not in uri
+    for command_line in (False, True):
+        advice = redirect_uri_advice(mismatch.sent, mismatch.registered, command_line=command_line)
+        assert advice.isprintable()
 
 
 @FUZZ

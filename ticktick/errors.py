@@ -14,6 +14,7 @@ The tree::
     │   └── AccessDenied           the person clicked "Deny"
     ├── StateMismatch              the redirect's ``state`` is not the one sent (CSRF)
     ├── RedirectParseError         a pasted redirect URL or code could not be read
+    │   └── RedirectUriMismatch    pasted: TickTick refused the redirect URI sent
     ├── TokenFormatError           a token dict (variable, file, response) is malformed
     ├── ReauthorizationRequired    a person must authorize again, and cannot here
     ├── AuthorizationTimeout       the person did not finish authorizing in time
@@ -59,6 +60,7 @@ __all__ = [
     "RateLimited",
     "ReauthorizationRequired",
     "RedirectParseError",
+    "RedirectUriMismatch",
     "StateMismatch",
     "TickTickError",
     "TokenCacheError",
@@ -119,6 +121,25 @@ class StateMismatch(TickTickError):
 
 class RedirectParseError(TickTickError, ValueError):
     """Text given as the redirected URL holds neither a code nor an error."""
+
+
+class RedirectUriMismatch(RedirectParseError):
+    """TickTick refused the redirect URI sent: it is not one registered for the app.
+
+    Raised for a pasted "Invalid redirect: X does not match one of the registered
+    values: [Y]" (TickTick's error page or answer). No code can come of this
+    authorization: authorize again with a registered redirect URI.
+
+    Attributes:
+        sent: The redirect URI TickTick says was sent (``""`` if not a usable URL).
+        registered: The registered redirect URIs TickTick listed, in order; only
+            ``http``/``https`` URLs of printable ASCII are kept.
+    """
+
+    def __init__(self, message: str, *, sent: str, registered: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.sent = sent
+        self.registered = registered
 
 
 class TokenFormatError(TickTickError, ValueError):

@@ -64,6 +64,53 @@ def _check_login_usage(args: Options) -> None:
 # -- login --------------------------------------------------------------------------------
 
 
+def redirect_plan(redirect_uri: str, *, capture: bool = True) -> str | None:
+    """Check *redirect_uri* and say in one line what ``login`` will listen on for it.
+
+    Returns ``None`` when its loopback port cannot be bound here: the sign-on then
+    says so (`LoopbackPortInUse`), in one line of its own.
+
+    Raises:
+        ConfigurationError: It is not an ``http``/``https`` URL with a host and a port
+            from 1 to 65535 (scheme, host and port are checked here; the path is shown).
+    """
+    from urllib.parse import urlsplit
+
+    from ..endpoints import check_redirect_uri, is_loopback
+    from ..signon.loopback import loopback_address
+
+    check_redirect_uri(redirect_uri)
+    sent = f"Redirect URI {redirect_uri} (sent as is: it must be registered exactly so)"
+    paste = "after Allow, paste the address the browser shows"
+    where = loopback_address(redirect_uri)
+    if where is not None and capture:
+        address, port, path = where
+        if not _can_bind(address, port):
+            return None
+        host = f"[{address}]" if ":" in address else address
+        return f"{sent}: listening on {host}:{port} for the path {path}."
+    if where is not None:
+        return f"{sent}: not listening (--no-capture); {paste}."
+    if is_loopback(urlsplit(redirect_uri).hostname):
+        return f"{sent}: https on this machine cannot be captured (no certificate); {paste}."
+    return f"{sent}: not on this machine, so nothing listens here; {paste}."
+
+
+def _can_bind(address: str, port: int) -> bool:
+    """Whether *port* on *address* can be bound now, as the loopback receiver binds it."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        if sys.platform != "win32":  # as the receiver's server does
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((address, port))
+        except OSError:
+            return False
+    return True
+
+
 def _ask(read_line: ReadLine, prompt: str, timeout: float) -> str:
     answer = read_line(prompt, timeout, lambda: False)
     return (answer or "").strip()
@@ -213,7 +260,11 @@ def _cmd_login(args: Options) -> int:
         capture=not args.no_capture,
         paste=terminal,
         read_line=read_line,
+        command_line=True,
     )
+    plan = redirect_plan(redirect_uri, capture=not args.no_capture)
+    if plan is not None:
+        _show(plan, file=sys.stderr)
     oauth = OAuth2(
         client_id,
         client_secret,

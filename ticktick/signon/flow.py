@@ -7,15 +7,16 @@ import os
 import sys
 from typing import TYPE_CHECKING, TextIO
 
-from .._deadline import Countdown
+from .._deadline import CHECK_INTERVAL, Countdown, poll
 from ..errors import (
     AuthorizationTimeout,
     ReauthorizationRequired,
     RedirectParseError,
+    RedirectUriMismatch,
     StateMismatch,
     oauth_error,
 )
-from .redirect import parse_redirect
+from .redirect import parse_redirect, redirect_uri_advice
 from .request import AuthorizationRequest
 from .terminal import ReadLine, headless_reason, no_terminal_reason, read_terminal_line
 
@@ -56,6 +57,11 @@ class SignOn:
         attempts: How many unusable pastes (unreadable, or another sign-on's ``state``)
             are allowed before giving up.
         ask_to_open: Ask "Open the browser? [Y/n]" before opening it (with a terminal).
+        mismatch_hint_after: Seconds without a redirect after which a hint is printed,
+            once: what the browser shows when the redirect URI is not the registered
+            one, and how to fix it. ``None`` for no hint.
+        command_line: Speak in ``ticktick-auth``'s flags (``--redirect-uri``) rather
+            than `OAuth2`'s arguments (``redirect_uri=``).
     """
 
     def __init__(
@@ -68,6 +74,8 @@ class SignOn:
         read_line: ReadLine | None = None,
         output: TextIO | None = None,
         attempts: int = 3,
+        mismatch_hint_after: float | None = 20.0,
+        command_line: bool = False,
     ) -> None:
         self.open_browser = open_browser
         self.ask_to_open = ask_to_open
@@ -76,6 +84,8 @@ class SignOn:
         self.read_line = read_line or read_terminal_line
         self.output = output
         self.attempts = attempts
+        self.mismatch_hint_after = mismatch_hint_after
+        self.command_line = command_line
 
     def _say(self, text: str) -> None:
         print(text, file=self.output or sys.stderr, flush=True)
@@ -101,8 +111,35 @@ class SignOn:
             budget = Countdown(request.timeout)
             if not can_paste:
                 assert receiver is not None  # noqa: S101 - checked above
-                return _code_of(receiver.wait(request.timeout))
+                hint_after = self.mismatch_hint_after
+                if not poll(
+                    lambda _wait: receiver.done,
+                    request.timeout,
+                    interval=CHECK_INTERVAL,
+                    slow_after=float("inf") if hint_after is None else hint_after,
+                    on_slow=lambda: self._hint(request, can_paste=False),
+                ):
+                    raise receiver.timeout_error(request.timeout)
+                assert receiver.result is not None  # noqa: S101 - set before done
+                return _code_of(receiver.result)
             return self._read_paste(request, receiver, budget)
+
+    def _hint(self, request: AuthorizationRequest, *, can_paste: bool) -> None:
+        """Say what the browser shows when the redirect URI is not the registered one."""
+        uri = request.redirect_uri
+        option = (
+            "--redirect-uri exactly as registered"
+            if self.command_line
+            else "redirect_uri= exactly as registered"
+        )
+        paste = " Or paste that line here: it names the registered URI." if can_paste else ""
+        self._say(
+            f"Still no redirect after {self.mismatch_hint_after:g} s. If the browser shows "
+            f"'Invalid redirect: {uri} does not match one of the registered values: [...]', "
+            f"the app is registered with another redirect URI: authorize again with {option} "
+            "(the value in the brackets; a trailing slash counts, and localhost is not "
+            f"127.0.0.1), or register {uri} for the app.{paste}"
+        )
 
     def _show(
         self, request: AuthorizationRequest, receiver: LoopbackReceiver | None, can_paste: bool
@@ -162,14 +199,29 @@ class SignOn:
         def captured() -> bool:
             return receiver is not None and receiver.done
 
-        for attempt in range(1, self.attempts + 1):
+        hint_after = self.mismatch_hint_after
+        hinted = hint_after is None
+        attempt = 0
+        while attempt < self.attempts:
             remaining = budget.left()
             if remaining <= 0:
                 break
+            until_hint = 0.0 if hinted else max(0.0, (hint_after or 0.0) - budget.waited())
+            if not hinted and until_hint <= 0:
+                self._hint(request, can_paste=True)
+                hinted = True
+            waiting_for_hint = not hinted and until_hint < remaining
             try:
-                answer = self.read_line("Redirected URL (or code): ", remaining, captured)
+                answer = self.read_line(
+                    "Redirected URL (or code): ",
+                    until_hint if waiting_for_hint else remaining,
+                    captured,
+                )
             except AuthorizationTimeout:
+                if waiting_for_hint:
+                    continue  # the hint is due: shown at the top, then the prompt again
                 break
+            attempt += 1
             if answer is None:
                 assert receiver is not None  # noqa: S101 - only a receiver cancels a read
                 assert receiver.result is not None  # noqa: S101 - set when it cancels
@@ -177,6 +229,13 @@ class SignOn:
                 return _code_of(receiver.result)
             try:
                 return parse_redirect(answer, request.state)
+            except RedirectUriMismatch as exc:
+                # No code can come of this authorization: say which URI to use, and stop.
+                raise RedirectUriMismatch(
+                    redirect_uri_advice(exc.sent, exc.registered, command_line=self.command_line),
+                    sent=exc.sent,
+                    registered=exc.registered,
+                ) from None
             except (RedirectParseError, StateMismatch) as exc:
                 if attempt == self.attempts:
                     raise type(exc)(
