@@ -134,11 +134,10 @@ PAGES = sorted(
     for path in [*DOCS.rglob("*.md"), ROOT / "README.md"]
     if "_tools" not in path.parts
 )
+
+
 # Pages whose wide blocks belong to other branches of issue 13 (URLs and transcripts of
 # the CLI): strict, so once a page fits, its test fails until its name leaves this set.
-WIDE_ELSEWHERE = {"docs/first-token.md"}
-
-
 def code_blocks(text: str) -> Iterator[tuple[int, list[str]]]:
     """Each fenced code block of *text*: its first line's number and its lines.
 
@@ -194,17 +193,7 @@ def test_code_blocks_are_found_in_lists_and_fences_of_any_kind() -> None:
 
 @pytest.mark.parametrize(
     "page",
-    [
-        pytest.param(
-            page,
-            marks=pytest.mark.xfail(
-                strict=True, reason="wide blocks owned by another branch of issue 13"
-            ),
-        )
-        if page in WIDE_ELSEWHERE
-        else page
-        for page in PAGES
-    ],
+    PAGES,
 )
 def test_code_blocks_fit_88_columns(page: str) -> None:
     assert wide_lines((ROOT / page).read_text(encoding="utf-8")) == [], (
