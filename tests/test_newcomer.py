@@ -20,23 +20,14 @@ from pathlib import Path
 import pexpect
 import pytest
 from helpers import assert_port_free, clean_env, free_port, spawn_cli
-from test_browser import CHROMIUM, CHROMIUM_ARGS
+from test_browser import (  # the same needs as the browser tests: Playwright, Chromium
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    pytestmark,
+)
 from test_serve import Served, start_serve
 
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:  # pragma: no cover - the test extra installs it
-    sync_playwright = None  # type: ignore[assignment]
-
-pytestmark = [
-    pytest.mark.skipif(
-        sync_playwright is None, reason="Playwright is not installed: pip install -e '.[test]'"
-    ),
-    pytest.mark.skipif(
-        not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)),
-        reason=f"Chromium not found at {CHROMIUM}: apt-get install chromium",
-    ),
-]
+__all__ = ["pytestmark"]  # pytest reads it from this module too
 
 
 @pytest.fixture
@@ -51,7 +42,8 @@ def server() -> Iterator[Served]:
 
 def click_allow(url: str) -> str:
     """A person opens *url* in headless Chromium and clicks Allow; return the page's text."""
-    assert sync_playwright is not None
+    from playwright.sync_api import sync_playwright  # here: pytestmark skips without it
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
