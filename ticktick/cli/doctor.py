@@ -139,15 +139,12 @@ def check_redirect(args: Options) -> tuple[Check, tuple[str, int] | None]:
 def check_port(address: str, port: int) -> Check:
     """Port *port* on the loopback *address* can be bound now, as login would bind it."""
     import errno
-    import socket
+    from http.server import BaseHTTPRequestHandler
 
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    try:
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
-            if sys.platform != "win32":  # as the loopback receiver binds it
-                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind((address, port))
-            probe.listen(1)
+    from .._http.server import LoopbackHTTPServer
+
+    try:  # the server the login's loopback receiver is, bound and closed at once
+        LoopbackHTTPServer(BaseHTTPRequestHandler, address, port).server_close()
     except OSError as exc:
         other = (
             "register another loopback redirect URI for the app (e.g. http://127.0.0.1:8765/) "
