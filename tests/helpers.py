@@ -5,12 +5,14 @@ Plain functions and constants; the fixtures built on them live in conftest.py.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -20,6 +22,7 @@ import pexpect
 import requests
 
 from ticktick.stores.base import TokenIdentity
+from ticktick.stores.locks import Lock
 
 if TYPE_CHECKING:
     from hostile import HostileServer
@@ -213,3 +216,20 @@ def token_command_imports(
         f"print(sorted(set({sorted(modules)!r}) & set(sys.modules)), file=sys.stderr)\n"
     )
     return run_python(probe, cwd=cwd, env=env)
+
+
+def hold_in_a_thread(lock: Lock, depth: int = 1) -> tuple[threading.Event, threading.Thread]:
+    """Start a thread that holds *lock* (entered *depth* times) until the returned event is set."""
+    held, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with contextlib.ExitStack() as stack:
+            for _ in range(depth):
+                stack.enter_context(lock.hold())
+            held.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    assert held.wait(10)
+    return release, thread

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import env_without_coverage
+from helpers import hold_in_a_thread
 
 from ticktick._deadline import Countdown, poll
 from ticktick.errors import TokenCacheError
@@ -223,17 +224,8 @@ def test_one_file_lock_excludes_the_threads_that_share_it(tmp_path: Path) -> Non
 
 def test_thread_lock_says_it_waits_and_times_out(caplog: pytest.LogCaptureFixture) -> None:
     lock = ThreadLock("the test")
-    held, release = threading.Event(), threading.Event()
-
-    def holder() -> None:
-        with lock.hold(), lock.hold():
-            held.set()
-            release.wait(30)
-
-    thread = threading.Thread(target=holder)
-    thread.start()
+    release, thread = hold_in_a_thread(lock, depth=2)
     try:
-        assert held.wait(10)
         with pytest.raises(TokenCacheError) as caught, lock.hold(0.1):
             pass
         assert str(caught.value) == "Waited 0.1 s for the lock of the test, held by another thread."

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from helpers import IDENTITY
+from helpers import IDENTITY, hold_in_a_thread
 
 from ticktick import OAuth2, TokenIdentity
 from ticktick.endpoints import DIDA365, TICKTICK, Endpoints
@@ -80,21 +80,6 @@ def test_deep_copying_oauth2_copies_or_refuses_plainly(tmp_path: Path) -> None:
 
 
 # -- a lock held by another thread of this process ---------------------------------------
-
-
-def hold_in_a_thread(lock: FileLock) -> tuple[threading.Event, threading.Thread]:
-    """Start a thread that holds *lock* until the returned event is set."""
-    held, release = threading.Event(), threading.Event()
-
-    def holder() -> None:
-        with lock.hold():
-            held.set()
-            release.wait(30)
-
-    thread = threading.Thread(target=holder)
-    thread.start()
-    assert held.wait(10)
-    return release, thread
 
 
 @pytest.mark.parametrize("shared", [True, False], ids=["one-lock-object", "two-lock-objects"])
