@@ -7,7 +7,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, TextIO
 
-from .._deadline import CHECK_INTERVAL, Countdown, poll
+from .._deadline import Countdown
 from ..errors import (
     AuthorizationTimeout,
     ReauthorizationRequired,
@@ -112,16 +112,12 @@ class SignOn:
             if not can_paste:
                 assert receiver is not None  # noqa: S101 - checked above
                 hint_after = self.mismatch_hint_after
-                if not poll(
-                    lambda _wait: receiver.done,
+                result = receiver.wait(
                     request.timeout,
-                    interval=CHECK_INTERVAL,
                     slow_after=float("inf") if hint_after is None else hint_after,
                     on_slow=lambda: self._hint(request, can_paste=False),
-                ):
-                    raise receiver.timeout_error(request.timeout)
-                assert receiver.result is not None  # noqa: S101 - set before done
-                return _code_of(receiver.result)
+                )
+                return _code_of(result)
             return self._read_paste(request, receiver, budget)
 
     def _hint(self, request: AuthorizationRequest, *, can_paste: bool) -> None:

@@ -29,6 +29,7 @@ import html
 import secrets
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -320,8 +321,20 @@ class LoopbackReceiver:
         """The redirect's result, once `done`."""
         return self._result
 
-    def wait(self, timeout: float) -> RedirectResult:
+    def wait(
+        self,
+        timeout: float,
+        *,
+        slow_after: float = float("inf"),
+        on_slow: Callable[[], object] | None = None,
+    ) -> RedirectResult:
         """Wait for the redirect for at most *timeout* seconds.
+
+        Args:
+            timeout: Seconds to wait in all.
+            slow_after: Seconds without a redirect after which *on_slow* is called, once
+                (`SignOn`'s hint about a redirect URI that is not the registered one).
+            on_slow: What to do then.
 
         Raises:
             AuthorizationTimeout: Nothing arrived in time.
@@ -329,7 +342,13 @@ class LoopbackReceiver:
                 ``state`` did (a forged request, or an older browser tab).
         """
         # Short slices keep Ctrl-C responsive on every platform.
-        if not poll(self._done.wait, timeout, interval=CHECK_INTERVAL):
+        if not poll(
+            self._done.wait,
+            timeout,
+            interval=CHECK_INTERVAL,
+            slow_after=slow_after,
+            on_slow=on_slow,
+        ):
             raise self.timeout_error(timeout)
         assert self._result is not None  # noqa: S101 - set before _done
         return self._result
