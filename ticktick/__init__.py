@@ -44,6 +44,7 @@ _WHERE = {
     "Unauthorized": "errors",
     "OpenAPI": "api",
     "TickTickAuth": "auth",
+    "TokenProvider": "provider",
     "OAuth2": "oauth2",
     "requests_retry_session": "_http.session",
     "AuthorizationRequest": "signon",
@@ -93,6 +94,7 @@ __all__ = [
     "TokenFormatError",
     "TokenIdentity",
     "TokenNotStoredWarning",
+    "TokenProvider",
     "TokenStore",
     "TransportError",
     "Unauthorized",
@@ -139,6 +141,7 @@ if TYPE_CHECKING:
         Unauthorized,
     )
     from .oauth2 import OAuth2
+    from .provider import TokenProvider
     from .signon import AuthorizationRequest, SignOn, parse_redirect
     from .stores import (
         CacheHandler,

@@ -46,7 +46,7 @@ from .errors import (
     excerpt,
 )
 from .models import Date, Project, ProjectData, ProjectFields, Task, TaskFields, TaskMove
-from .oauth2 import OAuth2
+from .provider import TokenProvider
 
 __all__ = ["DATE_FORMAT", "OpenAPI", "format_date"]
 
@@ -160,10 +160,11 @@ def _transport_error(method: str, url: str, exc: requests.RequestException) -> T
 
 
 class OpenAPI:
-    """The TickTick Open API V1, authorized by an [`OAuth2`][ticktick.oauth2.OAuth2] client.
+    """The TickTick Open API V1, authorized by an OAuth2 client or another token provider.
 
     Args:
-        oauth: The client that keeps the token.
+        oauth: What keeps the token: an [`OAuth2`][ticktick.oauth2.OAuth2] client, or
+            anything else that follows [`TokenProvider`][ticktick.provider.TokenProvider].
         base_url: The API base; by default the Open API of ``oauth``'s region
             (``https://api.ticktick.com/open/v1`` or ``https://api.dida365.com/open/v1``).
             A TickTick or Dida365 URL of the *other* region is refused.
@@ -177,7 +178,7 @@ class OpenAPI:
 
     def __init__(
         self,
-        oauth: OAuth2,
+        oauth: TokenProvider,
         *,
         base_url: str | None = None,
         session: requests.Session | None = None,
@@ -239,9 +240,9 @@ class OpenAPI:
         except (ValueError, RecursionError):  # RecursionError: nested too deeply to read
             raise ApiError(
                 f"{method} {url} answered HTTP {response.status_code} with a body that is not "
-                f"JSON (or nests too deeply to read): {self._excerpt(text)!r}",
+                f"JSON (or nests too deeply to read): {self._excerpt(text, response)!r}",
                 status=response.status_code,
-                body_excerpt=self._excerpt(text),
+                body_excerpt=self._excerpt(text, response),
             ) from None
         if isinstance(value, dict) and _RATE_LIMIT_MARK in (
             str(value.get("errorCode")),
@@ -267,20 +268,24 @@ class OpenAPI:
         if raw and 200 <= response.status_code < 300:
             raise ApiError(
                 f"{method} {url} answered HTTP {response.status_code} in the charset "
-                f"{self._excerpt(charset)!r}, which cannot be decoded, so the answer was "
+                f"{self._excerpt(charset, response)!r}, which cannot be decoded, so the answer was "
                 "not read. Check base_url points at the TickTick Open API; if it does, "
                 "report this answer.",
                 status=response.status_code,
             )
         return raw.decode("utf-8", errors="replace")
 
-    def _excerpt(self, text: str) -> str:
-        """A safe excerpt of server text: short, and without the token in any spelling."""
-        return excerpt(text, [self._current_token()])
+    def _excerpt(self, text: str, response: requests.Response) -> str:
+        """A safe excerpt of server text: short, and without the token in any spelling.
+
+        The tokens hidden are the one the answered request carried and the one in memory.
+        """
+        sent = (response.request.headers.get("Authorization") or "").removeprefix("Bearer ")
+        return excerpt(text, [sent or None, self.oauth.token_in_memory()])
 
     def _error(self, method: str, url: str, response: requests.Response, text: str) -> ApiError:
         status = response.status_code
-        body = self._excerpt(text)
+        body = self._excerpt(text, response)
         where = f"{method} {url} failed with HTTP {status}"
         if status == 429 or _RATE_LIMIT_MARK in text:
             retry_after = _retry_after(response)
@@ -314,10 +319,6 @@ class OpenAPI:
                 body_excerpt=body,
             )
         return ApiError(f"{where}: {body!r}.", status=status, body_excerpt=body)
-
-    def _current_token(self) -> str | None:
-        info = self.oauth.access_token_info
-        return None if info is None else str(info["access_token"])
 
     # -- projects ---------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from requests.auth import AuthBase
 from ._defaults import Timeout, check_timeout, logger
 from ._http.session import read_body
 from .errors import ConfigurationError
-from .oauth2 import OAuth2
+from .provider import TokenProvider
 
 __all__ = ["MAX_REFUSED_BODY", "TickTickAuth"]
 
@@ -48,7 +48,7 @@ class TickTickAuth(AuthBase):
     """A ``requests`` auth that sends the OAuth2 client's token, renewing it once on 401.
 
     Args:
-        oauth: The client that holds the token.
+        oauth: What holds the token: an `OAuth2` client or another `TokenProvider`.
         api_base_url: Only URLs under this base get the token; by default the Open API
             base of ``oauth``'s region (``https://api.ticktick.com/open/v1``).
 
@@ -57,7 +57,7 @@ class TickTickAuth(AuthBase):
             ``api_base_url``; the token is not sent.
     """
 
-    def __init__(self, oauth: OAuth2, *, api_base_url: str | None = None) -> None:
+    def __init__(self, oauth: TokenProvider, *, api_base_url: str | None = None) -> None:
         self.oauth = oauth
         self.api_base_url = (api_base_url or oauth.endpoints.api_base_url).rstrip("/")
         self._allowed = _origin_and_path(self.api_base_url)

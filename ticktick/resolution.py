@@ -149,6 +149,15 @@ class Resolver:
         """Where the current token came from: ``"memory"``, ``"env:NAME"``, ``"cache:PATH"``
         or ``"authorization"``."""
 
+    def token_in_memory(self) -> str | None:
+        """The token held in memory if it is still valid, else ``None``; never blocks.
+
+        No store is read and no lock taken: an async client checks this on its event
+        loop and resolves in a worker thread only when it is ``None``.
+        """
+        token = self._token
+        return token if token is not None and time.time() < self._valid_until else None
+
     def get_access_token(self, check_cache: bool = True, check_env: str | None = None) -> str:
         """Return a valid access token, resolving one if needed.
 
