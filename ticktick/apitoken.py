@@ -123,18 +123,30 @@ class ApiToken:
         cls,
         name: str = API_TOKEN_ENV,
         *,
-        host: str | Endpoints = "ticktick.com",
+        host: str | Endpoints | None = None,
         timeout: Timeout = DEFAULT_TIMEOUT,
         session: requests.Session | None = None,
     ) -> ApiToken:
         """The token in the environment variable *name* (``TICKTICK_API_TOKEN``).
 
         Blanks around the value (a trailing line break of a CI secret) are dropped.
+        *host* defaults to ``TICKTICK_HOST`` when it is set (as for ``ticktick-auth``),
+        else ``"ticktick.com"``.
 
         Raises:
-            ConfigurationError: The variable is unset or empty.
+            ConfigurationError: The variable is unset or empty, or ``TICKTICK_HOST``
+                is not a usable host.
             TokenFormatError: Its value is not a bearer token (never quoted).
         """
+        if host is None:
+            host = os.environ.get("TICKTICK_HOST") or "ticktick.com"
+            try:
+                host = resolve_host(host)
+            except ConfigurationError as exc:
+                raise ConfigurationError(
+                    f"The environment variable TICKTICK_HOST (the default of host=) is not "
+                    f"usable: {exc}"
+                ) from None
         value = os.environ.get(name, "").strip()
         if not value:
             raise ConfigurationError(

@@ -41,8 +41,9 @@ def _check_api_token_usage(args: Options) -> None:
     if given:
         raise UsageError(
             f"--api-token keeps the token in the store (--store, --cache-path); "
-            f"{', '.join(given)} belong to a sign-on. Leave {'them' if len(given) > 1 else 'it'} "
-            "out ('ticktick-auth export --api-token' prints the kept token)."
+            f"{', '.join(given)} {'are' if len(given) > 1 else 'is'} for a sign-on. Leave "
+            f"{'them' if len(given) > 1 else 'it'} out ('ticktick-auth export --api-token' "
+            "prints the kept token)."
         )
 
 
