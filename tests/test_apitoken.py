@@ -369,3 +369,24 @@ def test_the_python_block_of_the_page_runs(
     for block in blocks:
         exec(compile(block, str(page), "exec"), {"__name__": "__docs__"})  # noqa: S102
     assert capsys.readouterr().out == "['Groceries']\n"
+
+
+def test_login_in_a_terminal_gives_up_after_its_timeout(fake: FakeTickTick, tmp_path: Path) -> None:
+    argv = ("login", "--api-token", "--host", fake.url, "--timeout", "1")
+    child = spawn_cli(*argv, env=clean_env(), cwd=tmp_path)
+    child.expect("Paste your personal API token")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1
+    assert "No personal API token pasted within 1 s (--timeout)" in (child.before or "")
+    assert fake.requests == []
+
+
+def test_a_server_echoing_the_api_token_is_redacted(fake: FakeTickTick) -> None:
+    token = fake.issue_api_token()
+    fake.fail("/open/v1/project", 401, body=json.dumps({"error": f"bad token {token}"}))
+    with pytest.raises(Unauthorized) as caught:
+        OpenAPI(ApiToken(token, host=fake.url)).list_projects()
+    assert token not in str(caught.value)
+    assert "<redacted>" in caught.value.body_excerpt
+    _no_sign_on(fake)

@@ -13,6 +13,10 @@ Tokens are kept as `TokenDict`, a plain ``dict`` whose ``repr()`` hides the
 access token, so that code written for ticktick-py (``info["access_token"]``,
 ``json.dumps(info)``) works unchanged and a stray ``print`` leaks nothing.
 
+A personal API token is kept as a token dict too, of the ``kind`` ``api_token`` and
+with no expiry: ``{"access_token": "tp_...", "token_type": "bearer", "kind":
+"api_token", "checked_at": 1779000000}`` (when TickTick last accepted it).
+
 Expiry: when a dict has no ``expire_time`` but has ``expires_in`` and ``issued_at``
 (Unix seconds), the expiry is ``issued_at + expires_in``. With ``expires_in`` alone
 the moment of issue is unknown, so the expiry is unknown: the token is used until
