@@ -4,7 +4,8 @@ conftest.py collects, for the whole session: every log record at DEBUG (all
 loggers), the message of every exception a test observed through ``pytest.raises``
 (and of the causes a traceback would show with it), and every fake TickTick server
 started (``FakeTickTick.on_start``). At the end it calls `find_leaks` with the
-client secrets, authorization codes and tokens those servers handed out, and fails
+client secrets, authorization codes and tokens (OAuth tokens and personal API
+tokens) those servers handed out, and fails
 the run on any finding.
 
 pytest.raises stays the plain one: during each test a profile function
@@ -61,7 +62,7 @@ class Secrets:
                 f"{client_id}:{client.secret}" for client_id, client in fake.clients.items()
             }
             found.codes |= set(fake.codes_issued)
-            found.tokens |= set(fake.issued)
+            found.tokens |= set(fake.issued) | set(fake.api_tokens)
         return found
 
 

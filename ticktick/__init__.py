@@ -43,6 +43,7 @@ _WHERE = {
     "TransportError": "errors",
     "Unauthorized": "errors",
     "OpenAPI": "api",
+    "ApiToken": "apitoken",
     "TickTickAuth": "auth",
     "TokenProvider": "provider",
     "OAuth2": "oauth2",
@@ -64,6 +65,7 @@ __all__ = [
     "TICKTICK",
     "AccessDenied",
     "ApiError",
+    "ApiToken",
     "AuthorizationRequest",
     "AuthorizationTimeout",
     "CacheHandler",
@@ -114,6 +116,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from ._http.session import requests_retry_session
     from .api import OpenAPI
+    from .apitoken import ApiToken
     from .auth import TickTickAuth
     from .endpoints import DIDA365, TICKTICK, Endpoints
     from .errors import (

@@ -300,8 +300,8 @@ class OpenAPI:
         if status == 401:
             return Unauthorized(
                 f"{where}: TickTick refused the access token from {self.oauth.token_source}, "
-                "also after resolving it again. It was revoked or belongs to another app. To get "
-                f"a new one, {self.oauth.renewal_advice()}.",
+                "also after asking for it again. It was revoked, mistyped or is another app's. "
+                f"To get a new one, {self.oauth.renewal_advice()}.",
                 status=status,
                 body_excerpt=body,
             )

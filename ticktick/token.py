@@ -13,6 +13,10 @@ Tokens are kept as `TokenDict`, a plain ``dict`` whose ``repr()`` hides the
 access token, so that code written for ticktick-py (``info["access_token"]``,
 ``json.dumps(info)``) works unchanged and a stray ``print`` leaks nothing.
 
+A personal API token is kept as a token dict too, of the ``kind`` ``api_token`` and
+with no expiry: ``{"access_token": "tp_...", "token_type": "bearer", "kind":
+"api_token", "checked_at": 1779000000}`` (when TickTick last accepted it).
+
 Expiry: when a dict has no ``expire_time`` but has ``expires_in`` and ``issued_at``
 (Unix seconds), the expiry is ``issued_at + expires_in``. With ``expires_in`` alone
 the moment of issue is unknown, so the expiry is unknown: the token is used until
@@ -37,9 +41,12 @@ else:
     _DictBase = dict
 
 __all__ = [
+    "API_TOKEN_KIND",
     "DEFAULT_EXPIRY_MARGIN",
     "TokenDict",
+    "bearer_problem",
     "expire_time_of",
+    "is_api_token",
     "is_expired",
     "parse_token_literal",
     "token_from_response",
@@ -51,6 +58,9 @@ DEFAULT_EXPIRY_MARGIN = 60
 
 MAX_LITERAL_SIZE = 64 * 1024
 """The longest token literal accepted from an environment variable, in characters."""
+
+API_TOKEN_KIND = "api_token"  # noqa: S105 # nosec B105 - a kind, not a secret
+"""The ``kind`` of a stored personal API token (an OAuth token has no ``kind``)."""
 
 _SECRET_KEYS = frozenset({"access_token", "refresh_token", "id_token"})
 
@@ -84,6 +94,11 @@ def expire_time_of(token: Mapping[str, Any]) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+def is_api_token(token: Mapping[str, Any]) -> bool:
+    """Tell whether a stored token dict is a personal API token (its ``kind``)."""
+    return token.get("kind") == API_TOKEN_KIND
+
+
 def is_expired(token: Mapping[str, Any], margin: float, now: float | None = None) -> bool:
     """Tell whether *token* expires within *margin* seconds (``False`` when unknown)."""
     expire_time = expire_time_of(token)
@@ -102,8 +117,12 @@ _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 """RFC 6750's ``b64token``: what a bearer token may be made of."""
 
 
-def _not_a_token(value: str) -> str | None:
-    """Say why *value* is not a bearer token (never quoting it), or ``None`` if it is one."""
+def bearer_problem(value: str) -> str | None:
+    """Say why *value* is not a bearer token (never quoting it), or ``None`` if it is one.
+
+    The one rule for every token, an OAuth token or a personal API token: RFC 6750's
+    ``b64token`` characters (visible ASCII), no whitespace.
+    """
     if _B64TOKEN.fullmatch(value):
         return None
     for position, char in enumerate(value, 1):
@@ -135,7 +154,7 @@ def token_problem(token: object) -> str | None:
             continue
         if not isinstance(value, str) or not value:
             return f"has {field!r} set to something that is not a non-empty string"
-        reason = _not_a_token(value)
+        reason = bearer_problem(value)
         if reason is not None:
             return f"has {field!r} set to something that is not a bearer token ({reason})"
     if "expire_time" in token and not _is_seconds(token["expire_time"]):

@@ -11,7 +11,14 @@ from ..endpoints import resolve_host
 from ..errors import ConfigurationError
 from ..resolution import Resolution, find_stored_token, where
 from ..stores import EnvSource, FileStore, TokenIdentity
-from ..token import DEFAULT_EXPIRY_MARGIN, expire_time_of, is_expired, readable_time
+from ..token import (
+    DEFAULT_EXPIRY_MARGIN,
+    MAX_TIME,
+    expire_time_of,
+    is_api_token,
+    is_expired,
+    readable_time,
+)
 from .output import (
     DEFAULT_ENV_KEY,
     EXIT_EXPIRING,
@@ -43,9 +50,14 @@ def _store(args: Options, client_id: str | None = None) -> TokenStore:
     """The store chosen by ``--store`` (the file by default), for this host, app and scope."""
     host = resolve_host(args.host).host
     client = client_id or args.client_id or None
+    if getattr(args, "api_token", False):  # `token`'s quick path has no --api-token
+        identity = TokenIdentity.api_token(host)
+    elif args.store == "file":
+        identity = TokenIdentity(host, client, args.scope)
+    else:
+        identity = TokenIdentity(host, client, args.scope or DEFAULT_SCOPE)
     if args.store == "file":
-        return FileStore(args.cache_path, identity=TokenIdentity(host, client, args.scope))
-    identity = TokenIdentity(host, client, args.scope or DEFAULT_SCOPE)
+        return FileStore(args.cache_path, identity=identity)
     if args.store == "keyring":
         from ..stores.keyring import KeyringStore
 
@@ -66,11 +78,12 @@ def _command(args: Options, command: str) -> str:
     """``ticktick-auth COMMAND`` with the options that select this host, app, scope and store."""
     import shlex
 
-    parts = [PROG, command]
-    if args.client_id:
+    api_token = getattr(args, "api_token", False)  # `token`'s quick path has no such flag
+    parts = [PROG, command, *(["--api-token"] if api_token else [])]
+    if args.client_id and not api_token:
         parts += ["--client-id", args.client_id]
     parts += ["--host", resolve_host(args.host).host]  # always: see below
-    if args.scope:
+    if args.scope and not api_token:
         parts += ["--scope", args.scope]
     if args.store != "file":
         parts += ["--store", args.store]
@@ -128,6 +141,16 @@ def _cmd_status(args: Options) -> int:
         _show(f"skipped:  {_plain(where(other))} (expired on {when})")
     _show(f"store:    {'environment' if isinstance(source, EnvSource) else args.store}")
     _show(f"host:     {_plain(resolve_host(args.host).host)}")
+    if is_api_token(token):
+        checked = token.get("checked_at")
+        when = (
+            readable_time(checked)
+            if isinstance(checked, int) and 0 < checked <= MAX_TIME
+            else "never"
+        )
+        _show(f"token:    personal API token, expiry unknown, last checked {when}")
+        _show("status:   usable until TickTick refuses it (revoked); its lifetime is not published")
+        return EXIT_OK
     if args.client_id:
         _show(f"client:   {_plain(args.client_id)}")
     _show(f"scope:    {_plain(token.get('scope', 'unknown'))}")
@@ -148,8 +171,29 @@ def _cmd_status(args: Options) -> int:
     return EXIT_OK
 
 
+def _export_api_token(token: TokenDict, source: str, fmt: str) -> int:
+    """``export`` of a personal API token: the value of ``TICKTICK_API_TOKEN``."""
+    from ..apitoken import API_TOKEN_ENV
+
+    _show(
+        f"# From {source}: a personal API token, expiry unknown. This is a secret: store it "
+        f"as a masked CI variable ({API_TOKEN_ENV}, read by ApiToken.from_env()).",
+        file=sys.stderr,
+    )
+    access_token = token["access_token"]
+    if fmt == "json":
+        _show(_format(token, fmt, API_TOKEN_ENV))
+    elif fmt == "dotenv":
+        _show(f"{API_TOKEN_ENV}={access_token}")  # a bearer token needs no quotes
+    else:
+        _show(access_token)
+    return EXIT_OK
+
+
 def _cmd_export(args: Options) -> int:
     token, source = _valid_token(args)
+    if is_api_token(token):
+        return _export_api_token(token, source, args.format)
     days = _days_left(token)
     until = f", valid {days:.0f} more days" if days is not None else ""
     _show(

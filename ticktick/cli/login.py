@@ -46,6 +46,11 @@ def _has_terminal() -> bool:
 
 def _check_login_usage(args: Options) -> None:
     """Refuse a login whose token would be kept nowhere, or whose flags contradict."""
+    if getattr(args, "api_token", False):  # args made by hand (tests) may lack it
+        from .apitoken import _check_api_token_usage
+
+        _check_api_token_usage(args)
+        return
     printing = args.output in _FORMATS
     if args.output_file is not None and not printing:
         raise UsageError(
@@ -210,6 +215,10 @@ def _offer_outputs(token: TokenDict, read_line: ReadLine, timeout: float) -> boo
 
 
 def _cmd_login(args: Options) -> int:
+    if getattr(args, "api_token", False):  # args made by hand (tests) may lack it
+        from .apitoken import _cmd_login_api_token
+
+        return _cmd_login_api_token(args)
     import warnings
 
     from ..oauth2 import OAuth2

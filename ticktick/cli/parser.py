@@ -146,6 +146,12 @@ def parser() -> argparse.ArgumentParser:
     login.add_argument(
         "--force", action="store_true", help="let --output-file replace an existing file"
     )
+    login.add_argument(
+        "--api-token",
+        action="store_true",
+        help="keep a personal API token instead of signing on: read without echo on a "
+        "terminal, else from standard input (never an argument), checked with TickTick",
+    )
     login.set_defaults(func=_cmd_login)
 
     token = commands.add_parser(
@@ -195,6 +201,13 @@ def parser() -> argparse.ArgumentParser:
         description="Remove the cached token file (and nothing else).",
     )
     logout.set_defaults(func=_cmd_logout)
+    for command in (token, status, export, logout):
+        command.add_argument(
+            "--api-token",
+            action="store_true",
+            help="only the personal API token kept by 'login --api-token' (with --store "
+            "keyring or redis, which key it by host)",
+        )
 
     doctor = commands.add_parser(
         "doctor",

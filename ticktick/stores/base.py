@@ -1,8 +1,9 @@
 """The store interface, the identity a token was issued for, and the stored form.
 
 Every store follows `TokenStore`; every stored token carries an ``issued_for``
-record (`TokenIdentity`: host, client id, scope) and is returned only to a client
-of that identity; `encode_token` and `decode_token` are the one stored form.
+record (`TokenIdentity`: host, client id, scope; or host and kind for a personal
+API token) and is returned only to a client of that identity; `encode_token` and
+`decode_token` are the one stored form.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from abc import ABC, abstractmethod
 
 from .._defaults import logger
 from ..errors import ConfigurationError
-from ..token import TokenDict, token_problem, validate_token_dict
+from ..token import API_TOKEN_KIND, TokenDict, token_problem, validate_token_dict
 
 TYPE_CHECKING = False  # the fast path: docs/architecture.md
 if TYPE_CHECKING:
@@ -40,25 +41,47 @@ class TokenIdentity:
 
     ``None`` for the client id or the scope matches any (for readers that do not
     know them, such as ``ticktick-auth token``); a writer must know all three.
+
+    A personal API token belongs to no app: its identity (`TokenIdentity.api_token`)
+    is its host and the kind ``api_token``, recorded as ``{"host": ..., "kind":
+    "api_token"}``. It matches only a token recorded so, and no client with a
+    client id matches that token (a reader with no client id, such as ``ticktick-auth
+    token``, finds either kind).
     """
 
-    __slots__ = ("client_id", "host", "scope")
+    __slots__ = ("client_id", "host", "kind", "scope")
 
     host: str
     client_id: str | None
     scope: str | None
+    kind: str | None
+    """``"api_token"`` for a personal API token; ``None`` for an OAuth token."""
 
-    def __init__(self, host: str, client_id: str | None, scope: str | None) -> None:
+    def __init__(
+        self, host: str, client_id: str | None, scope: str | None, kind: str | None = None
+    ) -> None:
+        if kind not in (None, API_TOKEN_KIND):
+            raise ValueError(f"unknown token kind {kind!r}")
+        if kind is not None:
+            client_id = scope = None  # no app, no scope: the host and the kind say it all
         object.__setattr__(self, "host", host)
         object.__setattr__(self, "client_id", client_id)
         object.__setattr__(self, "scope", None if scope is None else normalize_scope(scope))
+        object.__setattr__(self, "kind", kind)
+
+    @classmethod
+    def api_token(cls, host: str) -> TokenIdentity:
+        """The identity of a personal API token for *host*."""
+        return cls(host, None, None, API_TOKEN_KIND)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("TokenIdentity is immutable")
 
-    def __reduce__(self) -> tuple[type[TokenIdentity], tuple[str, str | None, str | None]]:
+    def __reduce__(
+        self,
+    ) -> tuple[type[TokenIdentity], tuple[str, str | None, str | None, str | None]]:
         # Pickle by the constructor: the default would set the slots one by one.
-        return (type(self), (self.host, self.client_id, self.scope))
+        return (type(self), (self.host, self.client_id, self.scope, self.kind))
 
     def __copy__(self) -> TokenIdentity:
         return self  # immutable: a copy is the same value
@@ -70,13 +93,21 @@ class TokenIdentity:
         return isinstance(other, TokenIdentity) and self.as_dict() == other.as_dict()
 
     def __hash__(self) -> int:
-        return hash((self.host, self.client_id, self.scope))
+        return hash((self.host, self.client_id, self.scope, self.kind))
 
     def __repr__(self) -> str:
+        if self.kind is not None:
+            return f"TokenIdentity.api_token({self.host!r})"
         return f"TokenIdentity({self.host!r}, {self.client_id!r}, {self.scope!r})"
 
     def require_full(self, store: str) -> tuple[str, str, str]:
-        """``(host, client_id, scope)``, all known, or a clear error naming *store*."""
+        """``(host, client_id, scope)``, all known, or a clear error naming *store*.
+
+        For a personal API token: ``(host, "", "api_token")``, which no app's identity
+        can be (a client id is never empty), so its key in a store is its own.
+        """
+        if self.kind is not None:
+            return self.host, "", self.kind
         if self.client_id is None or self.scope is None:
             raise ConfigurationError(
                 f"The {store} needs the client id and scope to find the token "
@@ -86,11 +117,16 @@ class TokenIdentity:
 
     def as_dict(self) -> dict[str, str | None]:
         """The ``issued_for`` object stored beside the token."""
+        if self.kind is not None:
+            return {"host": self.host, "kind": self.kind}
         return {"host": self.host, "client_id": self.client_id, "scope": self.scope}
 
     def mismatch(self, stored: Mapping[str, Any]) -> str | None:
         """Say why a stored token does not belong to this identity, or ``None`` if it does."""
         issued_for = stored.get(ISSUED_FOR)
+        stored_kind = issued_for.get("kind") if isinstance(issued_for, dict) else None
+        if self.kind is not None or stored_kind is not None:
+            return self._kind_mismatch(issued_for, stored_kind)
         if issued_for is None:  # written by ticktick-py
             if self.host != LEGACY_HOST:
                 return f"it has no host recorded, so it is taken as issued for {LEGACY_HOST}"
@@ -112,6 +148,21 @@ class TokenIdentity:
                 have = normalize_scope(have)
             if have != wanted:
                 return f"it was issued for {field} {have!r}, not {wanted!r}"
+        return None
+
+    def _kind_mismatch(self, issued_for: object, stored_kind: object) -> str | None:
+        """`mismatch` where this identity or the stored token is a personal API token."""
+        if stored_kind != self.kind:
+            if self.kind is not None:
+                return "it is an app's OAuth token, not a personal API token"
+            if stored_kind != API_TOKEN_KIND:
+                return f"it was issued for a token kind {stored_kind!r} this version does not know"
+            if self.client_id is not None:
+                return f"it is a personal API token, not a token of the app {self.client_id!r}"
+        assert isinstance(issued_for, dict)  # noqa: S101 - a kind is only read from a dict
+        have = issued_for.get("host")
+        if have != self.host:
+            return f"it was issued for host {have!r}, not {self.host!r}"
         return None
 
 

@@ -54,6 +54,7 @@ import time
 
 from .._defaults import LOCK_TIMEOUT, logger
 from ..errors import ConfigurationError, TokenCacheError
+from ..token import API_TOKEN_KIND
 from .base import (
     ISSUED_FOR,
     MAX_CACHE_SIZE,
@@ -238,6 +239,8 @@ class FileStore(TokenStore):
         record = None if token is None else token.get(ISSUED_FOR)
         if not isinstance(record, dict):
             return None
+        if record.get("kind") == API_TOKEN_KIND and isinstance(record.get("host"), str):
+            return TokenIdentity.api_token(record["host"])
         host, client_id, scope = (record.get(name) for name in ("host", "client_id", "scope"))
         if not (isinstance(host, str) and isinstance(client_id, str) and isinstance(scope, str)):
             return None

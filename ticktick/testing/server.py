@@ -12,7 +12,8 @@ with the standard library only. It behaves like TickTick's OAuth endpoints:
   TickTick's JSON form;
 * ``/open/v1/...`` serves the Open API V1 over in-memory projects and tasks
   ([`FakeOpenAPI`][ticktick.testing.openapi.FakeOpenAPI]), for bearer tokens it issued and
-  that have not expired or been revoked (401 otherwise).
+  that have not expired or been revoked (401 otherwise), and for personal API tokens
+  it issued (`FakeTickTick.issue_api_token`) and that have not been revoked.
 
 Every request is recorded (`FakeTickTick.requests`), and faults can be
 injected per path or path prefix (`FakeTickTick.fail`): statuses,
@@ -178,6 +179,8 @@ class FakeTickTick:
         self.issued: dict[str, IssuedToken] = {}
         """Every token handed out, revoked ones included."""
         self.revoked: set[str] = set()
+        self.api_tokens: set[str] = set()
+        """Every personal API token handed out (`issue_api_token`), revoked ones included."""
         self.api = FakeOpenAPI()
         """The in-memory projects and tasks behind ``/open/v1``."""
         self._codes: dict[str, _Code] = {}
@@ -268,15 +271,24 @@ class FakeTickTick:
         with self._lock:
             self.revoked.add(token)
 
+    def issue_api_token(self) -> str:
+        """A new personal API token (``tp_...``) that the Open API accepts until `revoke`."""
+        token = f"tp_{secrets.token_hex(32)}"
+        with self._lock:
+            self.api_tokens.add(token)
+        return token
+
     def _token_valid(self, authorization: str) -> bool:
         scheme, _, token = authorization.partition(" ")
+        token = token.strip()
         with self._lock:
-            issued = self.issued.get(token.strip())
+            issued = self.issued.get(token)
+            api_token = token in self.api_tokens
+            revoked = token in self.revoked
         return (
             scheme.lower() == "bearer"
-            and issued is not None
-            and token.strip() not in self.revoked
-            and issued.expire_time > time.time()
+            and not revoked
+            and (api_token or (issued is not None and issued.expire_time > time.time()))
         )
 
     def _take_fault(self, path: str) -> Fault | None:
