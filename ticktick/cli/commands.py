@@ -66,6 +66,8 @@ def _command(args: Options, command: str) -> str:
     """``ticktick-auth COMMAND`` with the options that select this host, app, scope and store."""
     import shlex
 
+    if getattr(args, "profile", None) is not None:  # the profile names all the rest
+        return shlex.join([PROG, command, "--profile", args.profile])
     parts = [PROG, command]
     if args.client_id:
         parts += ["--client-id", args.client_id]
@@ -106,6 +108,10 @@ def _cmd_token(args: Options) -> int:
 
 
 def _cmd_status(args: Options) -> int:
+    if getattr(args, "all", False):
+        from .profile import _cmd_status_all
+
+        return _cmd_status_all(args)
     found = _find(args)
     if found.token is not None and found.source is not None:
         token, source = found.token, found.source
