@@ -12,6 +12,11 @@ Commands:
 * ``doctor``: check the setup (credentials, redirect URI and its port, the store, the
   token, the clock, the Open API), each failure with its fix.
 
+Every command takes ``--profile NAME`` (default ``$TICKTICK_PROFILE``): the settings
+that ``login --profile NAME`` remembered (client id, redirect URI, host, scope, store;
+never the secret) and the profile's own token; ``status --all`` lists every profile
+(`ticktick.profiles`).
+
 Exit codes: 0 success; 1 failure (no usable token, refused, timed out, ...);
 2 bad usage; 3 ``status --min-days`` found fewer days left; 130 interrupted.
 
