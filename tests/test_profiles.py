@@ -259,8 +259,9 @@ def test_from_profile_needs_no_secret_for_a_cached_token_and_says_how_to_renew(
     redirect = "http://127.0.0.1:8080/"
     profiles.save(Profile("work", {"client_id": "cid", "redirect_uri": redirect}))
     monkeypatch.setenv("TICKTICK_PROFILE", "work")
-    with pytest.raises(ReauthorizationRequired, match="ticktick-auth login --client-id cid"):
+    with pytest.raises(ReauthorizationRequired, match="ticktick-auth login --client-id cid") as e:
         OAuth2.from_profile(interactive=False)
+    assert str(e.value).count("--profile work") == 1  # the command that renews it
     write_cache(Path(profiles.token_path("work")), token_dict("tok-work"))
     assert OAuth2.from_profile().get_access_token() == "tok-work"
 
@@ -276,3 +277,36 @@ def test_a_profile_setting_that_cannot_work_is_named(
     err = capsys.readouterr().err
     assert "The host of the profile 'work'" in err
     assert "is not a usable host" in err
+
+
+def test_two_accounts_of_one_app_stay_apart_in_the_keyring(
+    tmp_path: Path, xdg: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The keyring keeps one entry per host, app and scope: each profile has its own service."""
+    import keyring
+    from keyrings.alt.file import PlaintextKeyring
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    backend = PlaintextKeyring()
+    backend.file_path = str(tmp_path / "data" / "keyring_pass.cfg")
+    previous = keyring.get_keyring()
+    keyring.set_keyring(backend)
+    try:
+        profiles = ProfilesFile()
+        for name in ("me", "partner"):
+            settings = {"client_id": "cid", "redirect_uri": "http://127.0.0.1:8080/"}
+            profiles.save(Profile(name, {**settings, "store": "keyring"}))
+            client = OAuth2.from_profile(name, client_secret="unused", resolve=False)
+            assert client.cache is not None
+            client.cache.write(token_dict(f"tok-{name}"))
+        for name in ("me", "partner"):
+            assert OAuth2.from_profile(name).get_access_token() == f"tok-{name}"
+            assert main(["token", "--profile", name]) == 0
+            assert capsys.readouterr().out == f"tok-{name}\n"
+        assert main(["logout", "--profile", "me"]) == 0
+        assert main(["token", "--profile", "me"]) == 1
+        assert main(["token", "--profile", "partner"]) == 0
+        assert capsys.readouterr().out.endswith("tok-partner\n")
+    finally:
+        keyring.set_keyring(previous)

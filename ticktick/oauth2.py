@@ -351,18 +351,23 @@ class OAuth2(Resolver):
                 "--client-id and --redirect-uri to set them."
             )
         kind = profile.store or "file"
-        if kind == "keyring":
+        own_store = "store" in options or "cache_path" in options  # the caller's, not the profile's
+        if own_store:
+            pass
+        elif kind == "keyring":
+            from .profiles import store_namespace
             from .stores.keyring import KeyringStore
 
-            options.setdefault("store", KeyringStore())
+            options["store"] = KeyringStore(service=store_namespace(profile.name))
         elif kind == "redis":
             from ._defaults import DEFAULT_REDIS_URL
+            from .profiles import store_namespace
             from .stores.redis import RedisStore
 
-            options.setdefault("store", RedisStore(profile.redis_url or DEFAULT_REDIS_URL))
-        elif "store" not in options:
-            path = profile.cache_path or profiles.token_path(profile.name)
-            options.setdefault("cache_path", path)
+            url = profile.redis_url or DEFAULT_REDIS_URL
+            options["store"] = RedisStore(url, prefix=store_namespace(profile.name))
+        else:
+            options["cache_path"] = profile.cache_path or profiles.token_path(profile.name)
         secret: str | Callable[[], str] | None = client_secret or os.environ.get(
             "TICKTICK_CLIENT_SECRET"
         )
@@ -370,7 +375,14 @@ class OAuth2(Resolver):
             secret = _secret_asker(profile.name, profile.client_id)
         options.setdefault("scope", profile.scope or DEFAULT_SCOPE)
         options.setdefault("host", profile.host or "ticktick.com")
-        return cls(profile.client_id, secret, profile.redirect_uri, **options)
+        resolve, check_cache = options.pop("resolve", True), options.pop("check_cache", True)
+        _check_pairs(None, None, check_cache, resolve)
+        client = cls(profile.client_id, secret, profile.redirect_uri, resolve=False, **options)
+        if not own_store:
+            client._profile = profile.name  # advice: 'ticktick-auth login --profile NAME
+        if resolve:  # as the constructor does, once the advice names the profile
+            client.get_access_token(check_cache=check_cache, check_env=client.env_key)
+        return client
 
     @property
     def session(self) -> requests.Session:
@@ -458,8 +470,13 @@ class OAuth2(Resolver):
             parts += ["--scope", self._scope]
         return parts
 
+    _profile: str | None = None
+    """The profile this client was made from (`from_profile`), when its store is the profile's."""
+
     def _store_options(self) -> list[str] | None:
         """The ``ticktick-auth`` options selecting this client's store; ``None`` if none can."""
+        if self._profile is not None and self.cache is not None:
+            return ["--profile", self._profile]
         return None if self.cache is None else cli_options_of(self.cache)
 
     def login_command(self) -> str:

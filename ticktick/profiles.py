@@ -43,6 +43,7 @@ __all__ = [
     "check_profile_name",
     "client_secret_from_keyring",
     "config_dir",
+    "store_namespace",
 ]
 
 APP_FOLDER = "ticktick-auth"
@@ -324,6 +325,15 @@ class ProfilesFile:
             why,
             os.path.basename(aside),
         )
+
+
+def store_namespace(name: str) -> str:
+    """The keyring service and Redis key prefix of the profile *name*: ``ticktick-oauth:NAME``.
+
+    Those stores keep one token per host, app and scope; a namespace per profile keeps
+    two accounts of one app apart there too.
+    """
+    return f"ticktick-oauth:{check_profile_name(name)}"
 
 
 def client_secret_from_keyring(client_id: str) -> str | None:

@@ -46,14 +46,19 @@ def _store(args: Options, client_id: str | None = None) -> TokenStore:
     if args.store == "file":
         return FileStore(args.cache_path, identity=TokenIdentity(host, client, args.scope))
     identity = TokenIdentity(host, client, args.scope or DEFAULT_SCOPE)
+    namespace = None
+    if getattr(args, "profile", None) is not None:
+        from ..profiles import store_namespace
+
+        namespace = store_namespace(args.profile)  # two accounts of one app stay apart
     if args.store == "keyring":
-        from ..stores.keyring import KeyringStore
+        from ..stores.keyring import SERVICE, KeyringStore
 
-        return KeyringStore(identity=identity)
+        return KeyringStore(identity=identity, service=namespace or SERVICE)
     if args.store == "redis":
-        from ..stores.redis import RedisStore
+        from ..stores.redis import DEFAULT_PREFIX, RedisStore
 
-        return RedisStore(args.redis_url, identity=identity)
+        return RedisStore(args.redis_url, identity=identity, prefix=namespace or DEFAULT_PREFIX)
     raise ConfigurationError(f"Unknown store {args.store!r}")  # pragma: no cover - checked
 
 
