@@ -13,6 +13,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+import keyring
 import pytest
 from helpers import (
     clean_env,
@@ -25,6 +26,7 @@ from helpers import (
     token_dict,
     write_cache,
 )
+from keyrings.alt.file import PlaintextKeyring
 
 from ticktick import OAuth2, OpenAPI
 from ticktick.cli import main
@@ -279,13 +281,9 @@ def test_a_profile_setting_that_cannot_work_is_named(
     assert "is not a usable host" in err
 
 
-def test_two_accounts_of_one_app_stay_apart_in_the_keyring(
-    tmp_path: Path, xdg: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """The keyring keeps one entry per host, app and scope: each profile has its own service."""
-    import keyring
-    from keyrings.alt.file import PlaintextKeyring
-
+@pytest.fixture
+def file_keyring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A real, file-backed keyring backend (keyrings.alt), in this test's folder."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
     backend = PlaintextKeyring()
@@ -293,20 +291,44 @@ def test_two_accounts_of_one_app_stay_apart_in_the_keyring(
     previous = keyring.get_keyring()
     keyring.set_keyring(backend)
     try:
-        profiles = ProfilesFile()
-        for name in ("me", "partner"):
-            settings = {"client_id": "cid", "redirect_uri": "http://127.0.0.1:8080/"}
-            profiles.save(Profile(name, {**settings, "store": "keyring"}))
-            client = OAuth2.from_profile(name, client_secret="unused", resolve=False)
-            assert client.cache is not None
-            client.cache.write(token_dict(f"tok-{name}"))
-        for name in ("me", "partner"):
-            assert OAuth2.from_profile(name).get_access_token() == f"tok-{name}"
-            assert main(["token", "--profile", name]) == 0
-            assert capsys.readouterr().out == f"tok-{name}\n"
-        assert main(["logout", "--profile", "me"]) == 0
-        assert main(["token", "--profile", "me"]) == 1
-        assert main(["token", "--profile", "partner"]) == 0
-        assert capsys.readouterr().out.endswith("tok-partner\n")
+        yield
     finally:
         keyring.set_keyring(previous)
+
+
+def test_a_sign_on_takes_the_secret_from_the_keyring_only_when_it_needs_one(
+    xdg: Path, file_keyring: None, fake: FakeTickTick
+) -> None:
+    redirect = fake.clients[fake.client_id].redirect_uris[0]
+    ProfilesFile().save(
+        Profile("work", {"client_id": fake.client_id, "redirect_uri": redirect, "host": fake.url})
+    )
+    with pytest.raises(ConfigurationError, match="needs its app's client secret"):
+        OAuth2.from_profile("work", authorizer=fake.approver())  # nothing to sign on with
+    assert fake.token_requests == 0
+    keyring.set_password("ticktick-oauth", f"client_secret:{fake.client_id}", fake.client_secret)
+    oauth = OAuth2.from_profile("work", authorizer=fake.approver())
+    assert oauth.get_access_token() in fake.issued
+    assert fake.token_requests == 1
+    assert b"fake-client-secret" not in (xdg / "profiles.json").read_bytes()
+
+
+def test_two_accounts_of_one_app_stay_apart_in_the_keyring(
+    xdg: Path, file_keyring: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The keyring keeps one entry per host, app and scope: each profile has its own service."""
+    profiles = ProfilesFile()
+    for name in ("me", "partner"):
+        settings = {"client_id": "cid", "redirect_uri": "http://127.0.0.1:8080/"}
+        profiles.save(Profile(name, {**settings, "store": "keyring"}))
+        client = OAuth2.from_profile(name, client_secret="unused", resolve=False)
+        assert client.cache is not None
+        client.cache.write(token_dict(f"tok-{name}"))
+    for name in ("me", "partner"):
+        assert OAuth2.from_profile(name).get_access_token() == f"tok-{name}"
+        assert main(["token", "--profile", name]) == 0
+        assert capsys.readouterr().out == f"tok-{name}\n"
+    assert main(["logout", "--profile", "me"]) == 0
+    assert main(["token", "--profile", "me"]) == 1
+    assert main(["token", "--profile", "partner"]) == 0
+    assert capsys.readouterr().out.endswith("tok-partner\n")

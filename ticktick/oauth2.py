@@ -313,9 +313,15 @@ class OAuth2(Resolver):
         if callable(secret):
             with self._lock:
                 if callable(self._secret):
-                    self._secret = self._secret()
+                    given = self._secret()
+                    if not isinstance(given, str) or not given.strip():
+                        raise ConfigurationError(
+                            "The client_secret function gave no secret. Copy it from your "
+                            "app's page on the developer portal."
+                        )
+                    self._secret = given
                 secret = self._secret
-        assert isinstance(secret, str)  # noqa: S101 # nosec B101 - set just above
+        assert isinstance(secret, str)  # noqa: S101 # nosec B101
         return secret
 
     @classmethod
