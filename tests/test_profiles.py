@@ -195,6 +195,9 @@ def test_status_all_lists_every_profile_with_its_region(
     assert re.search(r" (99\.\d|100\.0) ", lines[1]), lines[1]
     assert "no token" in lines[3]
     assert main(["status", "--all", "--min-days", "150"]) == 1
+    write_cache(Path(profiles.token_path("old")), token_dict("tok-old"))
+    assert main(["status", "--all", "--min-days", "150"]) == 3  # the expiry alarm of all
+    assert main(["status", "--all", "--min-days", "14"]) == 0
     capsys.readouterr()
     assert main(["token", "--profile", "china"]) == 0
     assert capsys.readouterr().out == "tok-china\n"
@@ -332,3 +335,31 @@ def test_two_accounts_of_one_app_stay_apart_in_the_keyring(
     assert main(["token", "--profile", "me"]) == 1
     assert main(["token", "--profile", "partner"]) == 0
     assert capsys.readouterr().out.endswith("tok-partner\n")
+
+
+def test_flags_win_over_the_profile_and_only_login_saves_them(
+    tmp_path: Path, xdg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    redirect = f"http://127.0.0.1:{free_port()}/"
+    with FakeTickTick(redirect_uris=[redirect], auto_approve=True) as fake:
+        env = clean_env(XDG_CONFIG_HOME=str(xdg.parent), TICKTICK_CLIENT_SECRET=fake.client_secret)
+        argv = login_argv(fake, redirect, "--profile", "work", "--output", "cache", timeout=30)
+        sign_on(fake, argv, env, tmp_path)
+        saved = (xdg / "profiles.json").read_bytes()
+        # Another command: the flag is used, the profile is not changed.
+        assert main(["status", "--profile", "work", "--host", "dida365.com"]) == 1
+        assert "No token for dida365.com" in capsys.readouterr().out
+        assert (xdg / "profiles.json").read_bytes() == saved
+        # TICKTICK_* variables come after the profile.
+        variables = {**env, "TICKTICK_HOST": "dida365.com", "TICKTICK_CLIENT_ID": "other"}
+        token = run_cli("token", "--profile", "work", env=variables, cwd=tmp_path)
+        assert token.returncode == 0, token.stderr
+        assert token.stdout.strip() in fake.issued
+        # login saves its flags into the profile.
+        again = ["login", "--profile", "work", "--scope", "tasks:read", "--no-browser"]
+        sign_on(fake, [*again, "--timeout", "30", "--output", "cache"], env, tmp_path)
+        url = fake.url
+    work = json.loads((xdg / "profiles.json").read_text())["profiles"]["work"]
+    assert work["scope"] == "tasks:read"
+    assert work["host"] == url
+    assert work["cache_path"] == str(xdg / "work.token-oauth")

@@ -358,21 +358,19 @@ class OAuth2(Resolver):
             )
         kind = profile.store or "file"
         own_store = "store" in options or "cache_path" in options  # the caller's, not the profile's
-        if own_store:
-            pass
-        elif kind == "keyring":
+        if not own_store and kind == "keyring":
             from .profiles import store_namespace
             from .stores.keyring import KeyringStore
 
             options["store"] = KeyringStore(service=store_namespace(profile.name))
-        elif kind == "redis":
+        elif not own_store and kind == "redis":
             from ._defaults import DEFAULT_REDIS_URL
             from .profiles import store_namespace
             from .stores.redis import RedisStore
 
             url = profile.redis_url or DEFAULT_REDIS_URL
             options["store"] = RedisStore(url, prefix=store_namespace(profile.name))
-        else:
+        elif not own_store:
             options["cache_path"] = profile.cache_path or profiles.token_path(profile.name)
         secret: str | Callable[[], str] | None = client_secret or os.environ.get(
             "TICKTICK_CLIENT_SECRET"
