@@ -243,10 +243,13 @@ def _cmd_login(args: Options) -> int:
         args.client_id, "TICKTICK_CLIENT_ID", "client_id", prompt if terminal else None
     )
     profile = getattr(args, "profile", None)
+    from_keyring = None
     if profile is not None:
         from .profile import _keyring_secret
+
+        from_keyring = _keyring_secret(args, client_id)
     client_secret = _setting(
-        None if profile is None else _keyring_secret(args, client_id),
+        from_keyring,
         "TICKTICK_CLIENT_SECRET",
         "client_secret",
         secret_prompt if terminal else None,
