@@ -95,6 +95,11 @@ TOKEN_COMMAND_TICKTICK = _TICKTICK_COMMON | {
 }
 TOKEN_COMMAND_STDLIB = _STDLIB_COMMON
 
+# `ticktick-auth token --profile NAME`: the same, plus reading the profiles file (the
+# profiles module and the CLI's profile module; json is already on the path).
+TOKEN_PROFILE_TICKTICK = TOKEN_COMMAND_TICKTICK | {"ticktick.profiles", "ticktick.cli.profile"}
+TOKEN_PROFILE_STDLIB = TOKEN_COMMAND_STDLIB
+
 # `from ticktick import OAuth2; OAuth2(...).get_access_token()` with a cached token.
 CACHED_OAUTH2_TICKTICK = _TICKTICK_COMMON | {"ticktick.oauth2"}
 CACHED_OAUTH2_STDLIB = _STDLIB_COMMON | {
@@ -118,6 +123,9 @@ before = set(sys.modules)
 if sys.argv[1] == "token":
     from ticktick.cli import main
     code = main(["token"])
+elif sys.argv[1] == "token-profile":
+    from ticktick.cli import main
+    code = main(["token", "--profile", "work"])
 elif sys.argv[1] == "oauth2":
     from ticktick import OAuth2
     print(OAuth2("client-id", "client-secret", "http://127.0.0.1:8080/").get_access_token())
@@ -149,13 +157,17 @@ def cached(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def imported_by(path: str, folder: Path) -> tuple[list[str], set[str]]:
-    """Run *path* in a fresh interpreter in *folder*: its output lines and added modules."""
+def imported_by(path: str, folder: Path, **extra: str) -> tuple[list[str], set[str]]:
+    """Run *path* in a fresh interpreter in *folder*: its output lines and added modules.
+
+    *extra* is added to its environment.
+    """
     environment = {
         name: value
         for name, value in os.environ.items()
         if not name.startswith("TICKTICK_") and name != "ACCESS_TOKEN_DICT"
     }
+    environment.update(extra)
     command = [sys.executable, "-I", "-S", "-c", PROBE, path, str(ROOT), *site.getsitepackages()]
     result = subprocess.run(
         command,
@@ -215,6 +227,8 @@ def test_the_budgets_leave_out_what_the_fast_path_never_imports() -> None:
     for listed in (
         TOKEN_COMMAND_TICKTICK,
         TOKEN_COMMAND_STDLIB,
+        TOKEN_PROFILE_TICKTICK,
+        TOKEN_PROFILE_STDLIB,
         CACHED_OAUTH2_TICKTICK,
         CACHED_OAUTH2_STDLIB,
         IMPORT_TICKTICK,
@@ -228,6 +242,19 @@ def test_token_command(cached: Path) -> None:
     assert output == [TOKEN]
     problem = over_budget(added, TOKEN_COMMAND_TICKTICK, TOKEN_COMMAND_STDLIB)
     assert not problem, f"`ticktick-auth token` imports more than its budget:\n{problem}"
+
+
+def test_token_command_with_a_profile(cached: Path) -> None:
+    """``token --profile work`` reads one small JSON file more, and two modules."""
+    folder = cached / "config" / "ticktick-auth"
+    folder.mkdir(parents=True)
+    (cached / ".token-oauth").rename(folder / "work.token-oauth")
+    profile = {"client_id": "client-id", "redirect_uri": "http://127.0.0.1:8080/"}
+    (folder / "profiles.json").write_text(json.dumps({"profiles": {"work": profile}}))
+    output, added = imported_by("token-profile", cached, XDG_CONFIG_HOME=str(cached / "config"))
+    assert output == [TOKEN]
+    problem = over_budget(added, TOKEN_PROFILE_TICKTICK, TOKEN_PROFILE_STDLIB)
+    assert not problem, f"`ticktick-auth token --profile` imports more than its budget:\n{problem}"
 
 
 def test_cached_oauth2(cached: Path) -> None:
@@ -267,7 +294,7 @@ def test_only_modules_on_the_fast_path_avoid_typing() -> None:
     Elsewhere it saves nothing; a module that leaves the fast path goes back to
     ordinary Python, and this test says which.
     """
-    fast = TOKEN_COMMAND_TICKTICK | CACHED_OAUTH2_TICKTICK
+    fast = TOKEN_COMMAND_TICKTICK | TOKEN_PROFILE_TICKTICK | CACHED_OAUTH2_TICKTICK
     tricked = set()
     for path in (ROOT / "ticktick").rglob("*.py"):
         if "TYPE_CHECKING = False" in path.read_text(encoding="utf-8"):

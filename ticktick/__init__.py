@@ -46,6 +46,8 @@ _WHERE = {
     "ApiToken": "apitoken",
     "TickTickAuth": "auth",
     "TokenProvider": "provider",
+    "Profile": "profiles",
+    "ProfilesFile": "profiles",
     "OAuth2": "oauth2",
     "requests_retry_session": "_http.session",
     "AuthorizationRequest": "signon",
@@ -82,6 +84,8 @@ __all__ = [
     "OAuth2",
     "OAuthError",
     "OpenAPI",
+    "Profile",
+    "ProfilesFile",
     "RateLimited",
     "ReauthorizationRequired",
     "RedirectParseError",
@@ -144,6 +148,7 @@ if TYPE_CHECKING:
         Unauthorized,
     )
     from .oauth2 import OAuth2
+    from .profiles import Profile, ProfilesFile
     from .provider import TokenProvider
     from .signon import AuthorizationRequest, SignOn, parse_redirect
     from .stores import (

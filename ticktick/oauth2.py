@@ -72,7 +72,7 @@ from .token import (
 TYPE_CHECKING = False  # the fast path: docs/architecture.md
 if TYPE_CHECKING:
     import logging
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from typing import Any
 
     import requests
@@ -142,6 +142,36 @@ def _check_pairs(
         )
 
 
+def _secret_asker(profile: str, client_id: str) -> Callable[[], str]:
+    """The function that finds a profile's client secret when a sign-on first needs it.
+
+    The keyring, then a prompt without echo on a terminal.
+    """
+
+    def ask() -> str:
+        from .profiles import client_secret_from_keyring
+
+        secret = client_secret_from_keyring(client_id)
+        if secret is not None:
+            return secret
+        from .signon import no_terminal_reason
+
+        reason = no_terminal_reason()
+        if reason is None:
+            import getpass
+
+            secret = getpass.getpass(f"Client secret of the profile {profile!r}: ").strip()
+        if not secret:
+            raise ConfigurationError(
+                f"The profile {profile!r} needs its app's client secret to sign on, and none "
+                "was given: pass client_secret=, set TICKTICK_CLIENT_SECRET, or keep it in "
+                f"the keyring (keyring set ticktick-oauth client_secret:{client_id})."
+            )
+        return secret
+
+    return ask
+
+
 class OAuth2(Resolver):
     """Gets, caches and keeps an OAuth2 access token for the TickTick Open API.
 
@@ -151,7 +181,8 @@ class OAuth2(Resolver):
 
     Args:
         client_id: The app's client id (developer.ticktick.com/manage).
-        client_secret: The app's client secret. Sent only in an HTTP Basic header.
+        client_secret: The app's client secret. Sent only in an HTTP Basic header. A
+            function returning it is called once, when a sign-on first needs it.
         redirect_uri: The redirect URI registered for the app, exactly (a trailing
             slash counts), e.g. ``"http://127.0.0.1:8080/"``.
         scope: Space-separated scopes; TickTick knows ``tasks:read`` and ``tasks:write``.
@@ -204,7 +235,7 @@ class OAuth2(Resolver):
     def __init__(
         self,
         client_id: str,
-        client_secret: str,
+        client_secret: str | Callable[[], str],
         redirect_uri: str,
         scope: str = DEFAULT_SCOPE,
         state: str | None = None,
@@ -224,6 +255,8 @@ class OAuth2(Resolver):
         resolve: bool = True,
     ) -> None:
         for name, value in (("client_id", client_id), ("client_secret", client_secret)):
+            if name == "client_secret" and callable(value):
+                continue  # asked for when a sign-on first needs it (see `from_profile`)
             if not isinstance(value, str) or not value.strip():
                 raise ConfigurationError(
                     f"{name} is empty. Copy it from your app's page on the developer portal "
@@ -235,7 +268,7 @@ class OAuth2(Resolver):
         _check_pairs(store, cache_path, check_cache, resolve)
         self.endpoints = resolve_host(host)
         self._client_id = client_id
-        self._client_secret = client_secret
+        self._secret: str | Callable[[], str] = client_secret
         self._redirect_uri = redirect_uri
         self._scope = scope
         self._state = state
@@ -272,6 +305,88 @@ class OAuth2(Resolver):
         memory only), or ``None`` when it was stored."""
         if resolve:
             self.get_access_token(check_cache=check_cache, check_env=env_key)
+
+    @property
+    def _client_secret(self) -> str:
+        """The client secret; a function given instead is called once, when first needed."""
+        secret = self._secret
+        if callable(secret):
+            with self._lock:
+                if callable(self._secret):
+                    given = self._secret()
+                    if not isinstance(given, str) or not given.strip():
+                        raise ConfigurationError(
+                            "The client_secret function gave no secret. Copy it from your "
+                            "app's page on the developer portal."
+                        )
+                    self._secret = given
+                secret = self._secret
+        assert isinstance(secret, str)  # noqa: S101 # nosec B101
+        return secret
+
+    @classmethod
+    def from_profile(
+        cls, name: str | None = None, *, client_secret: str | None = None, **options: Any
+    ) -> OAuth2:
+        """The client of the profile *name* that ``ticktick-auth login --profile`` saved.
+
+        It uses the profile's client id, redirect URI, host, scope and store, so it reads
+        the same token as ``ticktick-auth token --profile NAME`` (see
+        [`ticktick.profiles`][ticktick.profiles]). With no *name*: ``TICKTICK_PROFILE``,
+        else the profile file's default (the first profile saved).
+
+        The client secret is never in the profile: *client_secret*, else
+        ``TICKTICK_CLIENT_SECRET``, else, only when a sign-on needs it, the keyring
+        (``client_secret:<client id>`` of the service ``ticktick-oauth``) or a prompt
+        without echo on a terminal. A cached token needs no secret.
+
+        *options* go to `OAuth2` (``env_key=``, ``interactive=``, ``resolve=``, ...).
+
+        Raises:
+            ConfigurationError: There is no such profile (the message lists the known
+                ones), the profiles file is not valid, or the profile lacks a setting.
+        """
+        from .profiles import ProfilesFile
+
+        profiles = ProfilesFile()
+        profile = profiles.get(name)
+        if profile.client_id is None or profile.redirect_uri is None:
+            raise ConfigurationError(
+                f"The profile {profile.name!r} in {profiles.path} has no client id or no "
+                f"redirect URI. Run 'ticktick-auth login --profile {profile.name}' with "
+                "--client-id and --redirect-uri to set them."
+            )
+        kind = profile.store or "file"
+        own_store = "store" in options or "cache_path" in options  # the caller's, not the profile's
+        if not own_store and kind == "keyring":
+            from .profiles import store_namespace
+            from .stores.keyring import KeyringStore
+
+            options["store"] = KeyringStore(service=store_namespace(profile.name))
+        elif not own_store and kind == "redis":
+            from ._defaults import DEFAULT_REDIS_URL
+            from .profiles import store_namespace
+            from .stores.redis import RedisStore
+
+            url = profile.redis_url or DEFAULT_REDIS_URL
+            options["store"] = RedisStore(url, prefix=store_namespace(profile.name))
+        elif not own_store:
+            options["cache_path"] = profile.cache_path or profiles.token_path(profile.name)
+        secret: str | Callable[[], str] | None = client_secret or os.environ.get(
+            "TICKTICK_CLIENT_SECRET"
+        )
+        if not secret:
+            secret = _secret_asker(profile.name, profile.client_id)
+        options.setdefault("scope", profile.scope or DEFAULT_SCOPE)
+        options.setdefault("host", profile.host or "ticktick.com")
+        resolve, check_cache = options.pop("resolve", True), options.pop("check_cache", True)
+        _check_pairs(None, None, check_cache, resolve)
+        client = cls(profile.client_id, secret, profile.redirect_uri, resolve=False, **options)
+        if not own_store:
+            client._profile = profile.name  # advice: 'ticktick-auth login --profile NAME
+        if resolve:  # as the constructor does, once the advice names the profile
+            client.get_access_token(check_cache=check_cache, check_env=client.env_key)
+        return client
 
     @property
     def session(self) -> requests.Session:
@@ -359,8 +474,13 @@ class OAuth2(Resolver):
             parts += ["--scope", self._scope]
         return parts
 
+    _profile: str | None = None
+    """The profile this client was made from (`from_profile`), when its store is the profile's."""
+
     def _store_options(self) -> list[str] | None:
         """The ``ticktick-auth`` options selecting this client's store; ``None`` if none can."""
+        if self._profile is not None and self.cache is not None:
+            return ["--profile", self._profile]
         return None if self.cache is None else cli_options_of(self.cache)
 
     def login_command(self) -> str:

@@ -12,6 +12,11 @@ Commands:
 * ``doctor``: check the setup (credentials, redirect URI and its port, the store, the
   token, the clock, the Open API), each failure with its fix.
 
+Every command takes ``--profile NAME`` (default ``$TICKTICK_PROFILE``): the settings
+that ``login --profile NAME`` remembered (client id, redirect URI, host, scope, store;
+never the secret) and the profile's own token; ``status --all`` lists every profile
+(`ticktick.profiles`).
+
 Exit codes: 0 success; 1 failure (no usable token, refused, timed out, ...);
 2 bad usage; 3 ``status --min-days`` found fewer days left; 130 interrupted.
 
@@ -183,9 +188,18 @@ def _apply_environment(args: Options) -> None:
 
     An explicit ``--cache-path`` names a file, so it selects the file store unless
     ``--store`` is given too: ``TICKTICK_STORE`` does not turn it into another store.
+
+    With ``--profile NAME`` (or ``TICKTICK_PROFILE``) the profile's settings come
+    between the flags and the variables (``ticktick.cli.profile``).
     """
     if getattr(args, "cache_path", None) is not None and getattr(args, "store", "") is None:
         args.store = "file"
+    if getattr(args, "profile", None) is not None or os.environ.get("TICKTICK_PROFILE"):
+        from .profile import _apply_profile, _named_profile
+
+        profile = _named_profile(args)
+        if profile is not None and not getattr(args, "all", False):
+            _apply_profile(args, profile)  # flags, then the profile, then the variables
     host_given = getattr(args, "host", None) is not None or "TICKTICK_HOST" in os.environ
     for name, option, variable, check, default in _FROM_ENVIRONMENT:
         if not hasattr(args, name) or getattr(args, name) is not None:
@@ -227,8 +241,16 @@ def _defaults() -> dict[str, Any]:
         "scope": None,
         "store": None,
         "redis_url": None,
+        "profile": None,
         "debug": False,
     }
+
+
+def _profile_check(text: str) -> str:
+    """A profile name (its check is imported only when ``--profile`` is given)."""
+    from .profile import _profile_name
+
+    return _profile_name(text)
 
 
 # `token`'s usual options, parsed without argparse, each checked as argparse checks it.
@@ -238,6 +260,7 @@ _QUICK_OPTIONS: dict[str, Callable[[str], str]] = {
     "--env-key": str,
     "--client-id": _nonempty,
     "--scope": _scope,
+    "--profile": _profile_check,
 }
 
 

@@ -58,14 +58,19 @@ def _store(args: Options, client_id: str | None = None) -> TokenStore:
         identity = TokenIdentity(host, client, args.scope or DEFAULT_SCOPE)
     if args.store == "file":
         return FileStore(args.cache_path, identity=identity)
+    namespace = None
+    if getattr(args, "profile", None) is not None:
+        from ..profiles import store_namespace
+
+        namespace = store_namespace(args.profile)  # two accounts of one app stay apart
     if args.store == "keyring":
-        from ..stores.keyring import KeyringStore
+        from ..stores.keyring import SERVICE, KeyringStore
 
-        return KeyringStore(identity=identity)
+        return KeyringStore(identity=identity, service=namespace or SERVICE)
     if args.store == "redis":
-        from ..stores.redis import RedisStore
+        from ..stores.redis import DEFAULT_PREFIX, RedisStore
 
-        return RedisStore(args.redis_url, identity=identity)
+        return RedisStore(args.redis_url, identity=identity, prefix=namespace or DEFAULT_PREFIX)
     raise ConfigurationError(f"Unknown store {args.store!r}")  # pragma: no cover - checked
 
 
@@ -78,6 +83,8 @@ def _command(args: Options, command: str) -> str:
     """``ticktick-auth COMMAND`` with the options that select this host, app, scope and store."""
     import shlex
 
+    if getattr(args, "profile", None) is not None:  # the profile names all the rest
+        return shlex.join([PROG, command, "--profile", args.profile])
     api_token = getattr(args, "api_token", False)  # `token`'s quick path has no such flag
     parts = [PROG, command, *(["--api-token"] if api_token else [])]
     if args.client_id and not api_token:
@@ -119,6 +126,10 @@ def _cmd_token(args: Options) -> int:
 
 
 def _cmd_status(args: Options) -> int:
+    if getattr(args, "all", False):
+        from .profile import _cmd_status_all
+
+        return _cmd_status_all(args)
     found = _find(args)
     if found.token is not None and found.source is not None:
         token, source = found.token, found.source

@@ -251,8 +251,14 @@ def _cmd_login(args: Options) -> int:
     client_id = _setting(
         args.client_id, "TICKTICK_CLIENT_ID", "client_id", prompt if terminal else None
     )
+    profile = getattr(args, "profile", None)
+    from_keyring = None
+    if profile is not None:
+        from .profile import _keyring_secret
+
+        from_keyring = _keyring_secret(args, client_id)
     client_secret = _setting(
-        None,
+        from_keyring,
         "TICKTICK_CLIENT_SECRET",
         "client_secret",
         secret_prompt if terminal else None,
@@ -297,6 +303,10 @@ def _cmd_login(args: Options) -> int:
         stored = f"NOT {stored} (see above)"
     valid = f", valid {days:.0f} days" if days is not None else ""
     _show(f"Signed on: token {stored}{valid}.", file=sys.stderr)
+    if profile is not None:  # the settings that worked, for the next login and every command
+        from .profile import _remember
+
+        _show(_remember(args, client_id, redirect_uri), file=sys.stderr)
     kept = oauth.cache is not None and oauth.store_error is None
     if args.output in _FORMATS:
         text = _format(token, args.output, args.env_key or DEFAULT_ENV_KEY)

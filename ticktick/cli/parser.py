@@ -18,6 +18,7 @@ from . import (
     _defaults,
     _host,
     _nonempty,
+    _profile_check,
     _redirect_uri,
     _redis_url,
     _scope,
@@ -86,6 +87,13 @@ def parser() -> argparse.ArgumentParser:
         help=f"the Redis server of --store redis (default: $TICKTICK_REDIS_URL or "
         f"{DEFAULT_REDIS_URL})",
     )
+    profile_help = (
+        "use the settings remembered by 'login --profile NAME' (default: $TICKTICK_PROFILE); "
+        "flags still win, and login updates the profile"
+    )
+    common.add_argument(
+        "--profile", type=checked(_profile_check), default=argparse.SUPPRESS, help=profile_help
+    )
     common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
 
     parser = argparse.ArgumentParser(
@@ -99,6 +107,9 @@ def parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--host", type=checked(_host), default=defaults["host"], help=host_help)
+    parser.add_argument(
+        "--profile", type=checked(_profile_check), default=defaults["profile"], help=profile_help
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     login = commands.add_parser(
@@ -170,13 +181,21 @@ def parser() -> argparse.ArgumentParser:
         "status",
         parents=[common],
         help="where the token comes from and when it expires",
-        description="Show where the token comes from, its host, scope and expiry.",
+        description=(
+            "Show where the token comes from, its host, scope and expiry; with --all, "
+            "one line per profile."
+        ),
     )
     status.add_argument(
         "--min-days",
         type=checked(_days),
         default=None,
         help="exit 3 when fewer days are left (a CI expiry alarm)",
+    )
+    status.add_argument(
+        "--all",
+        action="store_true",
+        help="list every profile with its host, days left and token source",
     )
     status.set_defaults(func=_cmd_status)
 
