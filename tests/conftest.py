@@ -155,7 +155,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         f"(of {len(_observed)} exceptions seen by pytest.raises, with their causes), "
         f"{sum(len(f.requests) for f in _fakes)} requests to {len(_fakes)} fake servers, "
         f"{len(secrets.client_secrets)} client secrets, {len(secrets.codes)} codes, "
-        f"{len(secrets.tokens)} tokens: {len(leaks)} leak(s)"
+        f"{len(secrets.tokens)} tokens, {len(secrets.verifiers)} PKCE verifiers: "
+        f"{len(leaks)} leak(s)"
     )
     if _unobserved:
         print(f"secrets audit: another profiler ran {len(_unobserved)} test(s): exceptions unseen")

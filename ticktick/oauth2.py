@@ -186,6 +186,9 @@ class OAuth2(Resolver):
             client's (`bind_identity`); one bound to another client is refused.
         resolve: Resolve a token in the constructor, as ticktick-py does. With
             ``False``, the first `get_access_token` call does it.
+        pkce: Protect each authorization with PKCE (RFC 7636, S256): the authorize
+            URL carries the challenge of a fresh secret verifier, and the token
+            request sends the verifier. ``False`` for a server that refuses it.
 
     Raises:
         ConfigurationError: An argument cannot work (empty client id, unknown or
@@ -222,6 +225,7 @@ class OAuth2(Resolver):
         authorizer: Authorizer | None = None,
         store: TokenStore | None = None,
         resolve: bool = True,
+        pkce: bool = True,
     ) -> None:
         for name, value in (("client_id", client_id), ("client_secret", client_secret)):
             if not isinstance(value, str) or not value.strip():
@@ -239,6 +243,9 @@ class OAuth2(Resolver):
         self._redirect_uri = redirect_uri
         self._scope = scope
         self._state = state
+        self.pkce = pkce
+        """Whether authorizations use PKCE (the ``pkce`` argument)."""
+        self._pending_verifier: str | None = None  # the verifier of the last `authorize_url`
         self.timeout = check_timeout(timeout)
         self.expiry_warning_days = _check_amount(
             expiry_warning_days, "expiry_warning_days", "days", 14
@@ -450,10 +457,22 @@ class OAuth2(Resolver):
 
     @property
     def authorize_url(self) -> str:
-        """The authorize URL without ``state``; each authorization adds its own."""
-        return self._authorize_url(state=None)
+        """The authorize URL without ``state``, as ticktick-py builds it.
 
-    def _authorize_url(self, state: str | None) -> str:
+        With PKCE, each read makes a new verifier and puts its challenge in the URL;
+        `exchange_code` then sends the verifier of the URL read last (once). Only one
+        URL read this way can be exchanged at a time: read it, sign on, exchange.
+        """
+        with self._lock:
+            verifier = None
+            if self.pkce:
+                from .signon import new_code_verifier
+
+                verifier = new_code_verifier()
+            self._pending_verifier = verifier
+            return self._authorize_url(state=None, code_verifier=verifier)
+
+    def _authorize_url(self, state: str | None, code_verifier: str | None = None) -> str:
         from urllib.parse import urlencode
 
         params = {
@@ -464,6 +483,11 @@ class OAuth2(Resolver):
         }
         if state is not None:
             params["state"] = state
+        if code_verifier is not None:
+            from .signon import code_challenge
+
+            params["code_challenge"] = code_challenge(code_verifier)
+            params["code_challenge_method"] = "S256"
         return f"{self.endpoints.authorize_url}?{urlencode(params)}"
 
     def _no_prompt_reason(self) -> str | None:
@@ -508,20 +532,22 @@ class OAuth2(Resolver):
             )
         import secrets
 
-        from .signon import AuthorizationRequest, SignOn
+        from .signon import AuthorizationRequest, SignOn, new_code_verifier
 
         _logger().info("%s; starting a fresh authorization.", why)
         state = self._state if self._state is not None else secrets.token_urlsafe(24)
         if self._authorizer is None:
             self._authorizer = SignOn()
+        verifier = new_code_verifier() if self.pkce else None
         request = AuthorizationRequest(
-            url=self._authorize_url(state),
+            url=self._authorize_url(state, verifier),
             state=state,
             redirect_uri=self._redirect_uri,
             timeout=self.signon_timeout,
+            code_verifier=verifier,
         )
         code = self._authorizer(request)
-        info = self.exchange_code(code)
+        info = self._exchange(code, verifier)
         if self.cache is not None:
             try:
                 self.cache.write(info)
@@ -549,28 +575,48 @@ class OAuth2(Resolver):
 
         The request is a form POST as TickTick documents it, with the client
         credentials in an HTTP Basic header, never in the URL (see
-        [`ticktick.exchange`][ticktick.exchange]).
+        [`ticktick.exchange`][ticktick.exchange]). With PKCE it sends the verifier
+        of the URL last read from `authorize_url` (ticktick-py's flow), once.
 
         Raises:
             OAuthError: The server refused (``InvalidGrant``, ``InvalidClient``, ...).
             TokenFormatError: The server's answer is not a token.
             TransportError: The server could not be reached or did not answer in time.
         """
+        with self._lock:
+            verifier, self._pending_verifier = self._pending_verifier, None
+        return self._exchange(code, verifier)
+
+    def _exchange(self, code: str, code_verifier: str | None) -> TokenDict:
+        """Exchange *code*, sending *code_verifier* if PKCE was used for it."""
+        from .errors import InvalidGrant
         from .exchange import exchange_code, token_adapter
 
         if self._token_adapter is None:
             self._token_adapter = token_adapter(self.timeout)
-        return exchange_code(
-            session=self.session,
-            adapter=self._token_adapter,
-            token_url=self.endpoints.token_url,
-            client_id=self._client_id,
-            client_secret=self._client_secret,
-            code=code,
-            scope=self._scope,
-            redirect_uri=self._redirect_uri,
-            timeout=self.timeout,
-        )
+        try:
+            return exchange_code(
+                session=self.session,
+                adapter=self._token_adapter,
+                token_url=self.endpoints.token_url,
+                client_id=self._client_id,
+                client_secret=self._client_secret,
+                code=code,
+                scope=self._scope,
+                redirect_uri=self._redirect_uri,
+                timeout=self.timeout,
+                code_verifier=code_verifier,
+            )
+        except InvalidGrant as exc:
+            if code_verifier is None:
+                raise
+            raise InvalidGrant(
+                f"{exc} This sign-on used PKCE: if the server does not support it, one "
+                "thing to try is to authorize again with pkce=False.",
+                status=exc.status,
+                error=exc.error,
+                error_description=exc.error_description,
+            ) from None
 
     def __repr__(self) -> str:
         if self._info is None:

@@ -133,6 +133,11 @@ def parser() -> argparse.ArgumentParser:
     )
     login.add_argument("--no-cache", action="store_true", help="do not write the cache file")
     login.add_argument(
+        "--no-pkce",
+        action="store_true",
+        help="sign on without PKCE (for a server that refuses code_challenge)",
+    )
+    login.add_argument(
         "--output",
         choices=("cache", *_FORMATS),
         default=None,
