@@ -34,6 +34,7 @@ _WHERE = {
     "ReauthorizationRequired": "errors",
     "RedirectParseError": "errors",
     "RedirectUriMismatch": "errors",
+    "RevocationFailed": "errors",
     "StateMismatch": "errors",
     "TickTickError": "errors",
     "TokenCacheError": "errors",
@@ -46,6 +47,8 @@ _WHERE = {
     "TickTickAuth": "auth",
     "TokenProvider": "provider",
     "OAuth2": "oauth2",
+    "ServerMetadata": "metadata",
+    "Revocation": "revocation",
     "requests_retry_session": "_http.session",
     "AuthorizationRequest": "signon",
     "SignOn": "signon",
@@ -84,6 +87,9 @@ __all__ = [
     "ReauthorizationRequired",
     "RedirectParseError",
     "RedirectUriMismatch",
+    "Revocation",
+    "RevocationFailed",
+    "ServerMetadata",
     "SignOn",
     "StateMismatch",
     "TickTickAuth",
@@ -131,6 +137,7 @@ if TYPE_CHECKING:
         ReauthorizationRequired,
         RedirectParseError,
         RedirectUriMismatch,
+        RevocationFailed,
         StateMismatch,
         TickTickError,
         TokenCacheError,
@@ -140,8 +147,10 @@ if TYPE_CHECKING:
         TransportError,
         Unauthorized,
     )
+    from .metadata import ServerMetadata
     from .oauth2 import OAuth2
     from .provider import TokenProvider
+    from .revocation import Revocation
     from .signon import AuthorizationRequest, SignOn, parse_redirect
     from .stores import (
         CacheHandler,

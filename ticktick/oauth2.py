@@ -77,6 +77,7 @@ if TYPE_CHECKING:
 
     import requests
 
+    from .revocation import Revocation
     from .signon import Authorizer
 
 __all__ = ["DEFAULT_SCOPE", "OAuth2"]
@@ -334,6 +335,57 @@ class OAuth2(Resolver):
             if self.cache is not None:
                 with self._store_lock(self.cache):
                     self.cache.discard(access_token)
+
+    def revoke(self) -> Revocation:
+        """Revoke this client's token at the server (RFC 7009), then remove it here.
+
+        The token is the one in memory, else the one in the store. It is revoked at
+        the ``revocation_endpoint`` the server's metadata advertises (see
+        [`ticktick.revocation`][ticktick.revocation]), with this client's credentials
+        in an HTTP Basic header, and then dropped from memory and the store. Where the
+        server advertises none, nothing is sent and the token is removed here only:
+        the result says so (``revoked=False`` and the reason), and so does a logged
+        warning. A token in the ``env_key`` variable cannot be removed from there.
+
+        Returns:
+            What happened at the server: `Revocation` (``revoked``, ``endpoint``,
+            ``reason``). With no token at all, ``revoked=False`` and nothing is sent.
+
+        Raises:
+            RevocationFailed: The server did not confirm the revocation (its
+                metadata could not be read, or the request failed); the token is
+                kept here (``token_removed=False``), so that revoke() can be tried again.
+            TokenCacheError: The store cannot be read or written.
+        """
+        from .revocation import Revocation, revoke_token
+
+        with self._lock:
+            token = self._token
+            if token is None and self.cache is not None:
+                stored = self.cache.read()
+                token = None if stored is None else stored["access_token"]
+            if token is None:
+                return Revocation(False, reason="There is no token to revoke.")
+            result = revoke_token(
+                endpoints=self.endpoints,
+                client_id=self._client_id,
+                client_secret=self._client_secret,
+                token=token,
+                session=self.session,
+                timeout=self.timeout,
+                kept_advice="The token is still kept here: call revoke() again later, or "
+                "discard_token() with it to drop it here without revoking it.",
+            )
+            if self._token == token:
+                self._keep(None, None)
+            if self.cache is not None:
+                with self._store_lock(self.cache):
+                    self.cache.discard(token)
+        if result.revoked:
+            _logger().info("Revoked the token at %s and removed it here.", result.endpoint)
+        else:
+            _logger().warning("%s It was removed here only.", result.reason)
+        return result
 
     def _resolved(self, info: TokenDict) -> None:
         """Warn once per token when it has fewer than ``expiry_warning_days`` left."""
