@@ -6,7 +6,6 @@ import base64
 import json
 import logging
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -17,19 +16,11 @@ from helpers import FUTURE, clean_env, run_cli, token_dict
 from hostile import Connection, HostileServer, answering
 
 from ticktick import DIDA365, TICKTICK, Endpoints, OAuth2, RevocationFailed
-from ticktick.metadata import clear_metadata_cache, metadata_url, server_metadata
+from ticktick.metadata import metadata_url, server_metadata
 from ticktick.testing import FakeTickTick
 
 WELL_KNOWN = "/.well-known/oauth-authorization-server"
 JSON = {"Content-Type": "application/json"}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_metadata() -> Iterator[None]:
-    """Each test reads metadata anew: a port of an earlier test's server may come back."""
-    clear_metadata_cache()
-    yield
-    clear_metadata_cache()
 
 
 def _form(body: bytes) -> dict[str, str]:
