@@ -21,6 +21,7 @@ from ticktick.testing import FakeTickTick
 from ticktick.testing.server import approve
 
 UNRESERVED = re.compile(r"[A-Za-z0-9._~-]{43,128}")
+REDIRECT = "http://127.0.0.1:8080/"  # the fake's default registered redirect URI
 
 
 def _form(body: bytes) -> dict[str, str]:
@@ -104,7 +105,7 @@ def test_a_missing_verifier_is_refused(fake: FakeTickTick) -> None:
     verifier = new_code_verifier()
     params = {
         "client_id": fake.client_id,
-        "redirect_uri": "http://127.0.0.1:8080/",
+        "redirect_uri": REDIRECT,
         "scope": "tasks:read",
         "response_type": "code",
         "state": "s",
@@ -173,13 +174,13 @@ def test_ticktick_py_flow_exchanges_the_verifier_of_the_last_url(fake: FakeTickT
     oauth = fake.oauth2(cache_path=None, resolve=False)
     url = oauth.authorize_url
     assert "code_challenge_method=S256" in url
-    code = approve(AuthorizationRequest(f"{url}&state=s", "s", oauth._redirect_uri))
+    code = approve(AuthorizationRequest(f"{url}&state=s", "s", REDIRECT))
     token = oauth.exchange_code(code)
     assert token["access_token"] in fake.issued
     # A URL read earlier than the last one no longer matches the verifier kept.
     first = oauth.authorize_url
     assert oauth.authorize_url != first
-    code = approve(AuthorizationRequest(f"{first}&state=s", "s", oauth._redirect_uri))
+    code = approve(AuthorizationRequest(f"{first}&state=s", "s", REDIRECT))
     with pytest.raises(InvalidGrant, match="pkce=False"):
         oauth.exchange_code(code)
 
