@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import re
 import subprocess
@@ -14,8 +15,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 import requests
 from helpers import follow_sign_on, free_port, login_argv, read_to_authorize_url, start_cli
+from hostile import Connection, HostileServer
 
-from ticktick import AuthorizationRequest, InvalidGrant
+from ticktick import AuthorizationRequest, InvalidGrant, OAuth2
 from ticktick.signon import code_challenge, new_code_verifier
 from ticktick.testing import FakeTickTick
 from ticktick.testing.server import approve
@@ -250,3 +252,39 @@ def test_cli_invalid_grant_after_pkce_suggests_no_pkce(tmp_path: Path) -> None:
     assert "invalid_grant" in result.stderr
     assert "--no-pkce" in result.stderr
     assert "pkce=False" not in result.stderr
+
+
+def test_a_token_endpoint_echoing_the_verifier_leaks_nothing() -> None:
+    """A hostile token endpoint quotes the whole request back: the verifier is redacted."""
+
+    def handler(conn: Connection) -> None:
+        request = conn.read_request()
+        said = {"error": "invalid_grant", "error_description": request.raw.decode()}
+        conn.respond(400, json.dumps(said).encode(), {"Content-Type": "application/json"})
+
+    def authorizer(request: AuthorizationRequest) -> str:
+        seen.append(request)
+        return "the-code-1234"
+
+    seen: list[AuthorizationRequest] = []
+    with HostileServer(handler) as server:
+        oauth = OAuth2(
+            "cid",
+            "the-secret",
+            REDIRECT,
+            cache_path=None,
+            host=server.url,
+            authorizer=authorizer,
+            resolve=False,
+        )
+        with pytest.raises(InvalidGrant) as caught:
+            oauth.get_access_token()
+        (sent,) = server.requests
+    (request,) = seen
+    verifier = request.code_verifier
+    assert verifier is not None
+    assert sent.form["code_verifier"] == verifier
+    message = str(caught.value)
+    assert "pkce=False" in message
+    for secret in (verifier, "the-code-1234", "the-secret"):
+        assert secret not in message
