@@ -20,6 +20,7 @@ import pytest
 from helpers import FUTURE, ApiFor, free_port
 from leak_audit import Secrets, find_leaks
 
+from ticktick.metadata import clear_metadata_cache
 from ticktick.testing import FakeTickTick
 
 # -- the secrets audit (see leak_audit.py): collected for the whole run, checked at the end
@@ -155,7 +156,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         f"(of {len(_observed)} exceptions seen by pytest.raises, with their causes), "
         f"{sum(len(f.requests) for f in _fakes)} requests to {len(_fakes)} fake servers, "
         f"{len(secrets.client_secrets)} client secrets, {len(secrets.codes)} codes, "
-        f"{len(secrets.tokens)} tokens: {len(leaks)} leak(s)"
+        f"{len(secrets.tokens)} tokens, {len(secrets.verifiers)} PKCE verifiers: "
+        f"{len(leaks)} leak(s)"
     )
     if _unobserved:
         print(f"secrets audit: another profiler ran {len(_unobserved)} test(s): exceptions unseen")
@@ -174,7 +176,9 @@ def fake() -> Iterator[FakeTickTick]:
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Run every test in its own folder, with no token variable or CI flag inherited."""
+    """Run every test in its own folder, with no token variable or CI flag inherited, and
+    no server metadata kept from an earlier test (its port may be another server's now)."""
+    clear_metadata_cache()
     monkeypatch.chdir(tmp_path)
     for name in ("ACCESS_TOKEN_DICT", "CI", "BROWSER", "SSH_CONNECTION", "SSH_CLIENT", "SSH_TTY"):
         monkeypatch.delenv(name, raising=False)

@@ -5,7 +5,7 @@ loggers), the message of every exception a test observed through ``pytest.raises
 (and of the causes a traceback would show with it), and every fake TickTick server
 started (``FakeTickTick.on_start``). At the end it calls `find_leaks` with the
 client secrets, authorization codes and tokens (OAuth tokens and personal API
-tokens) those servers handed out, and fails
+tokens) those servers handed out, and the PKCE code verifiers they received, and fails
 the run on any finding.
 
 pytest.raises stays the plain one: during each test a profile function
@@ -16,10 +16,10 @@ run without it, for speed. If another profiler holds ``sys.setprofile`` the audi
 stands aside for that test and says so.
 
 Rules:
-- no log record contains a client secret or a token; records of the ``ticktick``
+- no log record contains a client secret, a PKCE verifier or a token; records of the ``ticktick``
   loggers contain no code either (other loggers, such as urllib3 logging a simulated
   browser's request to the loopback receiver, may show a code: a browser carries it);
-- no exception message contains a client secret, a code or a token;
+- no exception message contains a client secret, a code, a verifier or a token;
 - no URL the library sent (``User-Agent: ticktick-oauth/...``) contains any of them,
   and no URL at all contains a token; the client secret travels only in Basic headers.
 
@@ -51,6 +51,7 @@ class Secrets:
     client_secrets: set[str] = field(default_factory=set)
     codes: set[str] = field(default_factory=set)
     tokens: set[str] = field(default_factory=set)
+    verifiers: set[str] = field(default_factory=set)  # PKCE code verifiers
     basic_credentials: set[str] = field(default_factory=set)  # "client_id:secret"
 
     @classmethod
@@ -63,6 +64,7 @@ class Secrets:
             }
             found.codes |= set(fake.codes_issued)
             found.tokens |= set(fake.issued) | set(fake.api_tokens)
+            found.verifiers |= set(fake.verifiers)
         return found
 
 
@@ -135,7 +137,7 @@ def find_leaks(
 ) -> list[str]:
     """Every leak found, described without repeating the secret in full."""
     leaks: list[str] = []
-    always = secrets.client_secrets | secrets.tokens | secrets.basic_credentials
+    always = secrets.client_secrets | secrets.tokens | secrets.basic_credentials | secrets.verifiers
     for logger, message in records:
         values = always | (secrets.codes if logger.startswith("ticktick") else set())
         hits = _hits(message, values)

@@ -86,8 +86,9 @@ def test_all_green_exits_0(setup: Setup, capsys: pytest.CaptureFixture[str]) -> 
     assert code == 0, out
     assert not failed(out)
     marks = [line.split(" ", 1)[0] for line in out.splitlines()[1:-1]]
-    assert marks == ["✓"] * 7, out
+    assert marks == ["✓"] * 8, out
     assert "port " in out
+    assert f"server metadata: PKCE methods S256; revocation at {setup.fake.url}/oauth/revoke" in out
     assert "days left" in out
     assert "clock: within" in out
     assert "200, the token is accepted" in out
@@ -103,6 +104,7 @@ def test_offline_makes_no_request(setup: Setup, capsys: pytest.CaptureFixture[st
     assert code == 0, out
     assert "- clock: not compared (--offline)" in out
     assert "- Open API: not asked (--offline)" in out
+    assert "- server metadata: not read (--offline)" in out
     assert len(setup.fake.requests) == before
 
 

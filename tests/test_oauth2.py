@@ -290,7 +290,9 @@ def test_authorize_url_and_token_request_follow_the_spec(fake: FakeTickTick) -> 
     assert token_request.query == ""
     assert token_request.headers["Content-Type"] == "application/x-www-form-urlencoded"
     form = _form(token_request.body)
-    assert set(form) == {"code", "grant_type", "scope", "redirect_uri"}
+    # PKCE is on by default: the verifier of the request's challenge (tests/test_pkce.py).
+    assert set(form) == {"code", "grant_type", "scope", "redirect_uri", "code_verifier"}
+    assert form["code_verifier"] == request.code_verifier
     assert form["grant_type"] == "authorization_code"
     expected = base64.b64encode(f"{fake.client_id}:{fake.client_secret}".encode()).decode()
     assert token_request.headers["Authorization"] == f"Basic {expected}"

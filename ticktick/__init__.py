@@ -34,6 +34,7 @@ _WHERE = {
     "ReauthorizationRequired": "errors",
     "RedirectParseError": "errors",
     "RedirectUriMismatch": "errors",
+    "RevocationFailed": "errors",
     "StateMismatch": "errors",
     "TickTickError": "errors",
     "TokenCacheError": "errors",
@@ -49,6 +50,8 @@ _WHERE = {
     "Profile": "profiles",
     "ProfilesFile": "profiles",
     "OAuth2": "oauth2",
+    "ServerMetadata": "metadata",
+    "Revocation": "revocation",
     "requests_retry_session": "_http.session",
     "AuthorizationRequest": "signon",
     "SignOn": "signon",
@@ -90,6 +93,9 @@ __all__ = [
     "ReauthorizationRequired",
     "RedirectParseError",
     "RedirectUriMismatch",
+    "Revocation",
+    "RevocationFailed",
+    "ServerMetadata",
     "SignOn",
     "StateMismatch",
     "TickTickAuth",
@@ -138,6 +144,7 @@ if TYPE_CHECKING:
         ReauthorizationRequired,
         RedirectParseError,
         RedirectUriMismatch,
+        RevocationFailed,
         StateMismatch,
         TickTickError,
         TokenCacheError,
@@ -147,9 +154,11 @@ if TYPE_CHECKING:
         TransportError,
         Unauthorized,
     )
+    from .metadata import ServerMetadata
     from .oauth2 import OAuth2
     from .profiles import Profile, ProfilesFile
     from .provider import TokenProvider
+    from .revocation import Revocation
     from .signon import AuthorizationRequest, SignOn, parse_redirect
     from .stores import (
         CacheHandler,

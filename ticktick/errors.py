@@ -61,6 +61,7 @@ __all__ = [
     "ReauthorizationRequired",
     "RedirectParseError",
     "RedirectUriMismatch",
+    "RevocationFailed",
     "StateMismatch",
     "TickTickError",
     "TokenCacheError",
@@ -109,6 +110,28 @@ class InvalidClient(OAuthError):
 
 class AccessDenied(OAuthError):
     """The person refused access on TickTick's consent page."""
+
+
+class RevocationFailed(OAuthError):
+    """The server did not confirm that it revoked the token (RFC 7009): it may still work.
+
+    Attributes:
+        token_removed: Whether the token was removed here all the same. ``False``
+            (what `OAuth2.revoke` and ``ticktick-auth logout --revoke`` do): it is
+            kept, so that the revocation can be tried again.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        error: str | None = None,
+        error_description: str | None = None,
+        token_removed: bool = False,
+    ) -> None:
+        super().__init__(message, status=status, error=error, error_description=error_description)
+        self.token_removed = token_removed
 
 
 class StateMismatch(TickTickError):

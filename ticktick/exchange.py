@@ -1,10 +1,11 @@
 """The token request: an authorization code exchanged for a token, over HTTP.
 
 TickTick documents it as a form POST (``code``, ``grant_type``, ``scope``,
-``redirect_uri``) with the client credentials in an HTTP Basic header; they never
-appear in the URL. A code works once, so the request is retried only when the server
-cannot have used it (connection refused, 429, 503), and the answer, read within a
-size limit and an overall deadline, becomes a token or a typed error.
+``redirect_uri``, and with PKCE ``code_verifier``) with the client credentials in an
+HTTP Basic header; they never appear in the URL. A code works once, so the request is
+retried only when the server cannot have used it (connection refused, 429, 503), and
+the answer, read within a size limit and an overall deadline, becomes a token or a
+typed error.
 
 Kept apart from :mod:`ticktick.oauth2` so that resolving a cached token never
 imports ``requests``.
@@ -57,11 +58,14 @@ def exchange_code(
     scope: str,
     redirect_uri: str,
     timeout: Timeout,
+    code_verifier: str | None = None,
 ) -> TokenDict:
     """Exchange *code* for a token at *token_url*; see the module's notes.
 
     *session* supplies the caller's settings (proxies, certificates, headers);
     *adapter* sends the request, so that the session's own retries never apply.
+    *code_verifier*, the PKCE verifier of the code's authorization, is sent in the
+    form when given (RFC 7636) and redacted like the code.
 
     Raises:
         ConfigurationError: The request cannot be made from these settings (a URL or
@@ -71,15 +75,18 @@ def exchange_code(
         TransportError: The server could not be reached or did not answer in time.
     """
     url = token_url
+    form = {
+        "code": code,
+        "grant_type": "authorization_code",
+        "scope": scope,
+        "redirect_uri": redirect_uri,
+    }
+    if code_verifier is not None:
+        form["code_verifier"] = code_verifier
     request = requests.Request(
         "POST",
         url,
-        data={
-            "code": code,
-            "grant_type": "authorization_code",
-            "scope": scope,
-            "redirect_uri": redirect_uri,
-        },
+        data=form,
         auth=HTTPBasicAuth(client_id, client_secret),
         headers={"Accept": "application/json"},
     )
@@ -97,7 +104,7 @@ def exchange_code(
     # The Basic credential, "id:secret" and the header's base64 of it, is redacted with
     # the code and the secret, in every spelling (see ticktick.errors.redact).
     basic = str(prepared.headers.get("Authorization", "")).removeprefix("Basic ")
-    secret_values = (code, client_secret, f"{client_id}:{client_secret}", basic)
+    secret_values = (code, client_secret, f"{client_id}:{client_secret}", basic, code_verifier)
     try:
         response = adapter.send(
             prepared,
@@ -137,12 +144,13 @@ def _transport_error(exc: requests.RequestException, url: str) -> TransportError
 
 
 def _token_or_error(
-    status: int, body: bytes, url: str, secret_values: tuple[str, ...]
+    status: int, body: bytes, url: str, secret_values: tuple[str | None, ...]
 ) -> TokenDict:
     """Turn the token endpoint's answer into a token or a typed error.
 
-    *secret_values* (the code, the client secret, ``client_id:client_secret``) and any
-    token the answer carries are redacted, in every spelling, from the error's message.
+    *secret_values* (the code, the client secret, ``client_id:client_secret``, the PKCE
+    verifier) and any token the answer carries are redacted, in every spelling, from the
+    error's message.
     """
     what = f"The token request to {url}"
     if len(body) > MAX_RESPONSE_SIZE:

@@ -77,6 +77,7 @@ if TYPE_CHECKING:
 
     import requests
 
+    from .revocation import Revocation
     from .signon import Authorizer
 
 __all__ = ["DEFAULT_SCOPE", "OAuth2"]
@@ -217,6 +218,9 @@ class OAuth2(Resolver):
             client's (`bind_identity`); one bound to another client is refused.
         resolve: Resolve a token in the constructor, as ticktick-py does. With
             ``False``, the first `get_access_token` call does it.
+        pkce: Protect each authorization with PKCE (RFC 7636, S256): the authorize
+            URL carries the challenge of a fresh secret verifier, and the token
+            request sends the verifier. ``False`` for a server that refuses it.
 
     Raises:
         ConfigurationError: An argument cannot work (empty client id, unknown or
@@ -253,6 +257,7 @@ class OAuth2(Resolver):
         authorizer: Authorizer | None = None,
         store: TokenStore | None = None,
         resolve: bool = True,
+        pkce: bool = True,
     ) -> None:
         for name, value in (("client_id", client_id), ("client_secret", client_secret)):
             if name == "client_secret" and callable(value):
@@ -272,6 +277,9 @@ class OAuth2(Resolver):
         self._redirect_uri = redirect_uri
         self._scope = scope
         self._state = state
+        self.pkce = pkce
+        """Whether authorizations use PKCE (the ``pkce`` argument)."""
+        self._pending_verifier: str | None = None  # the verifier of the last `authorize_url`
         self.timeout = check_timeout(timeout)
         self.expiry_warning_days = _check_amount(
             expiry_warning_days, "expiry_warning_days", "days", 14
@@ -443,6 +451,57 @@ class OAuth2(Resolver):
                 with self._store_lock(self.cache):
                     self.cache.discard(access_token)
 
+    def revoke(self) -> Revocation:
+        """Revoke this client's token at the server (RFC 7009), then remove it here.
+
+        The token is the one in memory, else the one in the store. It is revoked at
+        the ``revocation_endpoint`` the server's metadata advertises (see
+        [`ticktick.revocation`][ticktick.revocation]), with this client's credentials
+        in an HTTP Basic header, and then dropped from memory and the store. Where the
+        server advertises none, nothing is sent and the token is removed here only:
+        the result says so (``revoked=False`` and the reason), and so does a logged
+        warning. A token in the ``env_key`` variable cannot be removed from there.
+
+        Returns:
+            What happened at the server: `Revocation` (``revoked``, ``endpoint``,
+            ``reason``). With no token at all, ``revoked=False`` and nothing is sent.
+
+        Raises:
+            RevocationFailed: The server did not confirm the revocation (its
+                metadata could not be read, or the request failed); the token is
+                kept here (``token_removed=False``), so that revoke() can be tried again.
+            TokenCacheError: The store cannot be read or written.
+        """
+        from .revocation import Revocation, revoke_token
+
+        with self._lock:
+            token = self._token
+            if token is None and self.cache is not None:
+                stored = self.cache.read()
+                token = None if stored is None else stored["access_token"]
+            if token is None:
+                return Revocation(False, reason="There is no token to revoke.")
+            result = revoke_token(
+                endpoints=self.endpoints,
+                client_id=self._client_id,
+                client_secret=self._client_secret,
+                token=token,
+                session=self.session,
+                timeout=self.timeout,
+                kept_advice="The token is still kept here: call revoke() again later, or "
+                "discard_token() with it to drop it here without revoking it.",
+            )
+            if self._token == token:
+                self._keep(None, None)
+            if self.cache is not None:
+                with self._store_lock(self.cache):
+                    self.cache.discard(token)
+        if result.revoked:
+            _logger().info("Revoked the token at %s and removed it here.", result.endpoint)
+        else:
+            _logger().warning("%s It was removed here only.", result.reason)
+        return result
+
     def _resolved(self, info: TokenDict) -> None:
         """Warn once per token when it has fewer than ``expiry_warning_days`` left."""
         access_token = info["access_token"]
@@ -570,10 +629,22 @@ class OAuth2(Resolver):
 
     @property
     def authorize_url(self) -> str:
-        """The authorize URL without ``state``; each authorization adds its own."""
-        return self._authorize_url(state=None)
+        """The authorize URL without ``state``, as ticktick-py builds it.
 
-    def _authorize_url(self, state: str | None) -> str:
+        With PKCE, each read makes a new verifier and puts its challenge in the URL;
+        `exchange_code` then sends the verifier of the URL read last (once). Only one
+        URL read this way can be exchanged at a time: read it, sign on, exchange.
+        """
+        with self._lock:
+            verifier = None
+            if self.pkce:
+                from .signon import new_code_verifier
+
+                verifier = new_code_verifier()
+            self._pending_verifier = verifier
+            return self._authorize_url(state=None, code_verifier=verifier)
+
+    def _authorize_url(self, state: str | None, code_verifier: str | None = None) -> str:
         from urllib.parse import urlencode
 
         params = {
@@ -584,6 +655,11 @@ class OAuth2(Resolver):
         }
         if state is not None:
             params["state"] = state
+        if code_verifier is not None:
+            from .signon import code_challenge
+
+            params["code_challenge"] = code_challenge(code_verifier)
+            params["code_challenge_method"] = "S256"
         return f"{self.endpoints.authorize_url}?{urlencode(params)}"
 
     def _no_prompt_reason(self) -> str | None:
@@ -628,20 +704,22 @@ class OAuth2(Resolver):
             )
         import secrets
 
-        from .signon import AuthorizationRequest, SignOn
+        from .signon import AuthorizationRequest, SignOn, new_code_verifier
 
         _logger().info("%s; starting a fresh authorization.", why)
         state = self._state if self._state is not None else secrets.token_urlsafe(24)
         if self._authorizer is None:
             self._authorizer = SignOn()
+        verifier = new_code_verifier() if self.pkce else None
         request = AuthorizationRequest(
-            url=self._authorize_url(state),
+            url=self._authorize_url(state, verifier),
             state=state,
             redirect_uri=self._redirect_uri,
             timeout=self.signon_timeout,
+            code_verifier=verifier,
         )
         code = self._authorizer(request)
-        info = self.exchange_code(code)
+        info = self._exchange(code, verifier)
         if self.cache is not None:
             try:
                 self.cache.write(info)
@@ -669,28 +747,48 @@ class OAuth2(Resolver):
 
         The request is a form POST as TickTick documents it, with the client
         credentials in an HTTP Basic header, never in the URL (see
-        [`ticktick.exchange`][ticktick.exchange]).
+        [`ticktick.exchange`][ticktick.exchange]). With PKCE it sends the verifier
+        of the URL last read from `authorize_url` (ticktick-py's flow), once.
 
         Raises:
             OAuthError: The server refused (``InvalidGrant``, ``InvalidClient``, ...).
             TokenFormatError: The server's answer is not a token.
             TransportError: The server could not be reached or did not answer in time.
         """
+        with self._lock:
+            verifier, self._pending_verifier = self._pending_verifier, None
+        return self._exchange(code, verifier)
+
+    def _exchange(self, code: str, code_verifier: str | None) -> TokenDict:
+        """Exchange *code*, sending *code_verifier* if PKCE was used for it."""
+        from .errors import InvalidGrant
         from .exchange import exchange_code, token_adapter
 
         if self._token_adapter is None:
             self._token_adapter = token_adapter(self.timeout)
-        return exchange_code(
-            session=self.session,
-            adapter=self._token_adapter,
-            token_url=self.endpoints.token_url,
-            client_id=self._client_id,
-            client_secret=self._client_secret,
-            code=code,
-            scope=self._scope,
-            redirect_uri=self._redirect_uri,
-            timeout=self.timeout,
-        )
+        try:
+            return exchange_code(
+                session=self.session,
+                adapter=self._token_adapter,
+                token_url=self.endpoints.token_url,
+                client_id=self._client_id,
+                client_secret=self._client_secret,
+                code=code,
+                scope=self._scope,
+                redirect_uri=self._redirect_uri,
+                timeout=self.timeout,
+                code_verifier=code_verifier,
+            )
+        except InvalidGrant as exc:
+            if code_verifier is None:
+                raise
+            raise InvalidGrant(
+                f"{exc} This sign-on used PKCE: if the server does not support it, one "
+                "thing to try is to authorize again with pkce=False.",
+                status=exc.status,
+                error=exc.error,
+                error_description=exc.error_description,
+            ) from None
 
     def __repr__(self) -> str:
         if self._info is None:

@@ -1,4 +1,7 @@
-"""The commands that need no network and never prompt: token, status, export, logout."""
+"""The commands that need no network and never prompt: token, status, export, logout.
+
+(``logout --revoke`` does both, in `ticktick.cli.revoke`.)
+"""
 
 from __future__ import annotations
 
@@ -218,6 +221,10 @@ def _cmd_export(args: Options) -> int:
 
 def _cmd_logout(args: Options) -> int:
     store = _store(args)
+    if getattr(args, "revoke", False):
+        from .revoke import _revoke_stored
+
+        _revoke_stored(args, store)  # raises, keeping the token, when it failed
     if store.delete():
         _show(f"Removed the cached token ({where(store)}).")
     else:

@@ -5,7 +5,8 @@ or - (skipped, and why): the client id and secret are set (never shown), the
 redirect URI is well formed and, on loopback, its port is free; the store is
 readable and private; a token is there and how many days it has left; and, with the
 network (not with ``--offline``), this machine's clock agrees with the server's
-``Date`` header and the Open API accepts the token. Exit 0 when no check failed.
+``Date`` header, what the server's metadata says of PKCE and revocation (shown,
+never failed), and the Open API accepts the token. Exit 0 when no check failed.
 
 Nothing here waits forever: the port is bound and released at once, the cache file
 is opened by the one rule (`open_checked`: a FIFO or another user's file is refused,
@@ -298,6 +299,29 @@ def check_clock(endpoints: Endpoints, session: requests.Session) -> Check:
     )
 
 
+def check_metadata(endpoints: Endpoints, session: requests.Session) -> Check:
+    """What the server's metadata (RFC 8414) says of PKCE and revocation; never a failure.
+
+    Signing on does not need the metadata, so its absence or a bad answer is shown
+    as skipped, with what it means for ``logout --revoke``.
+    """
+    from ..metadata import server_metadata
+
+    found = server_metadata(endpoints, session=session, timeout=NETWORK_TIMEOUT)
+    if not found.found:
+        return _skipped(
+            f"server metadata: none usable at {found.url} ({found.problem}); signing on "
+            "does not need it, but 'logout --revoke' can then only remove the token here"
+        )
+    methods = ", ".join(found.code_challenge_methods) or "none listed"
+    revocation = (
+        f"revocation at {found.revocation_endpoint}"
+        if found.revocation_endpoint
+        else "no revocation endpoint ('logout --revoke' removes the token here only)"
+    )
+    return _passed(f"server metadata: PKCE methods {methods}; {revocation}")
+
+
 def check_api(
     args: Options, endpoints: Endpoints, token: TokenDict, session: requests.Session
 ) -> Check:
@@ -371,6 +395,7 @@ def run_checks(args: Options) -> list[Check]:
     show(token_check)
     if args.offline:
         show(_skipped("clock: not compared (--offline)"))
+        show(_skipped("server metadata: not read (--offline)"))
         show(_skipped("Open API: not asked (--offline)"))
         return checks
     from .._http.session import requests_retry_session
@@ -381,6 +406,7 @@ def run_checks(args: Options) -> list[Check]:
     )
     with session:
         show(check_clock(endpoints, session))
+        show(check_metadata(endpoints, session))
         if token is None:
             show(_skipped("Open API: not asked (no valid token)"))
         else:

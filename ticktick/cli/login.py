@@ -292,6 +292,7 @@ def _cmd_login(args: Options) -> int:
         interactive=True,
         authorizer=signon,
         resolve=False,
+        pkce=not args.no_pkce,
     )
     with warnings.catch_warnings():
         # The library also logs it (a plain line on standard error): say it once.

@@ -150,10 +150,11 @@ _FLAGS = {
     "client_id": "--client-id",
     "scope": "--scope",
     "signon_timeout": "--timeout",
+    "pkce": "--no-pkce",
 }
 """Each argument of the library (``OAuth2(host=...)``) and the flag that gives it here."""
 
-_FLAG_VALUES = {("cache_path", "None"): "--no-cache"}
+_FLAG_VALUES = {("cache_path", "None"): "--no-cache", ("pkce", "False"): "--no-pkce"}
 """An argument's value that the CLI gives with a flag of its own."""
 
 
@@ -161,7 +162,8 @@ def _in_flags(text: str) -> str:
     """A library message as the CLI says it: each argument named by its flag.
 
     ``host=`` becomes ``--host``, ``host='dida365.com'`` becomes ``--host dida365.com``
-    and ``cache_path=None`` becomes ``--no-cache`` (`_FLAGS`, `_FLAG_VALUES`); a bare
+    and ``cache_path=None`` becomes ``--no-cache``, ``pkce=False`` ``--no-pkce``
+    (`_FLAGS`, `_FLAG_VALUES`); a bare
     ``redirect_uri`` (a name with an underscore) becomes ``--redirect-uri``. A name
     right after a quote or a URL's punctuation (``'``, ``/``, ``?``, ``&``, ``=``, ...),
     as in a value the message repeats, is left alone.
@@ -170,7 +172,7 @@ def _in_flags(text: str) -> str:
     import shlex
 
     names = "|".join(_FLAGS)
-    quoted = r"'[^']*'|\"[^\"]*\"|None"
+    quoted = r"'[^']*'|\"[^\"]*\"|None|False"
     pattern = rf"(?<![\w'\"/?&.=:-])({names})(?:(=)({quoted})?|(?=[\s.,;)]|$))"
 
     def flag(match: re.Match[str]) -> str:

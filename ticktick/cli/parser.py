@@ -144,6 +144,11 @@ def parser() -> argparse.ArgumentParser:
     )
     login.add_argument("--no-cache", action="store_true", help="do not write the cache file")
     login.add_argument(
+        "--no-pkce",
+        action="store_true",
+        help="sign on without PKCE (for a server that refuses code_challenge)",
+    )
+    login.add_argument(
         "--output",
         choices=("cache", *_FORMATS),
         default=None,
@@ -216,8 +221,19 @@ def parser() -> argparse.ArgumentParser:
     logout = commands.add_parser(
         "logout",
         parents=[common],
-        help="remove the cached token",
-        description="Remove the cached token file (and nothing else).",
+        help="remove the cached token (--revoke: revoke it at the server first)",
+        description=(
+            "Remove the cached token. With --revoke, first revoke it at the server's "
+            "revocation endpoint, when the server's metadata advertises one (this needs the "
+            "client secret: $TICKTICK_CLIENT_SECRET, or asked for); when it advertises none "
+            "the token is only removed here, and that is said. A failed revocation keeps "
+            "the token, so that it can be tried again."
+        ),
+    )
+    logout.add_argument(
+        "--revoke",
+        action="store_true",
+        help="revoke the token at the server first (where it advertises how)",
     )
     logout.set_defaults(func=_cmd_logout)
     for command in (token, status, export, logout):

@@ -27,7 +27,7 @@ from ..errors import (  # noqa: F401 - the errors a sign-on raises, importable h
 )
 from .flow import SignOn
 from .redirect import parse_redirect
-from .request import AuthorizationRequest, Authorizer
+from .request import AuthorizationRequest, Authorizer, code_challenge, new_code_verifier
 from .terminal import ReadLine, headless_reason, no_terminal_reason
 
 __all__ = [
@@ -36,7 +36,9 @@ __all__ = [
     "Authorizer",
     "ReadLine",
     "SignOn",
+    "code_challenge",
     "headless_reason",
+    "new_code_verifier",
     "no_terminal_reason",
     "parse_redirect",
 ]

@@ -8,8 +8,11 @@ with the standard library only. It behaves like TickTick's OAuth endpoints:
 * ``POST /oauth/authorize`` (the buttons) redirects to the ``redirect_uri`` with
   ``code`` and ``state``, or ``error=access_denied``;
 * ``POST /oauth/token`` requires HTTP Basic client credentials, an exact
-  ``redirect_uri`` match and a code that was never used, and answers errors in
-  TickTick's JSON form;
+  ``redirect_uri`` match, a code that was never used and, when its authorization
+  carried a PKCE ``code_challenge``, the matching ``code_verifier`` (RFC 7636); it
+  answers errors in TickTick's JSON form;
+* ``GET /.well-known/oauth-authorization-server`` serves the server's metadata
+  (RFC 8414), advertising ``POST /oauth/revoke``, which revokes a token (RFC 7009);
 * ``/open/v1/...`` serves the Open API V1 over in-memory projects and tasks
   ([`FakeOpenAPI`][ticktick.testing.openapi.FakeOpenAPI]), for bearer tokens it issued and
   that have not expired or been revoked (401 otherwise), and for personal API tokens
@@ -35,8 +38,10 @@ import base64
 import binascii
 import contextlib
 import functools
+import hashlib
 import html
 import json
+import re
 import secrets
 import socket
 import sys
@@ -130,6 +135,8 @@ class _Code:
     client_id: str
     redirect_uri: str
     scope: str
+    challenge: str | None = None
+    challenge_method: str = "plain"
     used: bool = False
 
 
@@ -152,6 +159,12 @@ class FakeTickTick:
             credentials and the form in the URL's query string, as TickTick does for
             older clients such as ticktick-py (for measuring them; off by default).
         port: The port to listen on; 0 (the default) takes a free one.
+        ignore_pkce: Ignore ``code_challenge`` and ``code_verifier``, as a server
+            without PKCE does (and leave PKCE out of the metadata).
+        metadata: Serve the authorization-server metadata (RFC 8414); ``False``
+            answers 404 there, as a server without it does.
+        revocation: Advertise and serve the revocation endpoint (RFC 7009); ``False``
+            leaves it out of the metadata and answers 404 there.
     """
 
     on_start: ClassVar[list[Callable[[FakeTickTick], None]]] = []
@@ -167,6 +180,9 @@ class FakeTickTick:
         expires_in: int = DEFAULT_EXPIRES_IN,
         query_credentials: bool = False,
         port: int = 0,
+        ignore_pkce: bool = False,
+        metadata: bool = True,
+        revocation: bool = True,
     ) -> None:
         self.client_id = client_id
         self._port = port
@@ -174,6 +190,11 @@ class FakeTickTick:
         self.auto_approve = auto_approve
         self.expires_in = expires_in
         self.query_credentials = query_credentials
+        self.ignore_pkce = ignore_pkce
+        self.metadata = metadata
+        self.revocation = revocation
+        self.verifiers: set[str] = set()
+        """Every PKCE ``code_verifier`` received (secrets: the secrets audit watches them)."""
         self.clients: dict[str, _Client] = {client_id: _Client(client_secret, tuple(redirect_uris))}
         self.requests: list[RecordedRequest] = []
         self.issued: dict[str, IssuedToken] = {}
@@ -349,11 +370,70 @@ class FakeTickTick:
 
     # -- OAuth logic, called by the handler ---------------------------------------------
 
-    def _issue_code(self, client_id: str, redirect_uri: str, scope: str) -> str:
+    def _issue_code(self, params: Mapping[str, str]) -> str:
         code = secrets.token_urlsafe(6)
+        challenge = None if self.ignore_pkce else params.get("code_challenge")
+        method = params.get("code_challenge_method") or "plain"
         with self._lock:
-            self._codes[code] = _Code(client_id, redirect_uri, scope)
+            self._codes[code] = _Code(
+                params["client_id"],
+                params["redirect_uri"],
+                params.get("scope", ""),
+                challenge,
+                method,
+            )
         return code
+
+    def _pkce_problem(self, params: Mapping[str, str]) -> str | None:
+        """Why an authorize request's PKCE parameters are refused (RFC 7636 4.4.1), or None."""
+        if self.ignore_pkce or "code_challenge" not in params:
+            return None
+        if params.get("code_challenge_method", "plain") not in ("S256", "plain"):
+            return "transform algorithm not supported"
+        if not _PKCE_VALUE.fullmatch(params["code_challenge"]):
+            return "code_challenge is not 43 to 128 unreserved characters"
+        return None
+
+    def metadata_document(self) -> dict[str, Any]:
+        """The server's metadata (RFC 8414), as served at its ``/.well-known`` address."""
+        document: dict[str, Any] = {
+            "issuer": self.url,
+            "authorization_endpoint": f"{self.url}/oauth/authorize",
+            "token_endpoint": f"{self.url}/oauth/token",
+            "response_types_supported": ["code"],
+            "grant_types_supported": ["authorization_code"],
+            "scopes_supported": ["tasks:read", "tasks:write"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        }
+        if not self.ignore_pkce:
+            document["code_challenge_methods_supported"] = ["S256"]
+        if self.revocation:
+            document["revocation_endpoint"] = f"{self.url}/oauth/revoke"
+            document["revocation_endpoint_auth_methods_supported"] = ["client_secret_basic"]
+        return document
+
+    def _revoke_answer(
+        self, authorization: str, content_type: str, form: Mapping[str, str]
+    ) -> tuple[int, dict[str, Any] | None]:
+        """RFC 7009: a client revokes a token it was issued; an unknown token is no error."""
+        client_id = _basic_user(authorization, self.clients)
+        if client_id is None:
+            return 401, {"error": "invalid_client", "error_description": "Bad client credentials"}
+        if not content_type.startswith("application/x-www-form-urlencoded") or not form.get(
+            "token"
+        ):
+            return 400, {"error": "invalid_request", "error_description": "token is missing"}
+        token = form["token"]
+        with self._lock:
+            issued = self.issued.get(token)
+            if issued is not None and issued.client_id != client_id:
+                return 400, {
+                    "error": "unauthorized_client",
+                    "error_description": "The token was issued to another client",
+                }
+            if issued is not None:
+                self.revoked.add(token)
+        return 200, None
 
     def _check_authorize(self, params: Mapping[str, str]) -> str | None:
         """Say why an authorize request is invalid (shown as a page), or ``None``."""
@@ -395,7 +475,10 @@ class FakeTickTick:
                 "error_description": f"Unsupported grant type: {form.get('grant_type')}",
             }
         code_value = form.get("code", "")
+        verifier = form.get("code_verifier")
         with self._lock:
+            if verifier is not None:
+                self.verifiers.add(verifier)
             code = self._codes.get(code_value)
             if code is None or code.used or code.client_id != client_id:
                 return 400, {
@@ -403,6 +486,12 @@ class FakeTickTick:
                     "error_description": f"Invalid authorization code: {code_value}",
                 }
             code.used = True
+        if code.challenge is not None and not _pkce_verified(code, verifier):
+            return 400, {
+                "error": "invalid_grant",
+                "error_description": "PKCE verification failed: the code_verifier is "
+                + ("missing" if verifier is None else "not the one of the code_challenge"),
+            }
         if form.get("redirect_uri") != code.redirect_uri:
             registered = list(self.clients[client_id].redirect_uris)
             return 400, {
@@ -452,6 +541,22 @@ def approve(request: AuthorizationRequest, decision: str = "allow", timeout: flo
             status=answer.status_code,
         )
     return parse_redirect(location, request.state)
+
+
+_PKCE_VALUE = re.compile(r"[A-Za-z0-9._~-]{43,128}")
+"""A code verifier, and a code challenge, as RFC 7636 allows them."""
+
+
+def _pkce_verified(code: _Code, verifier: str | None) -> bool:
+    """Whether *verifier* is the one whose challenge *code* was issued for (RFC 7636 4.6)."""
+    if verifier is None or code.challenge is None or not _PKCE_VALUE.fullmatch(verifier):
+        return False
+    if code.challenge_method == "S256":
+        digest = hashlib.sha256(verifier.encode("ascii")).digest()
+        expected = base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+    else:
+        expected = verifier
+    return secrets.compare_digest(expected.encode(), code.challenge.encode())
 
 
 def _basic_user(header: str, clients: Mapping[str, _Client]) -> str | None:
@@ -618,6 +723,19 @@ class _Handler(BaseHTTPRequestHandler):
             )
             if answer:
                 self._send_json(status, value)
+        elif path == "/.well-known/oauth-authorization-server" and fake.metadata:
+            if answer:
+                self._send_json(200, fake.metadata_document())
+        elif path == "/oauth/revoke" and self.command == "POST" and fake.revocation:
+            revoked = fake._revoke_answer(
+                self.headers.get("Authorization", ""),
+                self.headers.get("Content-Type", ""),
+                dict(parse_qsl(body.decode("utf-8", "replace"))),
+            )
+            if answer and revoked[1] is None:
+                self._send(revoked[0], b"", "application/json")
+            elif answer:
+                self._send_json(*revoked)
         elif path == "/open/v1" or path.startswith("/open/v1/"):
             if not fake._token_valid(self.headers.get("Authorization", "")):
                 status, value = (
@@ -649,10 +767,17 @@ class _Handler(BaseHTTPRequestHandler):
                     fake._redirect_location(params, {"error": "unsupported_response_type"})
                 )
             return
+        pkce_problem = fake._pkce_problem(params)
+        if pkce_problem is not None:
+            if answer:
+                self._redirect(
+                    fake._redirect_location(
+                        params, {"error": "invalid_request", "error_description": pkce_problem}
+                    )
+                )
+            return
         if fake.auto_approve:
-            code = fake._issue_code(
-                params["client_id"], params["redirect_uri"], params.get("scope", "")
-            )
+            code = fake._issue_code(params)
             if answer:
                 self._redirect(fake._redirect_location(params, {"code": code}))
             return
@@ -667,9 +792,12 @@ class _Handler(BaseHTTPRequestHandler):
             if answer:
                 self._send(400, _error_page(problem), "text/html; charset=utf-8")
             return
-        if decision == "allow":
-            code = fake._issue_code(form["client_id"], form["redirect_uri"], form.get("scope", ""))
+        pkce_problem = fake._pkce_problem(form)
+        if decision == "allow" and pkce_problem is None:
+            code = fake._issue_code(form)
             result = {"code": code}
+        elif decision == "allow":
+            result = {"error": "invalid_request", "error_description": str(pkce_problem)}
         else:
             result = {"error": "access_denied", "error_description": "The user denied access"}
         if answer:

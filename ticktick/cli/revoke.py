@@ -1,0 +1,91 @@
+"""``ticktick-auth logout --revoke``: revoke the stored token at the server, then remove it.
+
+Revokes only where the server's metadata advertises a revocation endpoint (see
+:mod:`ticktick.revocation`), and says plainly when it advertises none. A failed
+revocation leaves the token in its store, so that it can be tried again.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from ..endpoints import resolve_host
+from ..errors import RevocationFailed
+from ..resolution import where
+from ..stores import FileStore
+from .commands import _command
+from .output import Failure, _show
+
+if TYPE_CHECKING:
+    from ..stores import TokenStore
+    from .output import Options
+
+
+def _client_id(args: Options, store: TokenStore) -> str:
+    """The app's client id: ``--client-id``, else the one recorded with the stored token."""
+    if args.client_id:
+        return str(args.client_id)
+    identity = store.recorded_identity() if isinstance(store, FileStore) else None
+    if identity is not None and identity.client_id:
+        return identity.client_id
+    raise Failure(
+        "--revoke needs the app's client id, which the token was not stored with: give "
+        "--client-id (or set TICKTICK_CLIENT_ID). Nothing was revoked or removed."
+    )
+
+
+def _client_secret() -> str:
+    """$TICKTICK_CLIENT_SECRET, else asked for without echo where there is a terminal."""
+    secret = os.environ.get("TICKTICK_CLIENT_SECRET", "").strip()
+    if secret:
+        return secret
+    from ..signon import no_terminal_reason
+
+    if no_terminal_reason() is None:
+        import getpass
+
+        try:
+            secret = getpass.getpass("Enter your client_secret: ", stream=sys.stderr).strip()
+        except EOFError:
+            secret = ""
+    if not secret:
+        raise Failure(
+            "--revoke authenticates the app as the token request does, so it needs the "
+            "client secret: set TICKTICK_CLIENT_SECRET (or answer the prompt in a "
+            "terminal). Nothing was revoked or removed."
+        )
+    return secret
+
+
+def _revoke_stored(args: Options, store: TokenStore) -> None:
+    """Revoke the token in *store* at its server, or say why not; raise when it failed.
+
+    The caller removes the token afterwards; on `RevocationFailed` it must not.
+    """
+    from ..revocation import revoke_token
+
+    token = store.read()
+    if token is None:
+        return  # nothing to revoke: logout says there is no token
+    endpoints = resolve_host(args.host)
+    again = _command(args, "logout")
+    kept = (
+        f"The token is still in {where(store)}: run '{again} --revoke' again later, or "
+        f"'{again}' to remove it here without revoking it."
+    )
+    try:
+        result = revoke_token(
+            endpoints=endpoints,
+            client_id=_client_id(args, store),
+            client_secret=_client_secret(),
+            token=token["access_token"],
+            kept_advice=kept,
+        )
+    except RevocationFailed as exc:
+        raise Failure(str(exc)) from None
+    if result.revoked:
+        _show(f"Revoked the token at {result.endpoint}.")
+    else:
+        _show(f"Not revoked: {result.reason}")
