@@ -390,3 +390,73 @@ def test_a_server_echoing_the_api_token_is_redacted(fake: FakeTickTick) -> None:
     assert token not in str(caught.value)
     assert "<redacted>" in caught.value.body_excerpt
     _no_sign_on(fake)
+
+
+def _run(cwd: Path, env: dict[str, str], *argv: str, text: str | None = None) -> Any:
+    return subprocess.run(
+        [sys.executable, "-m", "ticktick", *argv],
+        input=text,
+        stdin=None if text is not None else subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_profile_remembers_an_api_token(fake: FakeTickTick, tmp_path: Path) -> None:
+    """``login --api-token --profile p`` makes a profile that every command then uses."""
+    token = fake.issue_api_token()
+    env = {**clean_env(), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    login = ("login", "--api-token", "--profile", "p", "--host", fake.url)
+    done = _run(tmp_path, env, *login, text=token + "\n")
+    assert done.returncode == 0, done.stderr
+    assert "Remembered the settings of the profile 'p'" in done.stderr
+    saved = json.loads((tmp_path / "config" / "ticktick-auth" / "profiles.json").read_text())
+    assert saved["profiles"]["p"]["kind"] == "api_token"
+    assert "client_id" not in saved["profiles"]["p"]
+    assert token not in json.dumps(saved)
+    assert _run(tmp_path, env, "token", "--profile", "p").stdout == f"{token}\n"
+    status = _run(tmp_path, env, "status", "--profile", "p")
+    assert "personal API token, expiry unknown" in status.stdout
+    listed = _run(tmp_path, env, "status", "--all")
+    assert re.search(r"^p\s+http://127\.0\.0\.1:\d+\s+unknown", listed.stdout, re.M), listed.stdout
+    # Logging in again needs only the profile: it asks for the (new) token, no app.
+    again = fake.issue_api_token()
+    redo = _run(tmp_path, env, "login", "--profile", "p", text=again + "\n")
+    assert redo.returncode == 0, redo.stderr
+    assert _run(tmp_path, env, "token", "--profile", "p").stdout == f"{again}\n"
+    assert _run(tmp_path, env, "logout", "--profile", "p").returncode == 0
+    assert _run(tmp_path, env, "token", "--profile", "p").returncode == 1
+    _no_sign_on(fake)
+
+
+def test_doctor_checks_an_api_token_setup_without_an_app(
+    fake: FakeTickTick, tmp_path: Path
+) -> None:
+    token = fake.issue_api_token()
+    assert _login_piped(fake, tmp_path, token).returncode == 0
+    doctor = _cli(tmp_path, "doctor")  # the host is the one recorded with the token
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert "- app: not needed for a personal API token" in doctor.stdout
+    assert "client id" not in doctor.stdout.replace("no client id", "")
+    assert "✓ token: in the cache file .token-oauth, its expiry is unknown" in doctor.stdout
+    assert "✓ Open API" in doctor.stdout
+    assert token not in doctor.stdout + doctor.stderr
+
+
+def test_logout_revoke_of_an_api_token_says_where_it_is_revoked(
+    fake: FakeTickTick, tmp_path: Path
+) -> None:
+    token = fake.issue_api_token()
+    assert _login_piped(fake, tmp_path, token).returncode == 0
+    done = _cli(tmp_path, "logout", "--revoke")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Not revoked: a personal API token is revoked only by ")
+    assert "Settings > Account > API Token" in done.stdout
+    assert "Removed the cached token" in done.stdout
+    assert not (tmp_path / ".token-oauth").exists()
+    assert fake.requests_to("/oauth/revoke") == []
+    assert OpenAPI(ApiToken(token, host=fake.url)).list_projects() == []  # still valid there

@@ -55,7 +55,16 @@ CONFIG_FILE = "profiles.json"
 PROFILE_VARIABLE = "TICKTICK_PROFILE"
 """The environment variable naming the profile when ``--profile`` / ``name`` is not given."""
 
-SETTINGS = ("client_id", "redirect_uri", "host", "scope", "store", "cache_path", "redis_url")
+SETTINGS = (
+    "kind",
+    "client_id",
+    "redirect_uri",
+    "host",
+    "scope",
+    "store",
+    "cache_path",
+    "redis_url",
+)
 """What a profile remembers, in this order. Never the client secret."""
 
 MAX_CONFIG_SIZE = 1024 * 1024
@@ -116,6 +125,8 @@ class Profile:
 
     Attributes:
         name: The profile's name.
+        kind: ``"api_token"`` when the profile keeps a personal API token
+            (``login --api-token --profile NAME``); ``None`` for an app's OAuth token.
         client_id: The app's client id.
         redirect_uri: The redirect URI registered for the app.
         host: ``ticktick.com``, ``dida365.com`` or a server's base URL.
@@ -129,6 +140,7 @@ class Profile:
 
     def __init__(self, name: str, settings: Mapping[str, str | None]) -> None:
         self.name = check_profile_name(name)
+        self.kind: str | None = settings.get("kind")
         self.client_id: str | None = settings.get("client_id")
         self.redirect_uri: str | None = settings.get("redirect_uri")
         self.host: str | None = settings.get("host")

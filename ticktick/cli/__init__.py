@@ -176,7 +176,7 @@ _FROM_ENVIRONMENT: tuple[tuple[str, str, str, Callable[[str], str], str | None],
 )
 
 
-_USE_RECORDED_HOST = ("token", "status", "export", "logout")
+_USE_RECORDED_HOST = ("token", "status", "export", "logout", "doctor")
 """The commands whose default host is the one recorded with the cached token."""
 
 

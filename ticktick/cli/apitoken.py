@@ -161,4 +161,8 @@ def _cmd_login_api_token(args: Options) -> int:
         "shows when it was last checked.",
         file=sys.stderr,
     )
+    if getattr(args, "profile", None) is not None:  # for the next login and every command
+        from .profile import _remember
+
+        _show(_remember(args, None, None), file=sys.stderr)
     return EXIT_OK

@@ -30,7 +30,7 @@ from ..errors import ConfigurationError, TickTickError, TokenFormatError
 from ..resolution import find_stored_token, where
 from ..stores import FileStore
 from ..stores.disk import open_checked
-from ..token import expire_time_of
+from ..token import API_TOKEN_KIND, expire_time_of
 from .commands import _command, _days_left, _store
 from .output import EXIT_FAILURE, EXIT_OK, PROG, _show
 
@@ -373,6 +373,16 @@ def _marks() -> dict[str, str]:
     return {PASSED: PASSED, FAILED: FAILED, SKIPPED: SKIPPED}
 
 
+def _keeps_api_token(args: Options) -> bool:
+    """Whether this setup is a personal API token's: ``--api-token``, or what the file says."""
+    if args.api_token:
+        return True
+    if args.store != "file":
+        return False
+    identity = FileStore(args.cache_path).recorded_identity()  # never raises
+    return identity is not None and identity.kind == API_TOKEN_KIND
+
+
 def run_checks(args: Options) -> list[Check]:
     """Every check of ``doctor``, in order, printing each line as it is found."""
     marks = _marks()
@@ -384,11 +394,15 @@ def run_checks(args: Options) -> list[Check]:
         if check.fix:
             _show(f"    fix: {check.fix}", flush=True)
 
-    show(check_credentials(args))
-    redirect, loopback = check_redirect(args)
-    show(redirect)
-    if loopback is not None:
-        show(check_port(*loopback))
+    if _keeps_api_token(args):
+        args.api_token = True
+        show(_skipped("app: not needed for a personal API token (no client id, secret or URI)"))
+    else:
+        show(check_credentials(args))
+        redirect, loopback = check_redirect(args)
+        show(redirect)
+        if loopback is not None:
+            show(check_port(*loopback))
     store_check, store = check_store(args)
     show(store_check)
     token_check, token = check_token(args, store)

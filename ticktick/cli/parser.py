@@ -268,5 +268,11 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip the checks that need the network (the clock and the Open API)",
     )
+    doctor.add_argument(
+        "--api-token",
+        action="store_true",
+        help="check a personal API token's setup (no app: no client id, secret or redirect "
+        "URI); found by itself in the cache file that 'login --api-token' wrote",
+    )
     doctor.set_defaults(func=_cmd_doctor)
     return parser

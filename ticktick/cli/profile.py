@@ -12,6 +12,7 @@ import sys
 
 from ..errors import ConfigurationError, TickTickError
 from ..profiles import PROFILE_VARIABLE, Profile, ProfilesFile, check_profile_name
+from ..token import API_TOKEN_KIND
 from . import _host, _nonempty, _redirect_uri, _redis_url, _scope, _sentence, _store_name
 from .output import UsageError, _show
 
@@ -83,6 +84,8 @@ def _apply_profile(args: Options, name: str) -> None:
         )
         profile = None
     args.profile = name
+    if profile is not None and profile.kind == API_TOKEN_KIND:
+        args.api_token = True  # the profile keeps a personal API token, not an app's
     if profile is not None:
         for setting, attribute, check in _SETTINGS:
             value = getattr(profile, setting)
@@ -99,15 +102,21 @@ def _apply_profile(args: Options, name: str) -> None:
         args.cache_path = profiles.token_path(name)
 
 
-def _remember(args: Options, client_id: str, redirect_uri: str) -> str:
-    """Save the settings ``login`` used as the profile ``args.profile``; say so in one line."""
+def _remember(args: Options, client_id: str | None, redirect_uri: str | None) -> str:
+    """Save the settings ``login`` used as the profile ``args.profile``; say so in one line.
+
+    A personal API token's profile (``login --api-token``) has no app: no client id,
+    no redirect URI, no scope.
+    """
     profiles = ProfilesFile()
     store = args.store or "file"
+    api_token = getattr(args, "api_token", False)
     settings = {
+        "kind": API_TOKEN_KIND if api_token else None,
         "client_id": client_id,
         "redirect_uri": redirect_uri,
         "host": args.host,
-        "scope": args.scope,
+        "scope": None if api_token else args.scope,
         "store": store,
         "cache_path": os.path.abspath(args.cache_path) if store == "file" else None,
         "redis_url": args.redis_url if store == "redis" else None,

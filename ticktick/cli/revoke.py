@@ -11,10 +11,12 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from ..apitoken import where_to_create
 from ..endpoints import resolve_host
 from ..errors import RevocationFailed
 from ..resolution import where
 from ..stores import FileStore
+from ..token import is_api_token
 from .commands import _command
 from .output import Failure, _show
 
@@ -70,6 +72,12 @@ def _revoke_stored(args: Options, store: TokenStore) -> None:
     if token is None:
         return  # nothing to revoke: logout says there is no token
     endpoints = resolve_host(args.host)
+    if is_api_token(token):
+        _show(
+            "Not revoked: a personal API token is revoked only by TickTick's settings "
+            f"(delete it {where_to_create(endpoints.host)}); it is removed here only."
+        )
+        return
     again = _command(args, "logout")
     kept = (
         f"The token is still in {where(store)}: run '{again} --revoke' again later, or "
