@@ -363,3 +363,17 @@ def test_cli_revoke_needs_the_client_secret(fake: FakeTickTick, cache_path: Path
     assert "Nothing was revoked or removed" in result.stderr
     assert token in cache_path.read_text()
     assert fake.requests_to("/oauth/revoke") == []
+
+
+def test_revoking_a_token_from_the_environment_says_it_is_still_there(
+    fake: FakeTickTick, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = fake.oauth2(cache_path=None).get_access_token()
+    monkeypatch.setenv("ACCESS_TOKEN_DICT", json.dumps(token_dict(token)))
+    oauth = fake.oauth2(cache_path=None, env_key="ACCESS_TOKEN_DICT")
+    assert oauth.get_access_token() == token
+    with caplog.at_level(logging.INFO, logger="ticktick"):
+        assert oauth.revoke().revoked
+    assert "still in the environment variable ACCESS_TOKEN_DICT" in caplog.text
+    assert "unset it" in caplog.text
+    assert token not in caplog.text

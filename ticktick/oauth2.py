@@ -491,15 +491,22 @@ class OAuth2(Resolver):
                 kept_advice="The token is still kept here: call revoke() again later, or "
                 "discard_token() with it to drop it here without revoking it.",
             )
+            source = self.token_source if self._token == token else None
             if self._token == token:
                 self._keep(None, None)
             if self.cache is not None:
                 with self._store_lock(self.cache):
                     self.cache.discard(token)
+        still = ""
+        if source is not None and source.startswith("env:"):
+            still = (
+                f" It is still in the environment variable {source[4:]}, which this process "
+                "cannot change: unset it, or the next get_access_token() reads it again."
+            )
         if result.revoked:
-            _logger().info("Revoked the token at %s and removed it here.", result.endpoint)
+            _logger().info("Revoked the token at %s and removed it here.%s", result.endpoint, still)
         else:
-            _logger().warning("%s It was removed here only.", result.reason)
+            _logger().warning("%s It was removed here only.%s", result.reason, still)
         return result
 
     def _resolved(self, info: TokenDict) -> None:
