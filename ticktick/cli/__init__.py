@@ -203,7 +203,7 @@ def _apply_environment(args: Options) -> None:
             raise UsageError(f"{problem} Fix or unset {variable}, or pass {option}.") from None
     if not host_given and args.command in _USE_RECORDED_HOST and args.store == "file":
         # After `login --host URL`, the other commands find its token without --host.
-        recorded = _recorded_host(args.cache_path)
+        recorded = _recorded_host(args)
         if recorded is not None:
             try:
                 args.host = _host(recorded)

@@ -131,6 +131,7 @@ class FileStore(TokenStore):
         # docs/architecture.md).
         self._warned_mode = False
         self._warned_stuck = False
+        self._snapshot: tuple[bytes, int] | None = None  # `recorded_identity`'s, for `read`
 
     def __repr__(self) -> str:
         return f"FileStore({self.path!r})"
@@ -229,12 +230,15 @@ class FileStore(TokenStore):
         or corrupt file, or one without a full record (ticktick-py's), gives ``None``;
         reading the token itself then says what is wrong. ``ticktick-auth`` uses it to
         find the host of the token that ``login`` stored.
+
+        The file is read once for both: the next `read` of this store takes the token
+        from the same read (the same version of the file), without opening it again.
         """
         try:
-            raw = self._read_bytes()
+            read = self._snapshot = self._read()
         except TokenCacheError:
             return None
-        token = None if raw is None else decode_token(raw)[0]
+        token = None if read is None else decode_token(read[0])[0]
         record = None if token is None else token.get(ISSUED_FOR)
         if not isinstance(record, dict):
             return None
@@ -265,7 +269,7 @@ class FileStore(TokenStore):
         Raises:
             TokenCacheError: The path cannot be read (a folder, no permission).
         """
-        read = self._read()
+        read, self._snapshot = self._snapshot or self._read(), None
         if read is None:
             return None
         raw, mode = read
