@@ -14,9 +14,10 @@ from ..errors import (
     RedirectParseError,
     RedirectUriMismatch,
     StateMismatch,
+    argument,
     oauth_error,
 )
-from .redirect import parse_redirect, redirect_uri_advice
+from .redirect import parse_redirect
 from .request import AuthorizationRequest
 from .terminal import ReadLine, headless_reason, no_terminal_reason, read_terminal_line
 
@@ -60,8 +61,9 @@ class SignOn:
         mismatch_hint_after: Seconds without a redirect after which a hint is printed,
             once: what the browser shows when the redirect URI is not the registered
             one, and how to fix it. ``None`` for no hint.
-        command_line: Speak in ``ticktick-auth``'s flags (``--redirect-uri``) rather
-            than `OAuth2`'s arguments (``redirect_uri=``).
+
+    Its words name `OAuth2`'s arguments (``redirect_uri=``), and ``ticktick-auth``'s
+    flags while the command runs (`ticktick.errors.argument`).
     """
 
     def __init__(
@@ -75,7 +77,6 @@ class SignOn:
         output: TextIO | None = None,
         attempts: int = 3,
         mismatch_hint_after: float | None = 20.0,
-        command_line: bool = False,
     ) -> None:
         self.open_browser = open_browser
         self.ask_to_open = ask_to_open
@@ -85,7 +86,6 @@ class SignOn:
         self.output = output
         self.attempts = attempts
         self.mismatch_hint_after = mismatch_hint_after
-        self.command_line = command_line
 
     def _say(self, text: str) -> None:
         print(text, file=self.output or sys.stderr, flush=True)
@@ -123,11 +123,7 @@ class SignOn:
     def _hint(self, request: AuthorizationRequest, *, can_paste: bool) -> None:
         """Say what the browser shows when the redirect URI is not the registered one."""
         uri = request.redirect_uri
-        option = (
-            "--redirect-uri exactly as registered"
-            if self.command_line
-            else "redirect_uri= exactly as registered"
-        )
+        option = f"{argument('redirect_uri')} exactly as registered"
         paste = " Or paste that line here: it names the registered URI." if can_paste else ""
         self._say(
             f"Still no redirect after {self.mismatch_hint_after:g} s. If the browser shows "
@@ -225,13 +221,8 @@ class SignOn:
                 return _code_of(receiver.result)
             try:
                 return parse_redirect(answer, request.state)
-            except RedirectUriMismatch as exc:
-                # No code can come of this authorization: say which URI to use, and stop.
-                raise RedirectUriMismatch(
-                    redirect_uri_advice(exc.sent, exc.registered, command_line=self.command_line),
-                    sent=exc.sent,
-                    registered=exc.registered,
-                ) from None
+            except RedirectUriMismatch:
+                raise  # no code can come of this authorization: it says which URI to use
             except (RedirectParseError, StateMismatch) as exc:
                 if attempt == self.attempts:
                     raise type(exc)(

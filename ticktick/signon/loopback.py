@@ -38,7 +38,13 @@ from urllib.parse import parse_qs, urlsplit
 from .._deadline import CHECK_INTERVAL, Deadline, poll
 from .._http.server import LoopbackHTTPServer
 from ..endpoints import check_redirect_uri, is_loopback
-from ..errors import REDACTED, AuthorizationTimeout, LoopbackPortInUse, StateMismatch
+from ..errors import (
+    REDACTED,
+    AuthorizationTimeout,
+    LoopbackPortInUse,
+    StateMismatch,
+    argument,
+)
 
 __all__ = ["LoopbackReceiver", "RedirectResult", "loopback_address"]
 
@@ -363,5 +369,5 @@ class LoopbackReceiver:
             )
         return AuthorizationTimeout(
             f"No redirect reached {self.redirect_uri} within {timeout:g} s. Authorize again, "
-            "or raise the timeout (--timeout)."
+            f"or raise the timeout ({argument('signon_timeout')})."
         )

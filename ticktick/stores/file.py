@@ -53,7 +53,7 @@ import stat
 import time
 
 from .._defaults import LOCK_TIMEOUT, logger
-from ..errors import ConfigurationError, TokenCacheError
+from ..errors import ConfigurationError, TokenCacheError, argument
 from .base import (
     ISSUED_FOR,
     MAX_CACHE_SIZE,
@@ -122,7 +122,8 @@ class FileStore(TokenStore):
         if "\0" in self.path:
             raise ConfigurationError(
                 f"The token cache path {self.path!r} holds a NUL character, which no file "
-                "name can hold. Pass another cache_path (or cache_path=None for no cache)."
+                f"name can hold. Pass another {argument('cache_path')} (or "
+                f"{argument('cache_path', None)} for no cache)."
             )
         self.identity = identity
         self._lock_timeout = lock_timeout
@@ -199,7 +200,7 @@ class FileStore(TokenStore):
         except OSError as exc:
             raise TokenCacheError(
                 f"Cannot read the token cache {self.path}: {exc.strerror}. "
-                "Fix its permissions or pass another cache_path=."
+                f"Fix its permissions or pass another {argument('cache_path')}."
             ) from None
         try:
             mode = os.fstat(fd).st_mode
@@ -297,8 +298,8 @@ class FileStore(TokenStore):
         if not self.path:
             raise TokenCacheError(
                 "The token cache path is empty, so the token cannot be stored. Pass "
-                "cache_path= (or set TICKTICK_CACHE_PATH to) the path of a file, or "
-                "cache_path=None to keep the token in memory only."
+                f"{argument('cache_path')} (or set TICKTICK_CACHE_PATH to) the path of a file, "
+                f"or {argument('cache_path', None)} to keep the token in memory only."
             )
         self._check_link()
         self._make_parent()

@@ -46,7 +46,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
@@ -151,6 +151,11 @@ class FakeTickTick:
             credentials and the form in the URL's query string, as TickTick does for
             older clients such as ticktick-py (for measuring them; off by default).
         port: The port to listen on; 0 (the default) takes a free one.
+        redirect_check: Where a redirect URI that is not registered is refused:
+            ``"authorize"`` (the default), on the authorization page, as TickTick's
+            page does; or ``"token"``, where the page lets it through and the token
+            endpoint answers HTTP 400 ``invalid_grant`` "Invalid redirect: X does not
+            match one of the registered values: [Y]", as TickTick's token endpoint does.
     """
 
     on_start: ClassVar[list[Callable[[FakeTickTick], None]]] = []
@@ -166,6 +171,7 @@ class FakeTickTick:
         expires_in: int = DEFAULT_EXPIRES_IN,
         query_credentials: bool = False,
         port: int = 0,
+        redirect_check: Literal["authorize", "token"] = "authorize",
     ) -> None:
         self.client_id = client_id
         self._port = port
@@ -173,6 +179,7 @@ class FakeTickTick:
         self.auto_approve = auto_approve
         self.expires_in = expires_in
         self.query_credentials = query_credentials
+        self.redirect_check = redirect_check
         self.clients: dict[str, _Client] = {client_id: _Client(client_secret, tuple(redirect_uris))}
         self.requests: list[RecordedRequest] = []
         self.issued: dict[str, IssuedToken] = {}
@@ -348,11 +355,8 @@ class FakeTickTick:
         client = self.clients.get(params.get("client_id", ""))
         if client is None:
             return "invalid_client: unknown client_id"
-        if params.get("redirect_uri", "") not in client.redirect_uris:
-            return (
-                f"Invalid redirect: {params.get('redirect_uri', '')} does not match one of the "
-                f"registered values: {list(client.redirect_uris)}"
-            )
+        if self.redirect_check == "authorize":
+            return _redirect_problem(params.get("redirect_uri", ""), client)
         return None
 
     def _redirect_location(self, params: Mapping[str, str], result: Mapping[str, str]) -> str:
@@ -391,13 +395,16 @@ class FakeTickTick:
                     "error_description": f"Invalid authorization code: {code_value}",
                 }
             code.used = True
-        if form.get("redirect_uri") != code.redirect_uri:
+        sent = form.get("redirect_uri", "")
+        problem = _redirect_problem(sent, self.clients[client_id])
+        if sent != code.redirect_uri or problem is not None:
             registered = list(self.clients[client_id].redirect_uris)
             return 400, {
                 "error": "invalid_grant",
-                "error_description": (
-                    f"Invalid redirect: {form.get('redirect_uri')} does not match one of the "
-                    f"registered values: {registered}"
+                "error_description": problem
+                or (
+                    f"Invalid redirect: {sent} does not match one of the registered values: "
+                    f"{registered}"
                 ),
             }
         token = str(uuid.uuid4())
@@ -411,6 +418,16 @@ class FakeTickTick:
             "expires_in": self.expires_in,
             "scope": scope,
         }
+
+
+def _redirect_problem(redirect_uri: str, client: _Client) -> str | None:
+    """TickTick's words for a redirect URI not registered for *client*, or ``None``."""
+    if redirect_uri in client.redirect_uris:
+        return None
+    return (
+        f"Invalid redirect: {redirect_uri} does not match one of the registered values: "
+        f"{list(client.redirect_uris)}"
+    )
 
 
 def approve(request: AuthorizationRequest, decision: str = "allow", timeout: float = 10.0) -> str:
