@@ -149,7 +149,8 @@ def test_pasted_redirect(text: str) -> None:
 @given(mismatch_text)
 def test_pasted_redirect_mismatch(text: str) -> None:
     """Only printable ASCII http(s) URLs come out of TickTick's mismatch text, escaped."""
-    from ticktick.signon.redirect import find_redirect_mismatch, redirect_uri_advice
+    from ticktick.endpoints import find_redirect_mismatch, redirect_uri_advice
+    from ticktick.errors import speak_in_flags
 
     mismatch = find_redirect_mismatch(text)
     if mismatch is None:
@@ -159,8 +160,12 @@ def test_pasted_redirect_mismatch(text: str) -> None:
         assert uri.isprintable()
         assert " " not in uri
         assert "'" not in uri
-    for command_line in (False, True):
-        advice = redirect_uri_advice(mismatch.sent, mismatch.registered, command_line=command_line)
+    for flags in (None, {"redirect_uri": "--redirect-uri"}):
+        speaking = speak_in_flags(flags)
+        try:
+            advice = redirect_uri_advice(mismatch.sent, mismatch.registered)
+        finally:
+            speak_in_flags(speaking)
         assert advice.isprintable()
 
 

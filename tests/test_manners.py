@@ -255,6 +255,23 @@ def test_cli_messages_name_flags_not_arguments(
     assert not PYTHON_SPELLING.search(result.stderr), result.stderr
 
 
+def test_one_mechanism_arguments_in_the_library_flags_while_the_cli_runs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The same message: ``host=`` from the library, ``--host`` while ``ticktick-auth`` runs."""
+    from ticktick.cli import main
+    from ticktick.endpoints import resolve_host
+    from ticktick.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=r"Use host='ticktick\.com' \(international\)"):
+        resolve_host("ftp://x")
+    with pytest.raises(SystemExit):
+        main(["status", "--host", "ftp://x"])
+    assert "Use --host ticktick.com (international)" in capsys.readouterr().err
+    with pytest.raises(ConfigurationError, match=r"host='dida365\.com'"):
+        resolve_host("ftp://x")  # the command's run is over: the library's words again
+
+
 @pytest.mark.timeout(60)
 def test_a_refused_token_request_names_the_host_flag(
     tmp_path: Path, terminal_env: dict[str, str]

@@ -25,14 +25,16 @@ from helpers import clean_env, free_port, spawn_cli
 from ticktick import (
     AuthorizationRequest,
     AuthorizationTimeout,
+    InvalidGrant,
     RedirectParseError,
     RedirectUriMismatch,
     SignOn,
     parse_redirect,
 )
 from ticktick.cli.login import redirect_plan
-from ticktick.errors import ConfigurationError
-from ticktick.signon.redirect import MAX_PASTE, MAX_REGISTERED, find_redirect_mismatch
+from ticktick.endpoints import MAX_REGISTERED, find_redirect_mismatch, redirect_uri_advice
+from ticktick.errors import ConfigurationError, speak_in_flags
+from ticktick.signon.redirect import MAX_PASTE
 from ticktick.testing import FakeTickTick
 
 STATE = "the-state-sent"
@@ -127,11 +129,11 @@ def test_registered_values_that_are_no_usable_url_are_never_echoed(registered: s
 
 
 def test_the_advice_never_shows_a_value_that_is_no_usable_url() -> None:
-    from ticktick.signon.redirect import redirect_uri_advice
-
-    advice = redirect_uri_advice(
-        "http://x/\x1b[2J", ("javascript:x", "http://a b/"), command_line=True
-    )
+    speaking = speak_in_flags({"redirect_uri": "--redirect-uri"})
+    try:
+        advice = redirect_uri_advice("http://x/\x1b[2J", ("javascript:x", "http://a b/"))
+    finally:
+        speak_in_flags(speaking)
     assert advice.isprintable()
     assert "javascript" not in advice
     assert "a b" not in advice
@@ -284,14 +286,16 @@ def test_the_hint_is_shown_at_the_end_of_a_short_wait_too() -> None:
 _PASTE_SCRIPT = """
 import sys
 from ticktick import AuthorizationRequest, SignOn, TickTickError
+from ticktick.errors import speak_in_flags
+if sys.argv[2] == "cli":
+    speak_in_flags({"redirect_uri": "--redirect-uri"})  # as ticktick-auth does
 request = AuthorizationRequest(
     url="https://ticktick.com/oauth/authorize?x=1", state="s", redirect_uri=sys.argv[1],
     timeout=30,
 )
 try:
     SignOn(
-        open_browser=False, capture=False, paste=True, mismatch_hint_after=0.5,
-        command_line=sys.argv[2] == "cli",
+        open_browser=False, capture=False, paste=True, mismatch_hint_after=0.5
     )(request)
 except TickTickError as exc:
     print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
@@ -404,3 +408,54 @@ def test_login_explains_a_pasted_authorization_page_address_and_asks_again(
         child.expect(pexpect.EOF)
         child.close()
     assert child.exitstatus == 1
+
+
+# -- the token endpoint's invalid_grant: the same advice -------------------------------------
+
+
+def test_the_token_endpoints_mismatch_names_the_registered_uri_through_oauth2() -> None:
+    """TickTick lets the browser through but its token endpoint refuses the redirect URI."""
+    sent = f"http://127.0.0.1:{free_port()}/"
+    with (
+        FakeTickTick(redirect_uris=[REGISTERED], redirect_check="token") as fake,
+        pytest.raises(RedirectUriMismatch) as caught,
+    ):
+        fake.oauth2(redirect_uri=sent, cache_path=None).get_access_token()
+    error = caught.value
+    assert isinstance(error, InvalidGrant)  # the exchange's hierarchy
+    assert isinstance(error, RedirectParseError)  # and the pasted page's
+    assert error.status == 400
+    assert error.error == "invalid_grant"
+    assert error.error_description is not None
+    assert error.error_description.startswith(f"Invalid redirect: {sent} does not match")
+    assert (error.sent, error.registered) == (sent, (REGISTERED,))
+    message = str(error)
+    assert f"Authorize again with redirect_uri='{REGISTERED}' (exactly as registered" in message
+    assert "HTTP 400" in message
+    assert "--redirect-uri" not in message
+
+
+@pytest.mark.timeout(90)
+def test_login_after_the_token_endpoints_mismatch_suggests_the_flag(tmp_path: Path) -> None:
+    registered = f"http://127.0.0.1:{free_port()}/"
+    sent = f"http://127.0.0.1:{free_port()}/"
+    with FakeTickTick(redirect_uris=[registered], redirect_check="token") as fake:
+        child = _login(fake, tmp_path, sent)
+        child.expect(r"(http://127\.0\.0\.1:\d+/oauth/authorize\?\S+)")
+        assert isinstance(child.match, re.Match)
+        url = child.match[1]
+        child.expect_exact("Redirected URL (or code): ")
+        # The page lets the browser through to the (unregistered) loopback URI: captured.
+        form = {**dict(parse_qsl(urlsplit(url).query)), "decision": "allow"}
+        answer = requests.post(f"{fake.url}/oauth/authorize", data=form, timeout=10)
+        assert answer.status_code == 200
+        child.expect(pexpect.EOF)
+        shown = child.before or ""
+        child.close()
+    assert child.exitstatus == 1, shown
+    (error,) = [line for line in shown.splitlines() if line.startswith("ticktick-auth:")]
+    assert "HTTP 400: invalid_grant" in error
+    assert f"Authorize again with --redirect-uri {registered} (exactly as registered" in error
+    assert "redirect_uri=" not in error
+    assert fake.client_secret not in shown
+    assert not (tmp_path / "tok").exists()

@@ -265,3 +265,36 @@ def test_an_unusable_recorded_host_leaves_the_default(
     status = run_cli("status", env=clean_env(), cwd=tmp_path)
     assert says in status.stdout, status.stdout + status.stderr
     assert "--host ticktick.com" in status.stdout or recorded is None
+
+
+_COUNT_OPENS = """
+import os, sys
+path = os.path.abspath(sys.argv[1])
+opened = []
+def count(event, args):
+    if event == "open" and isinstance(args[0], (str, bytes)):
+        if os.path.abspath(os.fsdecode(args[0])) == path:
+            opened.append(args[0])
+sys.addaudithook(count)
+from ticktick.cli import main
+code = main(["token"])
+print("opens", len(opened), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def test_token_without_host_reads_the_cache_file_once(tmp_path: Path) -> None:
+    cache = tmp_path / ".token-oauth"
+    write_cache(cache, token_dict("tok-once-1234"), host="http://127.0.0.1:1")
+    result = subprocess.run(
+        [sys.executable, "-c", _COUNT_OPENS, str(cache)],
+        env=clean_env(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "tok-once-1234"
+    assert "opens 1" in result.stderr, result.stderr  # the recorded host and the token

@@ -49,19 +49,24 @@ and when its 16 slots are taken, the connection served longest is cut to make ro
 is the other kind of wait: nothing is cut, the waiter looks again and again until a
 `Countdown` runs out. `poll` is the one loop that does it, used by every lock
 (``ticktick.stores.locks``) and by the terminal prompt (``ticktick.signon.terminal``).
+On a terminal, such a wait says what it waits for and the time left in one line
+updated in place, `WaitLine` (the browser's redirect, a lock held by another process).
 """
 
 from __future__ import annotations
 
 import contextlib
 import heapq
+import math
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import TextIO
 
-__all__ = ["CHECK_INTERVAL", "Countdown", "Deadline", "poll"]
+__all__ = ["CHECK_INTERVAL", "Countdown", "Deadline", "WaitLine", "poll"]
 
 CHECK_INTERVAL = 0.2
 """Seconds between looks of a wait for a person (a typed line, the browser's redirect):
@@ -282,3 +287,102 @@ def poll(
             time.sleep(rest)
         if max_interval is not None:
             pause = min(pause * 2, max_interval)
+
+
+class WaitLine:
+    r"""One line on a terminal that says what a wait waits for and the time left.
+
+    ``Waiting for the browser to return to http://127.0.0.1:8080/ — 4:52 left (Ctrl-C
+    to stop)``, redrawn in place (``\r...\x1b[K``) when the seconds shown change, as
+    the waiting loop calls `update` (`poll`'s checks: several times a second). It is
+    drawn only on a terminal: *stream* is a tty and ``TERM`` is set and not ``dumb``
+    (`on_terminal`). Elsewhere (a pipe, a CI log) it writes nothing, so callers keep
+    their plain lines there, and no carriage return is ever written.
+
+    Two placements:
+
+    * on the cursor's own line (the default): the line is drawn by `start` and
+      cleared by `end`; `say` prints a message above it.
+    * ``above=True``, just above a prompt: `start` prints the line and a line break
+      (the prompt follows), and each update redraws the line above the cursor
+      (saving and restoring the cursor, so what the person types stays as it is).
+
+    Args:
+        seconds: The time budget (counted from now), or a `Countdown` shared with the loop.
+        stream: Where to draw (standard error by default).
+        above: Draw above a prompt, rather than on the cursor's line.
+    """
+
+    def __init__(
+        self, seconds: float | Countdown, *, stream: TextIO | None = None, above: bool = False
+    ) -> None:
+        self.budget = seconds if isinstance(seconds, Countdown) else Countdown(seconds)
+        self.stream = stream or sys.stderr
+        self.above = above
+        self.on_terminal = self.wanted(self.stream)
+        """Whether the line is drawn at all (`wanted`)."""
+        self.what = ""
+        self._shown: int | None = None  # the seconds left drawn last; None: not drawn
+
+    @staticmethod
+    def wanted(stream: TextIO | None) -> bool:
+        """Whether *stream* is a terminal that can redraw a line (``TERM`` not ``dumb``)."""
+        if os.environ.get("TERM", "dumb") in ("", "dumb"):
+            return False
+        try:
+            return stream is not None and stream.isatty()
+        except (ValueError, OSError):  # closed or detached
+            return False
+
+    def text(self) -> str:
+        """The line: what is waited for, the time left, and how to stop."""
+        left = math.ceil(self.budget.left())
+        dash = "—" if "utf" in (getattr(self.stream, "encoding", "") or "").lower() else "-"
+        what = "".join(char if char.isprintable() else repr(char)[1:-1] for char in self.what)
+        line = f"{what} {dash} {left // 60}:{left % 60:02d} left (Ctrl-C to stop)"
+        try:
+            width = os.get_terminal_size(self.stream.fileno()).columns
+        except (OSError, ValueError, AttributeError):
+            width = 80
+        return line if len(line) < width else line[: max(width - 2, 1)] + "…"
+
+    def start(self, what: str) -> None:
+        """Draw the line saying *what* is waited for (on a terminal only)."""
+        self.what = what
+        if not self.on_terminal:
+            return
+        self._shown = math.ceil(self.budget.left())
+        if self.above:
+            self._write(self.text() + "\n")
+        else:
+            self._write("\r" + self.text() + "\x1b[K")
+
+    def update(self) -> None:
+        """Redraw the line if the seconds left changed since it was drawn."""
+        if self._shown is None or math.ceil(self.budget.left()) == self._shown:
+            return
+        self._shown = math.ceil(self.budget.left())
+        if self.above:  # save the cursor, up one line, redraw, restore the cursor
+            self._write("\x1b7\x1b[1A\r" + self.text() + "\x1b[K\x1b8")
+        else:
+            self._write("\r" + self.text() + "\x1b[K")
+
+    def say(self, message: str) -> None:
+        """Print *message* as a line of its own; the waiting line goes on below it."""
+        if self._shown is None or self.above:
+            print(message, file=self.stream, flush=True)
+            return
+        self._write("\r\x1b[K" + message + "\n" + self.text() + "\x1b[K")
+
+    def end(self) -> None:
+        """The wait is over: clear the line (on the cursor's line) and stop updating."""
+        if self._shown is not None and not self.above:
+            self._write("\r\x1b[K")
+        self._shown = None
+
+    def _write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):  # a terminal gone: the wait goes on without it
+            self._shown = None

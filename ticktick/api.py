@@ -43,6 +43,7 @@ from .errors import (
     RateLimited,
     TransportError,
     Unauthorized,
+    argument,
     excerpt,
 )
 from .models import Date, Project, ProjectData, ProjectFields, Task, TaskFields, TaskMove
@@ -145,7 +146,7 @@ def _transport_error(method: str, url: str, exc: requests.RequestException) -> T
     if never_sent(exc):
         return TransportError(
             f"Could not reach {url} ({connect_failure(exc)}); the request was never sent. "
-            "Check the network, any proxy, and host=."
+            f"Check the network, any proxy, and {argument('host')}."
         )
     applied = (
         ""

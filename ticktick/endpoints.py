@@ -3,17 +3,32 @@
 An app is registered in one region, and its credentials and tokens work only
 there: a token of one region must never be sent to the other. ``host=`` picks the
 region and every URL follows from it.
+
+The redirect URI's rules live here too: its shape (`check_redirect_uri`), and
+TickTick's answer when it is not a registered one ("Invalid redirect: X does not
+match one of the registered values: [Y]"), which its error page, a pasted line and
+the token endpoint's ``invalid_grant`` all carry (`find_redirect_mismatch`,
+`redirect_uri_advice`).
 """
 
 from __future__ import annotations
 
-from .errors import ConfigurationError, without_userinfo
+from .errors import ConfigurationError, RedirectUriMismatch, argument, without_userinfo
 
 TYPE_CHECKING = False  # the fast path: docs/architecture.md
 if TYPE_CHECKING:
     from urllib.parse import SplitResult
 
-__all__ = ["DIDA365", "TICKTICK", "Endpoints", "check_redirect_uri", "resolve_host"]
+__all__ = [
+    "DIDA365",
+    "TICKTICK",
+    "Endpoints",
+    "check_redirect_uri",
+    "find_redirect_mismatch",
+    "redirect_uri_advice",
+    "resolve_host",
+    "showable_redirect_uri",
+]
 
 
 class Endpoints:
@@ -145,8 +160,9 @@ def resolve_host(host: str | Endpoints) -> Endpoints:
         ) from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(
-            f"Unknown host {shown!r}. Use host='ticktick.com' (international), "
-            "host='dida365.com' (China), or a server's base URL such as 'https://example.org'."
+            f"Unknown host {shown!r}. Use {argument('host', 'ticktick.com')} (international), "
+            f"{argument('host', 'dida365.com')} (China), or a server's base URL such as "
+            "'https://example.org'."
         )
     scheme = parts.scheme.lower()
     port = _port(parts, f"The host {shown!r}")
@@ -162,7 +178,7 @@ def resolve_host(host: str | Endpoints) -> Endpoints:
             return region
         raise ConfigurationError(
             f"The host {shown!r} is on {region.host} but is not its address: use "
-            f"host={region.host!r} (every URL of the region follows from it)."
+            f"{argument('host', region.host)} (every URL of the region follows from it)."
         )
     if credentials:
         raise ConfigurationError(
@@ -196,7 +212,7 @@ def check_redirect_uri(redirect_uri: object) -> str:
     """
     example = "the full redirect URL registered for the app, e.g. 'http://127.0.0.1:8080/'"
     if not isinstance(redirect_uri, str):
-        raise ConfigurationError(f"redirect_uri must be {example}.")
+        raise ConfigurationError(f"{argument('redirect_uri', bare=True)} must be {example}.")
     from urllib.parse import urlsplit
 
     what = f"The redirect URI {redirect_uri!r}"
@@ -211,7 +227,9 @@ def check_redirect_uri(redirect_uri: object) -> str:
             f"{what} is not a readable URL ({exc}); it must be {example}."
         ) from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(f"redirect_uri must be {example}, not {redirect_uri!r}.")
+        raise ConfigurationError(
+            f"{argument('redirect_uri', bare=True)} must be {example}, not {redirect_uri!r}."
+        )
     _port(parts, what)
     return redirect_uri
 
@@ -262,3 +280,145 @@ def _region_of(hostname: str) -> Endpoints | None:
         if name == domain or name.endswith("." + domain):
             return region
     return None
+
+
+# -- TickTick's answer to a redirect URI that is not registered ------------------------
+
+MAX_MISMATCH_TEXT = 16 * 1024
+"""The longest text searched for TickTick's "Invalid redirect" line, in characters."""
+
+MAX_URI = 2048
+"""The longest redirect URI taken from a mismatch error, in characters."""
+
+MAX_REGISTERED = 10
+"""At most this many registered redirect URIs are taken from a mismatch error."""
+
+# TickTick's words (its error page, and the token endpoint's error_description). The
+# list may hold IPv6 URLs in brackets (one level). No part can match the same text in two
+# ways, so a search takes time linear in the (bounded) text for each "Invalid redirect".
+# Compiled on first use (`re` caches it): reading a cached token never needs it.
+_MISMATCH = (
+    r"invalid\s+redirect\s*:\s*(?P<sent>\S*)\s+does\s+not\s+match\s+one\s+of\s+the\s+"
+    r"registered\s+values\s*:?\s*\[(?P<registered>(?:[^\[\]]|\[[^\[\]]*\])*)\]"
+)
+
+
+def showable_redirect_uri(value: str) -> str | None:
+    """*value* without blanks and quotes around it, if it is a redirect URI safe to show.
+
+    Safe: a printable ASCII ``http``/``https`` URL of the right shape, with no quotes,
+    blanks or backslashes, and no user name or password. Else ``None``.
+    """
+    from urllib.parse import urlsplit
+
+    value = value.strip().strip("'\"").strip()
+    if not value or len(value) > MAX_URI or not value.isascii() or not value.isprintable():
+        return None
+    if any(char in value for char in " \"'`<>\\"):
+        return None
+    try:
+        check_redirect_uri(value)
+        netloc = urlsplit(value).netloc
+    except (ConfigurationError, ValueError):
+        return None
+    return None if "@" in netloc else value  # a user name or password would show
+
+
+def find_redirect_mismatch(
+    text: str,
+    *,
+    status: int | None = None,
+    error: str | None = None,
+    error_description: str | None = None,
+) -> RedirectUriMismatch | None:
+    """The `RedirectUriMismatch` that TickTick's "Invalid redirect" text in *text* says, if any.
+
+    *text* may be the error page's text, TickTick's JSON answer, a token endpoint's
+    ``error_description``, or a URL whose ``error_description`` carries it
+    (HTML-escaped or percent-encoded). Only URIs that are printable ASCII
+    ``http``/``https`` URLs, without a user name or password, are kept. *text* may come
+    from a person or a server: it is read only up to `MAX_MISMATCH_TEXT` characters.
+    *status*, *error* and *error_description* are kept on the error (the token
+    endpoint's answer), as on every `OAuthError`.
+    """
+    import html
+    import re
+    from urllib.parse import unquote_plus
+
+    text = text[:MAX_MISMATCH_TEXT]
+    candidates = [text]
+    unescaped = html.unescape(text) if "&" in text else text
+    if unescaped != text:
+        candidates.append(unescaped)
+    if "%" in unescaped or "+" in unescaped:
+        candidates.append(unquote_plus(unescaped))
+    first: RedirectUriMismatch | None = None
+    for candidate in candidates:
+        match = re.search(_MISMATCH, candidate, re.IGNORECASE)
+        if match is None:
+            continue
+        sent = showable_redirect_uri(match["sent"]) or ""
+        listed = [value for value in match["registered"].split(",") if value.strip()]
+        registered: list[str] = []
+        for value in listed[: MAX_REGISTERED * 4]:
+            usable = showable_redirect_uri(value)
+            if usable is not None and usable not in registered:
+                registered.append(usable)
+        found = tuple(registered[:MAX_REGISTERED])
+        mismatch = RedirectUriMismatch(
+            redirect_uri_advice(sent, found, status=status),
+            sent=sent,
+            registered=found,
+            status=status,
+            error=error,
+            error_description=error_description,
+        )
+        if found:
+            return mismatch
+        first = first or mismatch
+    return first
+
+
+def redirect_uri_advice(
+    sent: str, registered: tuple[str, ...], *, status: int | None = None
+) -> str:
+    """Say that *sent* is not registered, and which redirect URI to use instead.
+
+    The URI to use is named as an argument (``redirect_uri='...'``), or as
+    ``ticktick-auth``'s ``--redirect-uri`` while the command runs (`argument`).
+
+    Args:
+        sent: The redirect URI that was sent (``""`` if unknown).
+        registered: The registered redirect URIs. Like *sent*, each is left out unless
+            it is a printable ASCII ``http``/``https`` URL without quotes or a password.
+        status: The token endpoint's HTTP status, when it answered so (named in the
+            message).
+    """
+    # Shown as given only if each is a URL safe to show (the text came from outside).
+    sent = sent if showable_redirect_uri(sent) == sent else ""
+    registered = tuple(uri for uri in registered if showable_redirect_uri(uri) == uri)
+    registered = registered[:MAX_REGISTERED]
+
+    def use(uri: str) -> str:
+        return argument("redirect_uri", uri)
+
+    what = f"the redirect URI {sent}" if sent else "the redirect URI sent"
+    answer = f" (the token request failed with HTTP {status}: invalid_grant)" if status else ""
+    head = f"TickTick refused {what}{answer}: it is not one registered for the app."
+    register = (
+        f"or register {sent} for the app at developer.ticktick.com/manage "
+        "(developer.dida365.com/manage for Dida365)"
+        if sent
+        else "or register the one you use for the app at developer.ticktick.com/manage"
+    )
+    if not registered:
+        return (
+            f"{head} TickTick lists no registered redirect URI usable here (an http or https "
+            f"URL). Register one for the app, such as http://127.0.0.1:8080/, and authorize "
+            f"again with {use('http://127.0.0.1:8080/')}."
+        )
+    if len(registered) == 1:
+        choice = f"Authorize again with {use(registered[0])}"
+    else:
+        choice = "Authorize again with one of: " + ", ".join(use(uri) for uri in registered)
+    return f"{head} {choice} (exactly as registered: a trailing slash counts), {register}."

@@ -10,11 +10,12 @@ The tree::
     TickTickError
     ├── OAuthError                 the OAuth server answered with an error
     │   ├── InvalidGrant           code used, expired, or redirect URI mismatch
+    │   │   └── RedirectUriMismatch  TickTick refused the redirect URI sent (token
+    │   │                            request or pasted; also a RedirectParseError)
     │   ├── InvalidClient          wrong client id or secret, or wrong region
     │   └── AccessDenied           the person clicked "Deny"
     ├── StateMismatch              the redirect's ``state`` is not the one sent (CSRF)
     ├── RedirectParseError         a pasted redirect URL or code could not be read
-    │   └── RedirectUriMismatch    pasted: TickTick refused the redirect URI sent
     ├── TokenFormatError           a token dict (variable, file, response) is malformed
     ├── ReauthorizationRequired    a person must authorize again, and cannot here
     ├── AuthorizationTimeout       the person did not finish authorizing in time
@@ -71,6 +72,51 @@ __all__ = [
     "TransportError",
     "Unauthorized",
 ]
+
+
+# -- naming an argument: the library's words or ticktick-auth's flags --------------------
+
+_FLAGS: dict[str, str] | None = None
+"""While ``ticktick-auth`` runs, its flag for each argument (`speak_in_flags`)."""
+
+
+def argument(name: str, *value: object, bare: bool = False) -> str:
+    """How a message names the argument *name* (given *value*, if one is passed).
+
+    The one mechanism by which the library speaks in arguments and ``ticktick-auth``
+    in flags: the library's messages say ``host=`` and ``host='dida365.com'``
+    (*bare*: ``redirect_uri``, as the subject of a sentence); while the command runs
+    (`speak_in_flags`) the same messages say ``--host`` and ``--host dida365.com``.
+    An argument the command has no flag for stays as it is.
+
+    Example:
+        >>> f"Check {argument('host')}."
+        'Check host=.'
+    """
+    flags = _FLAGS
+    flag = None if flags is None else flags.get(name)
+    if flags is None or flag is None:
+        return f"{name}={value[0]!r}" if value else name if bare else f"{name}="
+    if not value:
+        return flag
+    special = flags.get(f"{name}={value[0]!r}")  # e.g. cache_path=None: --no-cache
+    if special is not None:
+        return special
+    import shlex
+
+    return f"{flag} {shlex.quote(str(value[0]))}"
+
+
+def speak_in_flags(flags: dict[str, str] | None) -> dict[str, str] | None:
+    """Make `argument` name each argument by the flag *flags* gives it; return the old table.
+
+    *flags* maps an argument to its flag (``{"host": "--host"}``), and an argument with
+    a value to a flag of its own (``{"cache_path=None": "--no-cache"}``); ``None`` goes
+    back to the library's arguments. Set by ``ticktick-auth`` for its whole run.
+    """
+    global _FLAGS
+    previous, _FLAGS = _FLAGS, flags
+    return previous
 
 
 class TickTickError(Exception):
@@ -146,12 +192,15 @@ class RedirectParseError(TickTickError, ValueError):
     """Text given as the redirected URL holds neither a code nor an error."""
 
 
-class RedirectUriMismatch(RedirectParseError):
+class RedirectUriMismatch(InvalidGrant, RedirectParseError):
     """TickTick refused the redirect URI sent: it is not one registered for the app.
 
-    Raised for a pasted "Invalid redirect: X does not match one of the registered
-    values: [Y]" (TickTick's error page or answer). No code can come of this
-    authorization: authorize again with a registered redirect URI.
+    Raised for TickTick's "Invalid redirect: X does not match one of the registered
+    values: [Y]": the token endpoint's ``invalid_grant`` answer (with its ``status``,
+    ``error`` and ``error_description``), or the same text pasted from the error page.
+    The message names the registered URI to use (``redirect_uri='Y'``; ``--redirect-uri
+    Y`` in ``ticktick-auth``). No code can come of this authorization: authorize again
+    with a registered redirect URI.
 
     Attributes:
         sent: The redirect URI TickTick says was sent (``""`` if not a usable URL).
@@ -159,8 +208,17 @@ class RedirectUriMismatch(RedirectParseError):
             ``http``/``https`` URLs of printable ASCII are kept.
     """
 
-    def __init__(self, message: str, *, sent: str, registered: tuple[str, ...]) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        sent: str,
+        registered: tuple[str, ...],
+        status: int | None = None,
+        error: str | None = None,
+        error_description: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, error=error, error_description=error_description)
         self.sent = sent
         self.registered = registered
 
@@ -255,11 +313,11 @@ _ERROR_CLASSES: dict[str, type[OAuthError]] = {
 _ADVICE: dict[type[OAuthError], str] = {
     InvalidGrant: (
         "The authorization code was already used, has expired, or the redirect URI differs "
-        "from the one registered for the app (a trailing slash counts). Check redirect_uri "
+        "from the one registered for the app (a trailing slash counts). Check {redirect_uri} "
         "and authorize again."
     ),
     InvalidClient: (
-        "Check the client id and client secret, and that host= is the region the app is "
+        "Check the client id and client secret, and that {host} is the region the app is "
         "registered in (ticktick.com or dida365.com)."
     ),
     AccessDenied: "Access was refused on the consent page. Authorize again and click Allow.",
@@ -310,7 +368,9 @@ def oauth_error(
         message += f": {redact(body_excerpt, secrets)!r}"
     elif error_description:
         message += f": {error_description!r}"
-    message += ". " + _ADVICE[cls]
+    message += ". " + _ADVICE[cls].format(
+        host=argument("host"), redirect_uri=argument("redirect_uri", bare=True)
+    )
     return cls(message, status=status, error=error, error_description=error_description)
 
 

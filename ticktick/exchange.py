@@ -26,11 +26,13 @@ from ._http.session import (
     read_body,
     token_retry,
 )
+from .endpoints import find_redirect_mismatch
 from .errors import (
     ConfigurationError,
     OAuthError,
     TokenFormatError,
     TransportError,
+    argument,
     excerpt,
     oauth_error,
 )
@@ -70,7 +72,9 @@ def exchange_code(
     Raises:
         ConfigurationError: The request cannot be made from these settings (a URL or
             client id that ``requests`` refuses); nothing was sent.
-        OAuthError: The server refused (``InvalidGrant``, ``InvalidClient``, ...).
+        OAuthError: The server refused (``InvalidGrant``, ``InvalidClient``, ...);
+            ``RedirectUriMismatch`` (an ``InvalidGrant``) when it says the redirect URI
+            is not a registered one, naming the one to use.
         TokenFormatError: The server's answer is not a token.
         TransportError: The server could not be reached or did not answer in time.
     """
@@ -99,7 +103,8 @@ def exchange_code(
         why = f": {exc}" if isinstance(exc, requests.exceptions.InvalidURL) else ""
         raise ConfigurationError(
             f"The token request to {url} cannot be made ({type(exc).__name__}{why}). Check "
-            "host= and the client id. The code was not sent: it stays good until it expires."
+            f"{argument('host')} and the client id. The code was not sent: it stays good until "
+            "it expires."
         ) from None
     # The Basic credential, "id:secret" and the header's base64 of it, is redacted with
     # the code and the secret, in every spelling (see ticktick.errors.redact).
@@ -126,7 +131,7 @@ def _transport_error(exc: requests.RequestException, url: str) -> TransportError
         return TransportError(
             f"Could not connect to {url} ({connect_failure(exc)}). The token request was never "
             "sent, so the code was not used and stays good until it expires. Check the "
-            "network, any proxy (HTTPS_PROXY), and host=, then try again."
+            f"network, any proxy (HTTPS_PROXY), and {argument('host')}, then try again."
         )
     if timed_out(exc):
         return TransportError(
@@ -156,7 +161,7 @@ def _token_or_error(
     if len(body) > MAX_RESPONSE_SIZE:
         raise TokenFormatError(
             f"{what} got an answer larger than {MAX_RESPONSE_SIZE} bytes (HTTP {status}); it "
-            "cannot be a token. Check host=."
+            f"cannot be a token. Check {argument('host')}."
         )
     text = body.decode("utf-8", errors="replace")
     try:
@@ -173,7 +178,8 @@ def _token_or_error(
         if not isinstance(parsed, dict):
             raise TokenFormatError(
                 f"{what} answered HTTP {status} with a body that is not a JSON object: "
-                f"{excerpt(text, secret_values)!r}. Check host=, then authorize again."
+                f"{excerpt(text, secret_values)!r}. Check {argument('host')}, then authorize "
+                "again."
             )
         return token_from_response(parsed)
     error = description = None
@@ -189,4 +195,15 @@ def _token_or_error(
         body_excerpt=excerpt(text, secret_values) if error is None else None,
         secrets=secret_values,
     )
+    if failure.error == "invalid_grant" and failure.error_description:
+        # "Invalid redirect: X does not match one of the registered values: [Y]": the
+        # same advice as for the pasted page (redacted text only: no secret in it).
+        mismatch = find_redirect_mismatch(
+            failure.error_description,
+            status=status,
+            error=failure.error,
+            error_description=failure.error_description,
+        )
+        if mismatch is not None:
+            raise mismatch
     raise failure

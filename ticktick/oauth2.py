@@ -50,9 +50,11 @@ from .endpoints import Endpoints, check_redirect_uri, resolve_host
 from .errors import (
     ConfigurationError,
     ReauthorizationRequired,
+    RedirectUriMismatch,
     TokenCacheError,
     TokenExpiryWarning,
     TokenNotStoredWarning,
+    argument,
 )
 from .resolution import Resolver
 from .stores import DEFAULT_CACHE_PATH, FileStore, TokenIdentity, TokenStore
@@ -787,11 +789,11 @@ class OAuth2(Resolver):
                 code_verifier=code_verifier,
             )
         except InvalidGrant as exc:
-            if code_verifier is None:
-                raise
+            if code_verifier is None or isinstance(exc, RedirectUriMismatch):
+                raise  # a redirect mismatch has its own advice: the URI to use
             raise InvalidGrant(
                 f"{exc} This sign-on used PKCE: if the server does not support it, one "
-                "thing to try is to authorize again with pkce=False.",
+                f"thing to try is to authorize again with {argument('pkce', False)}.",
                 status=exc.status,
                 error=exc.error,
                 error_description=exc.error_description,

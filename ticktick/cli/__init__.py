@@ -37,10 +37,11 @@ import sys
 
 from .._defaults import DEFAULT_REDIS_URL, DEFAULT_SCOPE, MAX_TIMEOUT
 from ..endpoints import check_redirect_uri, resolve_host
-from ..errors import ConfigurationError, TickTickError
+from ..errors import ConfigurationError, TickTickError, speak_in_flags
 from ..stores import DEFAULT_CACHE_PATH
 from .commands import _cmd_token, _recorded_host
 from .output import (
+    _FLAGS,
     DEFAULT_ENV_KEY,
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -48,7 +49,6 @@ from .output import (
     PROG,
     UsageError,
     _escaped,
-    _in_flags,
     _show,
 )
 
@@ -90,7 +90,7 @@ def _host(text: str) -> str:
     try:
         resolve_host(_nonempty(text))
     except ConfigurationError as exc:
-        raise ValueError(f"is not a usable host: {_in_flags(str(exc)).rstrip('.')}") from None
+        raise ValueError(f"is not a usable host: {str(exc).rstrip('.')}") from None
     return text
 
 
@@ -111,7 +111,7 @@ def _redirect_uri(text: str) -> str:
     try:
         return check_redirect_uri(_nonempty(text).strip())
     except ConfigurationError as exc:
-        raise ValueError(f"is not usable: {_in_flags(str(exc))}") from None
+        raise ValueError(f"is not usable: {exc}") from None
 
 
 def _redis_url(text: str) -> str:
@@ -217,7 +217,7 @@ def _apply_environment(args: Options) -> None:
             raise UsageError(f"{problem} Fix or unset {variable}, or pass {option}.") from None
     if not host_given and args.command in _USE_RECORDED_HOST and args.store == "file":
         # After `login --host URL`, the other commands find its token without --host.
-        recorded = _recorded_host(args.cache_path)
+        recorded = _recorded_host(args)
         if recorded is not None:
             try:
                 args.host = _host(recorded)
@@ -302,6 +302,15 @@ def quick_token_args(argv: Sequence[str]) -> Options | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ticktick-auth`` with *argv*; return the exit code."""
     argv = sys.argv[1:] if argv is None else argv
+    # Every message, the library's too, names flags (--host), not arguments (host=).
+    speaking = speak_in_flags(_FLAGS)
+    try:
+        return _main(argv)
+    finally:
+        speak_in_flags(speaking)
+
+
+def _main(argv: Sequence[str]) -> int:
     quick = quick_token_args(argv)
     args: Options
     if quick is None:
@@ -359,7 +368,7 @@ def _run(args: Options) -> int:
     except TickTickError as exc:
         if args.debug:
             raise
-        _show(f"{PROG}: {_in_flags(str(exc))}", file=sys.stderr)
+        _show(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         _show(file=sys.stderr)

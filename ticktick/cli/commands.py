@@ -43,9 +43,16 @@ if TYPE_CHECKING:
 # -- finding a token without network ----------------------------------------------------
 
 
-def _recorded_host(cache_path: str) -> str | None:
-    """The host recorded with the token that ``login`` stored in *cache_path*, if any."""
-    identity = FileStore(cache_path).recorded_identity() if cache_path else None
+def _recorded_host(args: Options) -> str | None:
+    """The host recorded with the token that ``login`` stored in ``--cache-path``, if any.
+
+    The store that read it is kept (``args.file_store``): `_store` uses it, so that the
+    file is read once for the host and the token alike.
+    """
+    if not args.cache_path:
+        return None
+    args.file_store = FileStore(args.cache_path)
+    identity = args.file_store.recorded_identity()
     return None if identity is None else identity.host
 
 
@@ -60,7 +67,11 @@ def _store(args: Options, client_id: str | None = None) -> TokenStore:
     else:
         identity = TokenIdentity(host, client, args.scope or DEFAULT_SCOPE)
     if args.store == "file":
-        return FileStore(args.cache_path, identity=identity)
+        store: FileStore | None = getattr(args, "file_store", None)
+        if store is None or store.path != args.cache_path:
+            return FileStore(args.cache_path, identity=identity)
+        store.identity = identity  # the store that read the recorded host: no second read
+        return store
     namespace = None
     if getattr(args, "profile", None) is not None:
         from ..profiles import store_namespace

@@ -275,7 +275,6 @@ def _cmd_login(args: Options) -> int:
         capture=not args.no_capture,
         paste=terminal,
         read_line=read_line,
-        command_line=True,
     )
     plan = redirect_plan(redirect_uri, capture=not args.no_capture)
     if plan is not None:

@@ -146,45 +146,17 @@ _FLAGS = {
     "host": "--host",
     "redirect_uri": "--redirect-uri",
     "cache_path": "--cache-path",
+    "cache_path=None": "--no-cache",
     "env_key": "--env-key",
     "client_id": "--client-id",
     "scope": "--scope",
     "signon_timeout": "--timeout",
     "pkce": "--no-pkce",
+    "pkce=False": "--no-pkce",
 }
-"""Each argument of the library (``OAuth2(host=...)``) and the flag that gives it here."""
-
-_FLAG_VALUES = {("cache_path", "None"): "--no-cache", ("pkce", "False"): "--no-pkce"}
-"""An argument's value that the CLI gives with a flag of its own."""
-
-
-def _in_flags(text: str) -> str:
-    """A library message as the CLI says it: each argument named by its flag.
-
-    ``host=`` becomes ``--host``, ``host='dida365.com'`` becomes ``--host dida365.com``
-    and ``cache_path=None`` becomes ``--no-cache``, ``pkce=False`` ``--no-pkce``
-    (`_FLAGS`, `_FLAG_VALUES`); a bare
-    ``redirect_uri`` (a name with an underscore) becomes ``--redirect-uri``. A name
-    right after a quote or a URL's punctuation (``'``, ``/``, ``?``, ``&``, ``=``, ...),
-    as in a value the message repeats, is left alone.
-    """
-    import re
-    import shlex
-
-    names = "|".join(_FLAGS)
-    quoted = r"'[^']*'|\"[^\"]*\"|None|False"
-    pattern = rf"(?<![\w'\"/?&.=:-])({names})(?:(=)({quoted})?|(?=[\s.,;)]|$))"
-
-    def flag(match: re.Match[str]) -> str:
-        name, equals, value = match.groups()
-        if not equals and "_" not in name:
-            return match.group(0)  # "the host": a word, not the argument
-        if value is None:
-            return _FLAGS[name]
-        special = _FLAG_VALUES.get((name, value))
-        return special or f"{_FLAGS[name]} {shlex.quote(value[1:-1])}"
-
-    return re.sub(pattern, flag, text)
+"""Each argument of the library (``OAuth2(host=...)``) and the flag that gives it here
+(and an argument's value that has a flag of its own). While the command runs, the
+library's messages name these flags (`ticktick.errors.speak_in_flags`)."""
 
 
 def _plain(value: object) -> str:

@@ -5,18 +5,20 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
-from .._deadline import Countdown
+from .._deadline import Countdown, WaitLine
 from ..errors import (
     AuthorizationTimeout,
     ReauthorizationRequired,
     RedirectParseError,
     RedirectUriMismatch,
     StateMismatch,
+    argument,
     oauth_error,
 )
-from .redirect import parse_redirect, redirect_uri_advice
+from .redirect import parse_redirect
 from .request import AuthorizationRequest
 from .terminal import ReadLine, headless_reason, no_terminal_reason, read_terminal_line
 
@@ -60,8 +62,9 @@ class SignOn:
         mismatch_hint_after: Seconds without a redirect after which a hint is printed,
             once: what the browser shows when the redirect URI is not the registered
             one, and how to fix it. ``None`` for no hint.
-        command_line: Speak in ``ticktick-auth``'s flags (``--redirect-uri``) rather
-            than `OAuth2`'s arguments (``redirect_uri=``).
+
+    Its words name `OAuth2`'s arguments (``redirect_uri=``), and ``ticktick-auth``'s
+    flags while the command runs (`ticktick.errors.argument`).
     """
 
     def __init__(
@@ -75,7 +78,6 @@ class SignOn:
         output: TextIO | None = None,
         attempts: int = 3,
         mismatch_hint_after: float | None = 20.0,
-        command_line: bool = False,
     ) -> None:
         self.open_browser = open_browser
         self.ask_to_open = ask_to_open
@@ -85,10 +87,13 @@ class SignOn:
         self.output = output
         self.attempts = attempts
         self.mismatch_hint_after = mismatch_hint_after
-        self.command_line = command_line
 
     def _say(self, text: str) -> None:
         print(text, file=self.output or sys.stderr, flush=True)
+
+    def _wait_line(self, budget: Countdown, *, above: bool) -> WaitLine:
+        """The countdown line of this sign-on's wait (drawn on a terminal only)."""
+        return WaitLine(budget, stream=self.output or sys.stderr, above=above)
 
     def __call__(self, request: AuthorizationRequest) -> str:
         """Run the sign-on for *request* and return the code."""
@@ -112,24 +117,32 @@ class SignOn:
             if not can_paste:
                 assert receiver is not None  # noqa: S101 - checked above
                 hint_after = self.mismatch_hint_after
-                result = receiver.wait(
-                    request.timeout,
-                    slow_after=float("inf") if hint_after is None else hint_after,
-                    on_slow=lambda: self._hint(request, can_paste=False),
-                )
+                line = self._wait_line(budget, above=False)
+                line.start(f"Waiting for the browser to return to {request.redirect_uri}")
+                try:
+                    result = receiver.wait(
+                        request.timeout,
+                        slow_after=float("inf") if hint_after is None else hint_after,
+                        on_slow=lambda: self._hint(request, can_paste=False, say=line.say),
+                        on_check=line.update,
+                    )
+                finally:
+                    line.end()
                 return _code_of(result)
             return self._read_paste(request, receiver, budget)
 
-    def _hint(self, request: AuthorizationRequest, *, can_paste: bool) -> None:
+    def _hint(
+        self,
+        request: AuthorizationRequest,
+        *,
+        can_paste: bool,
+        say: Callable[[str], None] | None = None,
+    ) -> None:
         """Say what the browser shows when the redirect URI is not the registered one."""
         uri = request.redirect_uri
-        option = (
-            "--redirect-uri exactly as registered"
-            if self.command_line
-            else "redirect_uri= exactly as registered"
-        )
+        option = f"{argument('redirect_uri')} exactly as registered"
         paste = " Or paste that line here: it names the registered URI." if can_paste else ""
-        self._say(
+        (say or self._say)(
             f"Still no redirect after {self.mismatch_hint_after:g} s. If the browser shows "
             f"'Invalid redirect: {uri} does not match one of the registered values: [...]', "
             f"the app is registered with another redirect URI: authorize again with {option} "
@@ -174,7 +187,8 @@ class SignOn:
                 f"{getpass.getuser()}@{socket.gethostname()}\n\n"
                 "or paste the address you are redirected to below."
             )
-        if receiver is not None:
+        if receiver is not None and not WaitLine.wanted(self.output or sys.stderr):
+            # On a terminal, the countdown line says it (`_wait_line`).
             self._say(f"Waiting for the browser to come back to {request.redirect_uri} ...")
         if can_paste and receiver is not None:
             self._say(
@@ -191,8 +205,15 @@ class SignOn:
         self, request: AuthorizationRequest, receiver: LoopbackReceiver | None, budget: Countdown
     ) -> str:
         """Read pasted answers until one is usable; all of them share *budget*."""
+        line = self._wait_line(budget, above=True)
+        what = (
+            f"Waiting for the browser to return to {request.redirect_uri}"
+            if receiver is not None
+            else "Waiting for the address to be pasted"
+        )
 
         def captured() -> bool:
+            line.update()
             return receiver is not None and receiver.done
 
         hint_after = self.mismatch_hint_after
@@ -207,6 +228,7 @@ class SignOn:
                 self._hint(request, can_paste=True)
                 hinted = True
             waiting_for_hint = not hinted and until_hint < remaining
+            line.start(what)  # on a terminal: the countdown, just above the prompt
             try:
                 answer = self.read_line(
                     "Redirected URL (or code): ",
@@ -225,13 +247,8 @@ class SignOn:
                 return _code_of(receiver.result)
             try:
                 return parse_redirect(answer, request.state)
-            except RedirectUriMismatch as exc:
-                # No code can come of this authorization: say which URI to use, and stop.
-                raise RedirectUriMismatch(
-                    redirect_uri_advice(exc.sent, exc.registered, command_line=self.command_line),
-                    sent=exc.sent,
-                    registered=exc.registered,
-                ) from None
+            except RedirectUriMismatch:
+                raise  # no code can come of this authorization: it says which URI to use
             except (RedirectParseError, StateMismatch) as exc:
                 if attempt == self.attempts:
                     raise type(exc)(

@@ -38,7 +38,13 @@ from urllib.parse import parse_qs, urlsplit
 from .._deadline import CHECK_INTERVAL, Deadline, poll
 from .._http.server import LoopbackHTTPServer
 from ..endpoints import check_redirect_uri, is_loopback
-from ..errors import REDACTED, AuthorizationTimeout, LoopbackPortInUse, StateMismatch
+from ..errors import (
+    REDACTED,
+    AuthorizationTimeout,
+    LoopbackPortInUse,
+    StateMismatch,
+    argument,
+)
 
 __all__ = ["LoopbackReceiver", "RedirectResult", "loopback_address"]
 
@@ -327,6 +333,7 @@ class LoopbackReceiver:
         *,
         slow_after: float = float("inf"),
         on_slow: Callable[[], object] | None = None,
+        on_check: Callable[[], object] | None = None,
     ) -> RedirectResult:
         """Wait for the redirect for at most *timeout* seconds.
 
@@ -335,15 +342,23 @@ class LoopbackReceiver:
             slow_after: Seconds without a redirect after which *on_slow* is called, once
                 (`SignOn`'s hint about a redirect URI that is not the registered one).
             on_slow: What to do then.
+            on_check: Called at each check, several times a second (`SignOn`'s
+                countdown line, `ticktick._deadline.WaitLine.update`).
 
         Raises:
             AuthorizationTimeout: Nothing arrived in time.
             StateMismatch: Nothing valid arrived in time, but redirects with a wrong
                 ``state`` did (a forged request, or an older browser tab).
         """
+
+        def done(wait: float) -> bool:
+            if on_check is not None:
+                on_check()
+            return self._done.wait(wait)
+
         # Short slices keep Ctrl-C responsive on every platform.
         if not poll(
-            self._done.wait,
+            done,
             timeout,
             interval=CHECK_INTERVAL,
             slow_after=slow_after,
@@ -363,5 +378,5 @@ class LoopbackReceiver:
             )
         return AuthorizationTimeout(
             f"No redirect reached {self.redirect_uri} within {timeout:g} s. Authorize again, "
-            "or raise the timeout (--timeout)."
+            f"or raise the timeout ({argument('signon_timeout')})."
         )

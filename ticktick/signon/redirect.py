@@ -3,7 +3,8 @@
 It also recognises TickTick's redirect-mismatch error ("Invalid redirect: X does not
 match one of the registered values: [Y]"), pasted as text, as the error page's
 address or inside a URL's ``error_description``, and says which redirect URI to use
-(`RedirectUriMismatch`, `redirect_uri_advice`).
+(`RedirectUriMismatch`; the parser is ``ticktick.endpoints.find_redirect_mismatch``,
+shared with the token request).
 """
 
 from __future__ import annotations
@@ -12,131 +13,15 @@ import re
 import secrets
 from urllib.parse import parse_qs, urlsplit
 
-from ..endpoints import check_redirect_uri
-from ..errors import (
-    ConfigurationError,
-    RedirectParseError,
-    RedirectUriMismatch,
-    StateMismatch,
-    oauth_error,
-)
+from ..endpoints import find_redirect_mismatch, showable_redirect_uri
+from ..errors import RedirectParseError, StateMismatch, oauth_error
 
-__all__ = ["MAX_PASTE", "find_redirect_mismatch", "parse_redirect", "redirect_uri_advice"]
+__all__ = ["MAX_PASTE", "parse_redirect"]
 
 _BARE_CODE = re.compile(r"[A-Za-z0-9._~-]{4,512}")
 
 MAX_PASTE = 16 * 1024
 """The longest pasted text read, in characters (a redirected URL is far shorter)."""
-
-MAX_URI = 2048
-"""The longest redirect URI taken from a pasted mismatch error, in characters."""
-
-MAX_REGISTERED = 10
-"""At most this many registered redirect URIs are taken from a pasted mismatch error."""
-
-# TickTick's words (its error page, and the token endpoint's error_description). The
-# list may hold IPv6 URLs in brackets (one level). No part can match the same text in two
-# ways, so a search takes time linear in the (bounded) text for each "Invalid redirect".
-_MISMATCH = re.compile(
-    r"invalid\s+redirect\s*:\s*(?P<sent>\S*)\s+does\s+not\s+match\s+one\s+of\s+the\s+"
-    r"registered\s+values\s*:?\s*\[(?P<registered>(?:[^\[\]]|\[[^\[\]]*\])*)\]",
-    re.IGNORECASE,
-)
-
-
-def _usable_uri(value: str) -> str | None:
-    """*value* without blanks and quotes around it, if it is a redirect URI safe to show."""
-    value = value.strip().strip("'\"").strip()
-    if not value or len(value) > MAX_URI or not value.isascii() or not value.isprintable():
-        return None
-    if any(char in value for char in " \"'`<>\\"):
-        return None
-    try:
-        check_redirect_uri(value)
-        netloc = urlsplit(value).netloc
-    except (ConfigurationError, ValueError):
-        return None
-    return None if "@" in netloc else value  # a user name or password would show
-
-
-def find_redirect_mismatch(text: str) -> RedirectUriMismatch | None:
-    """The `RedirectUriMismatch` that TickTick's "Invalid redirect" text in *text* says, if any.
-
-    *text* may be the error page's text, TickTick's JSON answer, or a URL whose
-    ``error_description`` carries it (HTML-escaped or percent-encoded). Only URIs that
-    are printable ASCII ``http``/``https`` URLs, without a user name or password, are
-    kept. *text* is a person's input: it is read only up to `MAX_PASTE` characters.
-    """
-    import html
-    from urllib.parse import unquote_plus
-
-    text = text[:MAX_PASTE]
-    candidates = [text]
-    unescaped = html.unescape(text) if "&" in text else text
-    if unescaped != text:
-        candidates.append(unescaped)
-    if "%" in unescaped or "+" in unescaped:
-        candidates.append(unquote_plus(unescaped))
-    first: RedirectUriMismatch | None = None
-    for candidate in candidates:
-        match = _MISMATCH.search(candidate)
-        if match is None:
-            continue
-        sent = _usable_uri(match["sent"]) or ""
-        listed = [value for value in match["registered"].split(",") if value.strip()]
-        registered: list[str] = []
-        for value in listed[: MAX_REGISTERED * 4]:
-            usable = _usable_uri(value)
-            if usable is not None and usable not in registered:
-                registered.append(usable)
-        found = tuple(registered[:MAX_REGISTERED])
-        mismatch = RedirectUriMismatch(
-            redirect_uri_advice(sent, found, command_line=False), sent=sent, registered=found
-        )
-        if found:
-            return mismatch
-        first = first or mismatch
-    return first
-
-
-def redirect_uri_advice(sent: str, registered: tuple[str, ...], *, command_line: bool) -> str:
-    """Say that *sent* is not registered, and which redirect URI to use instead.
-
-    Args:
-        sent: The redirect URI that was sent (``""`` if unknown).
-        registered: The registered redirect URIs. Like *sent*, each is left out unless
-            it is a printable ASCII ``http``/``https`` URL without quotes or a password.
-        command_line: Name ``ticktick-auth``'s ``--redirect-uri`` rather than
-            ``redirect_uri=``.
-    """
-    import shlex
-
-    # Shown as given only if each is a URL safe to show (the text came from a paste).
-    sent = sent if _usable_uri(sent) == sent else ""
-    registered = tuple(uri for uri in registered if _usable_uri(uri) == uri)[:MAX_REGISTERED]
-
-    def use(uri: str) -> str:
-        return f"--redirect-uri {shlex.quote(uri)}" if command_line else f"redirect_uri={uri!r}"
-
-    what = f"the redirect URI {sent}" if sent else "the redirect URI sent"
-    head = f"TickTick refused {what}: it is not one registered for the app."
-    register = (
-        f"or register {sent} for the app at developer.ticktick.com/manage "
-        "(developer.dida365.com/manage for Dida365)"
-        if sent
-        else "or register the one you use for the app at developer.ticktick.com/manage"
-    )
-    if not registered:
-        return (
-            f"{head} TickTick lists no registered redirect URI usable here (an http or https "
-            f"URL). Register one for the app, such as http://127.0.0.1:8080/, and authorize "
-            f"again with {use('http://127.0.0.1:8080/')}."
-        )
-    if len(registered) == 1:
-        choice = f"Authorize again with {use(registered[0])}"
-    else:
-        choice = "Authorize again with one of: " + ", ".join(use(uri) for uri in registered)
-    return f"{head} {choice} (exactly as registered: a trailing slash counts), {register}."
 
 
 def parse_redirect(text: str, expected_state: str | None) -> str:
@@ -192,7 +77,7 @@ def parse_redirect(text: str, expected_state: str | None) -> str:
 
     authorize_page = "client_id" in fields or "response_type" in fields
     if "redirect_uri" in fields and authorize_page and not ("code" in fields or "error" in fields):
-        sent = _usable_uri(one("redirect_uri") or "")
+        sent = showable_redirect_uri(one("redirect_uri") or "")
         raise RedirectParseError(
             "That is the address of the authorization page itself, not of the redirect "
             "after Allow. If that page says 'Invalid redirect: ... does not match one of the "

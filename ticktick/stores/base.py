@@ -12,7 +12,7 @@ import json
 from abc import ABC, abstractmethod
 
 from .._defaults import logger
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, argument
 from ..token import API_TOKEN_KIND, TokenDict, token_problem, validate_token_dict
 
 TYPE_CHECKING = False  # the fast path: docs/architecture.md
@@ -288,7 +288,7 @@ def bind_identity(store: TokenStore, identity: TokenIdentity) -> None:
     if store.identity is not None:
         raise ConfigurationError(
             f"The store is for {store.identity}, but this client is {identity}. Give "
-            "each app, region and scope its own store (or cache_path)."
+            f"each app, region and scope its own store (or {argument('cache_path')})."
         )
     store.identity = identity
 

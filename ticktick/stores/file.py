@@ -53,7 +53,7 @@ import stat
 import time
 
 from .._defaults import LOCK_TIMEOUT, logger
-from ..errors import ConfigurationError, TokenCacheError
+from ..errors import ConfigurationError, TokenCacheError, argument
 from ..token import API_TOKEN_KIND
 from .base import (
     ISSUED_FOR,
@@ -123,7 +123,8 @@ class FileStore(TokenStore):
         if "\0" in self.path:
             raise ConfigurationError(
                 f"The token cache path {self.path!r} holds a NUL character, which no file "
-                "name can hold. Pass another cache_path (or cache_path=None for no cache)."
+                f"name can hold. Pass another {argument('cache_path')} (or "
+                f"{argument('cache_path', None)} for no cache)."
             )
         self.identity = identity
         self._lock_timeout = lock_timeout
@@ -132,6 +133,7 @@ class FileStore(TokenStore):
         # docs/architecture.md).
         self._warned_mode = False
         self._warned_stuck = False
+        self._snapshot: tuple[bytes, int] | None = None  # `recorded_identity`'s, for `read`
 
     def __repr__(self) -> str:
         return f"FileStore({self.path!r})"
@@ -199,7 +201,7 @@ class FileStore(TokenStore):
         except OSError as exc:
             raise TokenCacheError(
                 f"Cannot read the token cache {self.path}: {exc.strerror}. "
-                "Fix its permissions or pass another cache_path=."
+                f"Fix its permissions or pass another {argument('cache_path')}."
             ) from None
         try:
             mode = os.fstat(fd).st_mode
@@ -230,12 +232,15 @@ class FileStore(TokenStore):
         or corrupt file, or one without a full record (ticktick-py's), gives ``None``;
         reading the token itself then says what is wrong. ``ticktick-auth`` uses it to
         find the host of the token that ``login`` stored.
+
+        The file is read once for both: the next `read` of this store takes the token
+        from the same read (the same version of the file), without opening it again.
         """
         try:
-            raw = self._read_bytes()
+            read = self._snapshot = self._read()
         except TokenCacheError:
             return None
-        token = None if raw is None else decode_token(raw)[0]
+        token = None if read is None else decode_token(read[0])[0]
         record = None if token is None else token.get(ISSUED_FOR)
         if not isinstance(record, dict):
             return None
@@ -268,7 +273,7 @@ class FileStore(TokenStore):
         Raises:
             TokenCacheError: The path cannot be read (a folder, no permission).
         """
-        read = self._read()
+        read, self._snapshot = self._snapshot or self._read(), None
         if read is None:
             return None
         raw, mode = read
@@ -296,8 +301,8 @@ class FileStore(TokenStore):
         if not self.path:
             raise TokenCacheError(
                 "The token cache path is empty, so the token cannot be stored. Pass "
-                "cache_path= (or set TICKTICK_CACHE_PATH to) the path of a file, or "
-                "cache_path=None to keep the token in memory only."
+                f"{argument('cache_path')} (or set TICKTICK_CACHE_PATH to) the path of a file, "
+                f"or {argument('cache_path', None)} to keep the token in memory only."
             )
         self._check_link()
         self._make_parent()

@@ -5,7 +5,9 @@ A lock is held with ``with lock.hold(timeout):``. Every kind behaves alike, beca
 
 * the thread that holds a lock may enter it again (a write under the section's lock);
 * a waiter tries again and again (`ticktick._deadline.poll`) until *timeout*;
-* after `ANNOUNCE_AFTER` seconds it says once, as a logged warning, whom it waits for;
+* after `ANNOUNCE_AFTER` seconds it says whom it waits for: on a terminal in one line
+  updated in place with the time left (`ticktick._deadline.WaitLine`), elsewhere once,
+  as a logged warning;
 * at *timeout* it raises `TokenCacheError` saying what it waited for, held by whom.
 
 The kinds: `FileLock` is shared by every process and thread (a sidecar file);
@@ -26,7 +28,7 @@ from _thread import allocate_lock, get_ident
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 
-from .._deadline import poll
+from .._deadline import WaitLine, poll
 from .._defaults import LOCK_TIMEOUT, logger
 from ..errors import TokenCacheError
 from .disk import open_checked
@@ -115,25 +117,42 @@ class Lock:
     # -- the waiting, the same for every kind ----------------------------------------
 
     def _wait(self, timeout: float) -> None:
-        """Take the lock within *timeout* seconds, saying once whom it waits for."""
+        """Take the lock within *timeout* seconds, saying whom it waits for.
+
+        On a terminal, a line updated in place with the time left (the record is then
+        logged at INFO, not to be printed over it); elsewhere a logged warning.
+        """
+        line = WaitLine(timeout)
 
         def announce() -> None:
-            logger().warning(
+            import logging
+
+            holder = self.holder()
+            logger().log(
+                logging.INFO if line.on_terminal else logging.WARNING,
                 "Waiting up to %g s for %s, which holds %s (it may be signing on; this "
                 "process then uses its token).",
                 timeout,
-                self.holder(),
+                holder,
                 self.name,
             )
+            line.start(f"Waiting for {holder}, which holds {self.name} (it may be signing on)")
 
-        taken = poll(
-            self.try_acquire,
-            timeout,
-            interval=self.interval,
-            max_interval=self.max_interval,
-            slow_after=ANNOUNCE_AFTER,
-            on_slow=announce,
-        )
+        def ready(wait: float) -> bool:
+            line.update()
+            return self.try_acquire(wait)
+
+        try:
+            taken = poll(
+                ready,
+                timeout,
+                interval=self.interval,
+                max_interval=self.max_interval,
+                slow_after=ANNOUNCE_AFTER,
+                on_slow=announce,
+            )
+        finally:
+            line.end()
         if not taken:
             raise TokenCacheError(
                 f"Waited {timeout:g} s for {self.name}, held by {self.holder()}.{self.advice}"

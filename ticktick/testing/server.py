@@ -52,7 +52,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
@@ -165,6 +165,11 @@ class FakeTickTick:
             answers 404 there, as a server without it does.
         revocation: Advertise and serve the revocation endpoint (RFC 7009); ``False``
             leaves it out of the metadata and answers 404 there.
+        redirect_check: Where a redirect URI that is not registered is refused:
+            ``"authorize"`` (the default), on the authorization page, as TickTick's
+            page does; or ``"token"``, where the page lets it through and the token
+            endpoint answers HTTP 400 ``invalid_grant`` "Invalid redirect: X does not
+            match one of the registered values: [Y]", as TickTick's token endpoint does.
     """
 
     on_start: ClassVar[list[Callable[[FakeTickTick], None]]] = []
@@ -183,6 +188,7 @@ class FakeTickTick:
         ignore_pkce: bool = False,
         metadata: bool = True,
         revocation: bool = True,
+        redirect_check: Literal["authorize", "token"] = "authorize",
     ) -> None:
         self.client_id = client_id
         self._port = port
@@ -195,6 +201,7 @@ class FakeTickTick:
         self.revocation = revocation
         self.verifiers: set[str] = set()
         """Every PKCE ``code_verifier`` received (secrets: the secrets audit watches them)."""
+        self.redirect_check = redirect_check
         self.clients: dict[str, _Client] = {client_id: _Client(client_secret, tuple(redirect_uris))}
         self.requests: list[RecordedRequest] = []
         self.issued: dict[str, IssuedToken] = {}
@@ -440,11 +447,8 @@ class FakeTickTick:
         client = self.clients.get(params.get("client_id", ""))
         if client is None:
             return "invalid_client: unknown client_id"
-        if params.get("redirect_uri", "") not in client.redirect_uris:
-            return (
-                f"Invalid redirect: {params.get('redirect_uri', '')} does not match one of the "
-                f"registered values: {list(client.redirect_uris)}"
-            )
+        if self.redirect_check == "authorize":
+            return _redirect_problem(params.get("redirect_uri", ""), client)
         return None
 
     def _redirect_location(self, params: Mapping[str, str], result: Mapping[str, str]) -> str:
@@ -492,13 +496,16 @@ class FakeTickTick:
                 "error_description": "PKCE verification failed: the code_verifier is "
                 + ("missing" if verifier is None else "not the one of the code_challenge"),
             }
-        if form.get("redirect_uri") != code.redirect_uri:
+        sent = form.get("redirect_uri", "")
+        problem = _redirect_problem(sent, self.clients[client_id])
+        if sent != code.redirect_uri or problem is not None:
             registered = list(self.clients[client_id].redirect_uris)
             return 400, {
                 "error": "invalid_grant",
-                "error_description": (
-                    f"Invalid redirect: {form.get('redirect_uri')} does not match one of the "
-                    f"registered values: {registered}"
+                "error_description": problem
+                or (
+                    f"Invalid redirect: {sent} does not match one of the registered values: "
+                    f"{registered}"
                 ),
             }
         token = str(uuid.uuid4())
@@ -512,6 +519,16 @@ class FakeTickTick:
             "expires_in": self.expires_in,
             "scope": scope,
         }
+
+
+def _redirect_problem(redirect_uri: str, client: _Client) -> str | None:
+    """TickTick's words for a redirect URI not registered for *client*, or ``None``."""
+    if redirect_uri in client.redirect_uris:
+        return None
+    return (
+        f"Invalid redirect: {redirect_uri} does not match one of the registered values: "
+        f"{list(client.redirect_uris)}"
+    )
 
 
 def approve(request: AuthorizationRequest, decision: str = "allow", timeout: float = 10.0) -> str:
