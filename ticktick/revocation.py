@@ -117,7 +117,7 @@ def _post(
     request = requests.Request(
         "POST",
         url,
-        data={"token": token, "token_type_hint": "access_token"},
+        data={"token": token, "token_type_hint": "access_token"},  # nosec B105 - a hint
         auth=HTTPBasicAuth(client_id, client_secret),
         headers={"Accept": "application/json"},
     )

@@ -51,7 +51,7 @@ def _client_secret() -> str:
         try:
             secret = getpass.getpass("Enter your client_secret: ", stream=sys.stderr).strip()
         except EOFError:
-            secret = ""
+            secret = ""  # nosec B105 - no secret given
     if not secret:
         raise Failure(
             "--revoke authenticates the app as the token request does, so it needs the "
