@@ -43,6 +43,8 @@ _WHERE = {
     "TransportError": "errors",
     "Unauthorized": "errors",
     "OpenAPI": "api",
+    "AsyncOpenAPI": "aio",
+    "HttpxAuth": "aio",
     "TickTickAuth": "auth",
     "TokenProvider": "provider",
     "OAuth2": "oauth2",
@@ -64,6 +66,7 @@ __all__ = [
     "TICKTICK",
     "AccessDenied",
     "ApiError",
+    "AsyncOpenAPI",
     "AuthorizationRequest",
     "AuthorizationTimeout",
     "CacheHandler",
@@ -72,6 +75,7 @@ __all__ = [
     "EnvSource",
     "FileStore",
     "Forbidden",
+    "HttpxAuth",
     "InvalidClient",
     "InvalidGrant",
     "LoopbackPortInUse",
@@ -113,6 +117,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from ._http.session import requests_retry_session
+    from .aio import AsyncOpenAPI, HttpxAuth
     from .api import OpenAPI
     from .auth import TickTickAuth
     from .endpoints import DIDA365, TICKTICK, Endpoints
