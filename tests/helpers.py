@@ -14,7 +14,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -233,3 +233,37 @@ def hold_in_a_thread(lock: Lock, depth: int = 1) -> tuple[threading.Event, threa
     thread.start()
     assert held.wait(10)
     return release, thread
+
+
+_HOLD_A_FILE_LOCK = """
+import sys, time
+from ticktick.stores.locks import FileLock
+with FileLock(sys.argv[1]).hold():
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+    print(time.time(), flush=True)  # when it lets go
+"""
+
+
+@contextlib.contextmanager
+def file_lock_held_elsewhere(path: str, seconds: float) -> Iterator[subprocess.Popen[str]]:
+    """Another process that holds the `FileLock` *path* for *seconds*, from entry on.
+
+    After holding, it prints the ``time.time()`` it let go at on its stdout. The
+    process is killed if it is still running when the block ends.
+    """
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_A_FILE_LOCK, path, str(seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+        # killed on purpose: coverage there could only leave a corrupt data file behind
+        env={k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")},
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == "held\n"
+        yield holder
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import functools
 import json
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timezone
@@ -18,7 +16,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from conftest import env_without_coverage
+from helpers import file_lock_held_elsewhere
 from hostile import Connection, HostileServer
 
 from ticktick import (
@@ -428,29 +426,12 @@ async def test_a_silent_or_trickling_server_is_cut_at_the_deadline(
 
 # -- the loop is never blocked; one resolution for all -------------------------------------
 
-HOLD_A_FILE_LOCK = """
-import sys, time
-from ticktick.stores.locks import FileLock
-with FileLock(sys.argv[1]).hold():
-    print("held", flush=True)
-    time.sleep(float(sys.argv[2]))
-    print(time.time(), flush=True)  # when it lets go
-"""
-
 
 async def test_the_loop_ticks_while_a_token_waits_on_another_process(
     fake: FakeTickTick, cache_path: Path
 ) -> None:
     cache_path.parent.mkdir()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_A_FILE_LOCK, f"{cache_path}.lock", "2"],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env_without_coverage(),
-    )
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline() == "held\n"
+    with file_lock_held_elsewhere(f"{cache_path}.lock", 2) as holder:
         gaps: list[float] = []
         done = anyio.Event()
 
@@ -478,16 +459,13 @@ async def test_the_loop_ticks_while_a_token_waits_on_another_process(
                 done.set()
             waited = time.monotonic() - started
             ended = time.time()
-        assert holder.wait(10) == 0
+        assert holder.stdout is not None
         released = float(holder.stdout.readline())
-    finally:
-        if holder.poll() is None:
-            holder.kill()
-            holder.wait()
+        assert holder.wait(10) == 0
     assert results == [[]] * 20
     assert released <= ended  # the token did wait for the other process
     assert len(gaps) > 50
-    print(f"waited {waited:.2f} s; longest heartbeat gap {max(gaps) * 1000:.1f} ms")
+    print(f"waited {waited:.2f} s; longest heartbeat gap {max(gaps) * 1000:.1f} ms")  # -s
     assert max(gaps) < 0.05, f"the loop was blocked for {max(gaps) * 1000:.0f} ms"
     assert fake.token_requests == 1
 
