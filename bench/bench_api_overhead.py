@@ -61,11 +61,13 @@ def blocks(count: int = 2000, block: int = 100) -> dict[str, list[float]]:
     return per_request
 
 
-def summarize(per_request: dict[str, list[float]], block: int) -> dict[str, Any]:
-    """Per-request medians (us) over the blocks, and the ratios to the bare session."""
-    baseline = statistics.median(per_request["bare session"])
+def summarize(
+    per_request: dict[str, list[float]], block: int, baseline: str = "bare session"
+) -> dict[str, Any]:
+    """Per-request medians (us) over the blocks, and the ratios to the *baseline* way."""
+    bare = statistics.median(per_request[baseline])
     return {
-        "requests": len(per_request["bare session"]) * block,
+        "requests": len(per_request[baseline]) * block,
         "block": block,
         "per_request_us": {
             name: {
@@ -76,9 +78,7 @@ def summarize(per_request: dict[str, list[float]], block: int) -> dict[str, Any]
             }
             for name, values in per_request.items()
         },
-        "ratios": {
-            name: statistics.median(values) / baseline for name, values in per_request.items()
-        },
+        "ratios": {name: statistics.median(values) / bare for name, values in per_request.items()},
     }
 
 

@@ -43,6 +43,24 @@ def test_api_overhead_bench_runs() -> None:
     assert "client ratio:" in result.stdout
 
 
+def test_async_bench_runs() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "bench_async.py"),
+            *("--requests", "20", "--block", "10", "--runs", "1"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "AsyncOpenAPI.list_projects" in result.stdout
+    assert "client ratio:" in result.stdout
+    assert "token requests 1 at most" in result.stdout
+
+
 def test_compare_runs_quickly_without_ticktick_py(tmp_path: Path) -> None:
     result = run_compare(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -50,6 +68,7 @@ def test_compare_runs_quickly_without_ticktick_py(tmp_path: Path) -> None:
     assert results["contention"]["ticktick-oauth"]["token_requests"]["max"] == 1
     assert results["dropped"]["ticktick-oauth"]["attempts"]["max"] == 1
     assert results["recovery"]["ticktick-oauth"]["succeeded"]["min"] == 1
+    assert results["async"]["resolution"]["token_requests"]["max"] == 1
     table = (tmp_path / "results.md").read_text()
     for heading in (
         "1. Cold start",
@@ -59,6 +78,7 @@ def test_compare_runs_quickly_without_ticktick_py(tmp_path: Path) -> None:
         "5. Contention",
         "6. Recovery",
         "7. Memory",
+        "8. Async apps",
         "Goals",
     ):
         assert heading in table

@@ -410,7 +410,7 @@ class AsyncOpenAPI:
         At most `MAX_API_RESPONSE` + 1 bytes of the answer are read.
         """
         body = bytearray()
-        with anyio.fail_after(self.deadline):
+        with anyio.CancelScope(deadline=anyio.current_time() + self.deadline) as scope:
             request = self.client.build_request(
                 method, url, json=payload, headers={"Authorization": f"Bearer {token}"}
             )
@@ -422,6 +422,8 @@ class AsyncOpenAPI:
                         break
             finally:
                 await response.aclose()
+        if scope.cancelled_caught:
+            raise TimeoutError(f"no whole answer within {self.deadline:g} s")
         return response, bytes(body)
 
     # -- projects ---------------------------------------------------------------------

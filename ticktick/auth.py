@@ -20,6 +20,7 @@ a ticktick.com token is never sent to dida365.com, nor to any other host.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,6 +40,7 @@ MAX_REFUSED_BODY = 64 * 1024
 """The most of a refused (401) answer's body read before the retry, in bytes."""
 
 
+@functools.lru_cache(maxsize=256)  # the same base URL, and API URLs, again and again
 def _origin_and_path(url: str) -> tuple[str, str, int | None, str]:
     parts = urlsplit(url)
     return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port, parts.path
