@@ -409,7 +409,14 @@ def trickle_the_status_line(conn: Connection) -> None:
     conn.trickle(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]", every=0.2)
 
 
-@pytest.mark.parametrize("handler", [Connection.hold, trickle_the_status_line])
+def continue_forever(conn: Connection) -> None:
+    conn.read_request()
+    while True:
+        conn.send(b"HTTP/1.1 100 Continue\r\n\r\n")
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("handler", [Connection.hold, trickle_the_status_line, continue_forever])
 async def test_a_silent_or_trickling_server_is_cut_at_the_deadline(
     oauth: OAuth2, handler: Callable[[Connection], None]
 ) -> None:
@@ -473,18 +480,52 @@ async def test_the_loop_ticks_while_a_token_waits_on_another_process(
 async def test_200_coroutines_cause_one_authorization(fake: FakeTickTick, cache_path: Path) -> None:
     oauth = fake.oauth2(cache_path=cache_path, resolve=False)  # the store is empty
     async with AsyncOpenAPI(oauth) as one, AsyncOpenAPI(oauth) as other:
-        tokens: list[str] = []
+        answers: list[object] = []
 
-        async def need_a_token(api: AsyncOpenAPI) -> None:
-            tokens.append(await api.auth.token())
+        async def list_projects(api: AsyncOpenAPI) -> None:
+            answers.append(await api.list_projects())
 
         async with anyio.create_task_group() as group:
             for number in range(200):
-                group.start_soon(need_a_token, one if number % 2 else other)
-    assert len(tokens) == 200
-    assert len(set(tokens)) == 1
+                group.start_soon(list_projects, one if number % 2 else other)
+    assert answers == [[]] * 200
     assert fake.token_requests == 1
     assert len(fake.codes_issued) == 1
+    token = oauth.get_access_token()
+    sent = {r.headers["Authorization"] for r in api_requests(fake)}
+    assert sent == {f"Bearer {token}"}
+
+
+async def test_a_cancelled_caller_leaves_the_resolution_to_the_others(
+    fake: FakeTickTick,
+) -> None:
+    from ticktick import AuthorizationRequest
+    from ticktick.testing import approve
+
+    def slow_person(request: AuthorizationRequest) -> str:
+        time.sleep(0.5)
+        return approve(request)
+
+    oauth = fake.oauth2(cache_path=None, authorizer=slow_person, resolve=False)
+    async with AsyncOpenAPI(oauth) as api:
+        tokens: list[str] = []
+
+        async def impatient() -> None:
+            with anyio.move_on_after(0.1):
+                await api.auth.token()
+            tokens.append("gave up")
+
+        async def patient() -> None:
+            await anyio.sleep(0.05)  # after the impatient one started the resolution
+            tokens.append(await api.auth.token())
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(impatient)
+            for _ in range(5):
+                group.start_soon(patient)
+    assert tokens.count("gave up") == 1
+    assert tokens.count(oauth.get_access_token()) == 5
+    assert fake.token_requests == 1
 
 
 async def test_a_failed_resolution_reaches_every_waiter(fake: FakeTickTick) -> None:

@@ -1,7 +1,7 @@
 """Async apps: an ``httpx`` auth and an async Open API client that never block the loop.
 
 Needs ``pip install 'ticktick-oauth[httpx]'`` (the ``httpx`` package, which brings
-``anyio``); works under asyncio and trio.
+``anyio``). It is written against anyio; its tests run it under asyncio.
 
 * [`HttpxAuth`][ticktick.aio.HttpxAuth] puts the token on requests of an
   ``httpx.Client`` or ``httpx.AsyncClient``, to the Open API of its region only, and
@@ -366,7 +366,7 @@ class AsyncOpenAPI:
         while True:
             try:
                 response, body = await self._exchange(method, url, payload, token)
-            except (httpx.TransportError, TimeoutError) as exc:
+            except (httpx.RequestError, TimeoutError) as exc:
                 error, unreached, showable = _transport_failure(method, url, exc)
                 if retried < self.retries and (unreached or method in IDEMPOTENT_METHODS):
                     retried += 1
