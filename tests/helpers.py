@@ -6,6 +6,8 @@ Plain functions and constants; the fixtures built on them live in conftest.py.
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import json
 import os
 import socket
@@ -25,9 +27,11 @@ from ticktick.stores.base import TokenIdentity
 from ticktick.stores.locks import Lock
 
 if TYPE_CHECKING:
+    from anyio.from_thread import BlockingPortal
     from hostile import HostileServer
 
     from ticktick import OpenAPI
+    from ticktick.aio import AsyncOpenAPI
     from ticktick.testing import FakeTickTick
 
 SCOPE = "tasks:read tasks:write"
@@ -38,6 +42,24 @@ IDENTITY = TokenIdentity("ticktick.com", "cid", SCOPE)
 
 FUTURE = int(time.time()) + 100 * 86400
 """An expiry 100 days from now (TickTick's tokens last about 180)."""
+
+
+class AsyncOpenAPIFromSync:
+    """An `AsyncOpenAPI` called from sync code, so that tests written for `OpenAPI` run on it.
+
+    Its event loop runs in a thread of its own (an anyio blocking portal); each
+    coroutine method is called through the portal, other attributes are the client's.
+    """
+
+    def __init__(self, portal: BlockingPortal, api: AsyncOpenAPI) -> None:
+        self._portal = portal
+        self._api = api
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._api, name)
+        if not inspect.iscoroutinefunction(value):
+            return value
+        return lambda *args, **kwargs: self._portal.call(functools.partial(value, *args, **kwargs))
 
 
 class ApiFor(Protocol):

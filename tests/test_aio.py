@@ -544,3 +544,36 @@ async def test_a_failed_resolution_reaches_every_waiter(fake: FakeTickTick) -> N
                 group.start_soon(call)
     assert len(failures) == 20
     assert api_requests(fake) == []
+
+
+# -- the body of a refused (401) answer: at most MAX_REFUSED_BODY is read -------------------
+
+
+async def test_a_huge_401_body_is_not_read_before_the_retry(tmp_path: Path) -> None:
+    from test_hostile_answers import REFUSED_BODY, refusing_the_old_token, renewed_elsewhere
+
+    for client in ("AsyncOpenAPI", "HttpxAuth"):
+        sent: list[int] = []
+        with HostileServer(refusing_the_old_token(REFUSED_BODY, sent)) as server:
+            oauth = renewed_elsewhere(server, tmp_path / client)
+            if client == "AsyncOpenAPI":
+                async with AsyncOpenAPI(oauth) as api:
+                    assert await api.list_projects() == []
+            else:
+                async with httpx.AsyncClient(auth=HttpxAuth(oauth), timeout=20) as http:
+                    url = f"{oauth.endpoints.api_base_url}/project"
+                    assert (await http.get(url)).json() == []
+        assert sum(sent) < REFUSED_BODY // 2, f"{client} let {sum(sent)} bytes through"
+
+
+async def test_a_small_401_body_is_kept_and_its_connection_reused(tmp_path: Path) -> None:
+    from test_hostile_answers import refusing_the_old_token, renewed_elsewhere
+
+    with HostileServer(refusing_the_old_token(100, [])) as server:
+        oauth = renewed_elsewhere(server, tmp_path)
+        async with httpx.AsyncClient(auth=HttpxAuth(oauth), timeout=5) as http:
+            answer = await http.get(f"{oauth.endpoints.api_base_url}/project")
+    assert answer.json() == []
+    assert answer.history[0].status_code == 401
+    assert answer.history[0].content == b"x" * 100
+    assert server.connections == 1

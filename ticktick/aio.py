@@ -407,7 +407,8 @@ class AsyncOpenAPI:
     ) -> tuple[httpx.Response, bytes]:
         """One request and its whole answer, within `deadline` seconds in all.
 
-        At most `MAX_API_RESPONSE` + 1 bytes of the answer are read.
+        At most `MAX_API_RESPONSE` + 1 bytes of the answer are read, and of a 401
+        (refused) answer at most `MAX_REFUSED_BODY` + 1.
         """
         body = bytearray()
         with anyio.CancelScope(deadline=anyio.current_time() + self.deadline) as scope:
@@ -415,10 +416,12 @@ class AsyncOpenAPI:
                 method, url, json=payload, headers={"Authorization": f"Bearer {token}"}
             )
             response = await self.client.send(request, stream=True)
+            # Of a refused answer (renewed, or quoted in the error) a little is enough.
+            limit = MAX_REFUSED_BODY if response.status_code == 401 else MAX_API_RESPONSE
             try:
                 async for chunk in response.aiter_bytes():
                     body += chunk
-                    if len(body) > MAX_API_RESPONSE:
+                    if len(body) > limit:
                         break
             finally:
                 await response.aclose()
