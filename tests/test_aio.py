@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from helpers import file_lock_held_elsewhere
+from helpers import file_lock_held_elsewhere, run_python
 from hostile import Connection, HostileServer
 
 from ticktick import (
@@ -141,6 +141,26 @@ async def test_a_given_client_is_used_and_left_open(oauth: OAuth2, fake: FakeTic
         async with AsyncOpenAPI(oauth, client=client) as api:
             await api.list_projects()
         assert not client.is_closed
+
+
+def test_without_httpx_everything_else_works_and_aio_says_what_to_install() -> None:
+    result = run_python(
+        """
+        import sys
+        sys.modules["httpx"] = None  # as if it were not installed
+        import ticktick
+        print(ticktick.OpenAPI.__name__)
+        try:
+            ticktick.AsyncOpenAPI
+        except ticktick.ConfigurationError as exc:
+            print(exc)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "OpenAPI",
+        "ticktick.aio needs the httpx package: pip install 'ticktick-oauth[httpx]'.",
+    ]
 
 
 # -- HttpxAuth on both kinds of client ----------------------------------------------------

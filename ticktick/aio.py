@@ -52,7 +52,7 @@ try:
     import anyio.lowlevel
     import anyio.to_thread
     import httpx
-except ImportError:  # pragma: no cover - the extra is installed in the tests
+except ImportError:  # pragma: no cover - run in a subprocess by test_aio
     raise ConfigurationError(
         "ticktick.aio needs the httpx package: pip install 'ticktick-oauth[httpx]'."
     ) from None
