@@ -33,7 +33,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_api_overhead import summarize
+from bench_api_overhead import show, summarize
 
 from ticktick import AsyncOpenAPI
 from ticktick.testing import FakeTickTick
@@ -132,19 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(raw))
         return 0
     result = summary(raw, args.block)
-    overhead, resolution = result["overhead"], result["resolution"]
-    print(
-        f"python {sys.version.split()[0]}, httpx {httpx.__version__}, "
-        f"{overhead['requests']} GETs per way in blocks of {overhead['block']}"
-    )
-    print(f"{'way':<28}{'median us':>11}{'min us':>9}{'max us':>9}{'ratio':>8}")
-    for name, stats in overhead["per_request_us"].items():
-        print(
-            f"{name:<28}{stats['median']:>11.0f}{stats['min']:>9.0f}"
-            f"{stats['max']:>9.0f}{overhead['ratios'][name]:>7.3f}x"
-        )
-    ratio = overhead["ratios"]["AsyncOpenAPI.list_projects"]
-    print(f"client ratio: {ratio:.3f}x   goal: <= 1.05x   {'met' if ratio <= 1.05 else 'NOT met'}")
+    resolution = result["resolution"]
+    show(result["overhead"], f"httpx {httpx.__version__}", "AsyncOpenAPI.list_projects")
     print(
         f"{COROUTINES} coroutines, empty cache: all had a token after "
         f"{resolution['seconds']['median'] * 1000:.0f} ms (median of {resolution['runs']}); "

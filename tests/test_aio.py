@@ -18,6 +18,7 @@ import httpx
 import pytest
 from helpers import file_lock_held_elsewhere, run_python
 from hostile import Connection, HostileServer
+from test_faults import API_FAULTS, ERROR_STATUSES
 
 from ticktick import (
     ApiError,
@@ -311,9 +312,6 @@ async def test_401_without_a_terminal_needs_reauthorization(
 
 # -- the fault matrix of the sync client ----------------------------------------------------
 
-ERROR_STATUSES = [400, 401, 403, 404, 405, 408, 409, 410, 413, 415, 422, 429, 500, 501, 502]
-ERROR_STATUSES += [503, 504]
-
 
 @pytest.fixture
 async def quick_api(fake: FakeTickTick) -> AsyncIterator[AsyncOpenAPI]:
@@ -345,22 +343,7 @@ async def test_api_error_statuses(
     assert type(caught.value) is expected.get(status, ApiError)
 
 
-@pytest.mark.parametrize(
-    ("fault", "match"),
-    [
-        ({"status": 200, "truncate": True, "body": '[{"id": "1", "name": "x"}]'}, "broke off"),
-        (
-            {"status": 200, "trickle": 0.05, "body": "[" + " " * 2000 + "]"},
-            "did not answer in time",
-        ),
-        ({"status": 200, "body": "x" * (17 * 1024 * 1024)}, "more than"),
-        (
-            {"status": 200, "body": "<html>maintenance</html>", "content_type": "text/html"},
-            "not JSON",
-        ),
-        ({"drop": True}, "may have been applied"),
-    ],
-)
+@pytest.mark.parametrize(("fault", "match"), API_FAULTS)
 async def test_api_transport_and_shape_faults(
     quick_api: AsyncOpenAPI, fake: FakeTickTick, fault: dict[str, Any], match: str
 ) -> None:

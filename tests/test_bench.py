@@ -30,35 +30,30 @@ def run_compare(folder: Path, *options: str) -> subprocess.CompletedProcess[str]
     )
 
 
-def test_api_overhead_bench_runs() -> None:
+def run_bench(script: str, *options: str) -> str:
+    """Run ``bench/SCRIPT`` with *options*; its output, once it ended well."""
     result = subprocess.run(
-        [sys.executable, str(BENCH / "bench_api_overhead.py"), "--requests", "20", "--block", "10"],
+        [sys.executable, str(BENCH / script), *options],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "OpenAPI.list_projects" in result.stdout
-    assert "client ratio:" in result.stdout
+    return result.stdout
+
+
+def test_api_overhead_bench_runs() -> None:
+    out = run_bench("bench_api_overhead.py", "--requests", "20", "--block", "10")
+    assert "OpenAPI.list_projects" in out
+    assert "client ratio:" in out
 
 
 def test_async_bench_runs() -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH / "bench_async.py"),
-            *("--requests", "20", "--block", "10", "--runs", "1"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "AsyncOpenAPI.list_projects" in result.stdout
-    assert "client ratio:" in result.stdout
-    assert "token requests 1 at most" in result.stdout
+    out = run_bench("bench_async.py", "--requests", "20", "--block", "10", "--runs", "1")
+    assert "AsyncOpenAPI.list_projects" in out
+    assert "client ratio:" in out
+    assert "token requests 1 at most" in out
 
 
 def test_compare_runs_quickly_without_ticktick_py(tmp_path: Path) -> None:
