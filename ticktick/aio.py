@@ -86,10 +86,11 @@ async def _single_flight(
 ) -> str | None:
     """Run *work* (which may block) in a worker thread, once for all who ask at once.
 
-    The thread is not one of the default executor's or of anyio's shared pool (it
-    has a limiter of its own), so a person taking minutes to sign on ties up
-    nothing else. A cancelled caller's thread runs to its end (it is bounded by its
-    own timeouts) and its result still serves the others.
+    The thread is one of anyio's workers, not the loop's default executor, and
+    counts against a capacity limiter of its own, not anyio's shared one (which
+    FastAPI uses for its sync endpoints): a person taking minutes to sign on ties
+    up nothing else. A cancelled caller's thread runs to its end (it is bounded by
+    its own timeouts) and its result still serves the others.
     """
     key = (id(provider), anyio.lowlevel.current_token(), refused)
     while True:
