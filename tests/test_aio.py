@@ -285,6 +285,16 @@ async def test_401_resolves_again_once_and_succeeds(
     ]
 
 
+async def test_many_coroutines_refused_at_once_renew_once(
+    api: AsyncOpenAPI, fake: FakeTickTick
+) -> None:
+    fake.revoke(api.oauth.get_access_token())
+    async with anyio.create_task_group() as group:
+        for _ in range(20):
+            group.start_soon(api.list_projects)
+    assert fake.token_requests == 2  # the first token, and one renewal for all twenty
+
+
 async def test_401_twice_is_a_clear_error_without_a_loop(
     api: AsyncOpenAPI, fake: FakeTickTick
 ) -> None:
