@@ -60,7 +60,7 @@ $(BENCH_OURS)/.installed: $(SOURCES)
 	rm -rf $(BENCH_OURS) build  # build/: setuptools would install files left there by an older build
 	$(PYTHON) -m venv $(BENCH_OURS)
 	$(BENCH_OURS)/bin/python -m pip install --quiet --upgrade pip
-	$(BENCH_OURS)/bin/python -m pip install --quiet .
+	$(BENCH_OURS)/bin/python -m pip install --quiet '.[httpx]'
 	touch $@
 
 $(BENCH_TPY)/.installed:

@@ -20,6 +20,9 @@ docs page ``docs/benchmarks.md``.
 6. Recovery: a token endpoint failing twice with 503 and ``Retry-After: 1``; and one
    that drops the connection after the request (the code is spent).
 7. Memory: peak RSS of measure 1.
+8. Async apps: GETs through ``AsyncOpenAPI`` against a bare ``httpx.AsyncClient``, and
+   the wall time of 200 coroutines that need a token on an empty cache
+   (``bench_async.py``); only when the ``--ours`` venv has httpx.
 
     python bench/compare.py --ours bench/.venv-ours/bin/python \\
         --ticktick-py bench/.venv-ticktick-py/bin/python
@@ -54,11 +57,13 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 import bench_api_overhead  # noqa: E402 - found through the path set just above
+import bench_async  # noqa: E402
 
 from ticktick.testing import FakeTickTick  # noqa: E402
 
 WORKER = str(BENCH / "_worker.py")
 OVERHEAD = str(BENCH / "bench_api_overhead.py")
+ASYNC = str(BENCH / "bench_async.py")
 BEFORE = " (before)"  # suffix of the before install's entries in the results
 COLD_OURS = (
     "from ticktick import OAuth2; "
@@ -353,6 +358,15 @@ def _against(stats: dict[str, float], ours: dict[str, float]) -> str:
     return f"{ratio:.2f}x slower" if ratio >= 1 else f"{1 / ratio:.2f}x faster"
 
 
+def measure_async(python: str, count: int, block: int, runs: int) -> dict[str, Any] | None:
+    """Measure 8 with *python*; ``None`` when its venv has no httpx (no async apps)."""
+    if subprocess.run([python, "-c", "import httpx"], capture_output=True).returncode:
+        return None
+    command = [python, ASYNC, "--json", "--requests", str(count), "--block", str(block)]
+    raw = json.loads(output_of([*command, "--runs", str(runs)]))
+    return bench_async.summary(raw, block)
+
+
 def own_goals(results: dict[str, Any], suffix: str = "") -> list[tuple[str, str, bool]]:
     """(goal, figure, met) for the goals of ours alone: cold start, token, hot path, API.
 
@@ -390,6 +404,12 @@ def goals(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     out.append(overhead)
     made = results["contention"]["ticktick-oauth"]["token_requests"]["max"]
     out.append(("contention: exactly 1 token request", f"{made:.0f}", made == 1))
+    if "async" in results:
+        ratio = results["async"]["overhead"]["ratios"]["AsyncOpenAPI.list_projects"]
+        goal = "async requests <= 1.05x a bare httpx.AsyncClient"
+        out.append((goal, f"{ratio:.3f}x", ratio <= 1.05))
+        made = results["async"]["resolution"]["token_requests"]["max"]
+        out.append(("200 coroutines: exactly 1 token request", f"{made:.0f}", made == 1))
     return out
 
 
@@ -495,10 +515,36 @@ def render(results: dict[str, Any]) -> str:
     for name, stats in results["memory_mib"].items():
         lines.append(f"| {name} | {_fmt(stats, 'MiB')} |")
 
+    if "async" in results:
+        lines += render_async(results["async"])
+
     lines += ["", "### Goals", "", "| goal | figure | met |", "| --- | --- | --- |"]
     for goal, figure, met in goals(results):
         lines.append(f"| {goal} | {figure} | {'yes' if met else 'no'} |")
     return "\n".join(lines) + "\n"
+
+
+def render_async(figures: dict[str, Any]) -> list[str]:
+    """Measure 8 as Markdown lines."""
+    overhead, resolution = figures["overhead"], figures["resolution"]
+    lines = [
+        "",
+        f"### 8. Async apps ({overhead['requests']} GETs each; {resolution['coroutines']} "
+        "coroutines)",
+        "",
+        "| way | per request | ratio to bare |",
+        "| --- | --- | --- |",
+    ]
+    for name, stats in overhead["per_request_us"].items():
+        lines.append(f"| {name} | {_fmt(stats, 'us', 0)} | {overhead['ratios'][name]:.3f}x |")
+    lines += [
+        "",
+        "| empty cache, coroutines at once | until all have a token | token requests |",
+        "| --- | --- | --- |",
+        f"| {resolution['coroutines']} | {_fmt(resolution['seconds'], 's', 3)} | "
+        f"{_fmt(resolution['token_requests'], '', 0)} |",
+    ]
+    return lines
 
 
 def render_before_after(results: dict[str, Any]) -> str:
@@ -702,6 +748,12 @@ def main(argv: list[str] | None = None) -> int:
         results["recovery"] = measure_recovery(args.ours, args.ticktick_py, runs, retry_after)
         dropped = {"drop": True, "times": 10}
         results["dropped"] = measure_recovery(args.ours, args.ticktick_py, runs, dropped)
+        print("8. async apps ...", flush=True)
+        measured = measure_async(
+            args.ours, 20 if quick else 100 * args.repeat, 10 if quick else 100, 1 if quick else 5
+        )
+        if measured is not None:
+            results["async"] = measured
     results["seconds"] = round(time.monotonic() - started, 1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

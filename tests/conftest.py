@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
@@ -14,7 +15,7 @@ import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from types import CodeType, FrameType, ModuleType
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from helpers import FUTURE, ApiFor, free_port
@@ -265,29 +266,41 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 # -- fixtures shared by several test files (their plain helpers are in helpers.py) ----------
 
 
-@pytest.fixture
-def api_for(monkeypatch: pytest.MonkeyPatch) -> ApiFor:
-    """Makes OpenAPI clients for hostile servers; see ``helpers.ApiFor``."""
+@pytest.fixture(params=["OpenAPI", "AsyncOpenAPI"])
+def api_for(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[ApiFor]:
+    """Makes Open API clients for hostile servers; see ``helpers.ApiFor``.
+
+    Each test using it runs twice: with `OpenAPI`, and with `AsyncOpenAPI` driven
+    from the test's thread (``helpers.AsyncOpenAPIFromSync``).
+    """
     import json
 
+    from anyio.from_thread import start_blocking_portal
+    from helpers import AsyncOpenAPIFromSync
     from hostile import HostileServer
 
-    from ticktick import OAuth2, OpenAPI
+    from ticktick import AsyncOpenAPI, OAuth2, OpenAPI
 
     token = {"access_token": "api-token-from-env", "expire_time": FUTURE}
     monkeypatch.setenv("API_FOR_TOKEN", json.dumps(token))
+    with contextlib.ExitStack() as stack:
 
-    def make(server: HostileServer, **options: Any) -> OpenAPI:
-        oauth = OAuth2(
-            "client-id",
-            "client-secret",
-            "http://127.0.0.1:8080/",
-            env_key="API_FOR_TOKEN",
-            cache_path=None,
-            host=server.url,
-            interactive=False,
-            **options,
-        )
-        return OpenAPI(oauth)
+        def make(server: HostileServer, **options: Any) -> OpenAPI:
+            oauth = OAuth2(
+                "client-id",
+                "client-secret",
+                "http://127.0.0.1:8080/",
+                env_key="API_FOR_TOKEN",
+                cache_path=None,
+                host=server.url,
+                interactive=False,
+                **options,
+            )
+            if request.param == "OpenAPI":
+                return OpenAPI(oauth)
+            portal = stack.enter_context(start_blocking_portal())
+            api = AsyncOpenAPI(oauth, backoff_factor=0.5)  # as oauth.session backs off
+            stack.callback(portal.call, api.aclose)
+            return cast("OpenAPI", AsyncOpenAPIFromSync(portal, api))
 
-    return make
+        yield make

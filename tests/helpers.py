@@ -6,6 +6,8 @@ Plain functions and constants; the fixtures built on them live in conftest.py.
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import json
 import os
 import socket
@@ -14,7 +16,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -25,9 +27,11 @@ from ticktick.stores.base import TokenIdentity
 from ticktick.stores.locks import Lock
 
 if TYPE_CHECKING:
+    from anyio.from_thread import BlockingPortal
     from hostile import HostileServer
 
     from ticktick import OpenAPI
+    from ticktick.aio import AsyncOpenAPI
     from ticktick.testing import FakeTickTick
 
 SCOPE = "tasks:read tasks:write"
@@ -38,6 +42,24 @@ IDENTITY = TokenIdentity("ticktick.com", "cid", SCOPE)
 
 FUTURE = int(time.time()) + 100 * 86400
 """An expiry 100 days from now (TickTick's tokens last about 180)."""
+
+
+class AsyncOpenAPIFromSync:
+    """An `AsyncOpenAPI` called from sync code, so that tests written for `OpenAPI` run on it.
+
+    Its event loop runs in a thread of its own (an anyio blocking portal); each
+    coroutine method is called through the portal, other attributes are the client's.
+    """
+
+    def __init__(self, portal: BlockingPortal, api: AsyncOpenAPI) -> None:
+        self._portal = portal
+        self._api = api
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._api, name)
+        if not inspect.iscoroutinefunction(value):
+            return value
+        return lambda *args, **kwargs: self._portal.call(functools.partial(value, *args, **kwargs))
 
 
 class ApiFor(Protocol):
@@ -233,3 +255,37 @@ def hold_in_a_thread(lock: Lock, depth: int = 1) -> tuple[threading.Event, threa
     thread.start()
     assert held.wait(10)
     return release, thread
+
+
+_HOLD_A_FILE_LOCK = """
+import sys, time
+from ticktick.stores.locks import FileLock
+with FileLock(sys.argv[1]).hold():
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+    print(time.time(), flush=True)  # when it lets go
+"""
+
+
+@contextlib.contextmanager
+def file_lock_held_elsewhere(path: str, seconds: float) -> Iterator[subprocess.Popen[str]]:
+    """Another process that holds the `FileLock` *path* for *seconds*, from entry on.
+
+    After holding, it prints the ``time.time()`` it let go at on its stdout. The
+    process is killed if it is still running when the block ends.
+    """
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_A_FILE_LOCK, path, str(seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+        # killed on purpose: coverage there could only leave a corrupt data file behind
+        env={k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")},
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == "held\n"
+        yield holder
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()

@@ -30,17 +30,30 @@ def run_compare(folder: Path, *options: str) -> subprocess.CompletedProcess[str]
     )
 
 
-def test_api_overhead_bench_runs() -> None:
+def run_bench(script: str, *options: str) -> str:
+    """Run ``bench/SCRIPT`` with *options*; its output, once it ended well."""
     result = subprocess.run(
-        [sys.executable, str(BENCH / "bench_api_overhead.py"), "--requests", "20", "--block", "10"],
+        [sys.executable, str(BENCH / script), *options],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "OpenAPI.list_projects" in result.stdout
-    assert "client ratio:" in result.stdout
+    return result.stdout
+
+
+def test_api_overhead_bench_runs() -> None:
+    out = run_bench("bench_api_overhead.py", "--requests", "20", "--block", "10")
+    assert "OpenAPI.list_projects" in out
+    assert "client ratio:" in out
+
+
+def test_async_bench_runs() -> None:
+    out = run_bench("bench_async.py", "--requests", "20", "--block", "10", "--runs", "1")
+    assert "AsyncOpenAPI.list_projects" in out
+    assert "client ratio:" in out
+    assert "token requests 1 at most" in out
 
 
 def test_compare_runs_quickly_without_ticktick_py(tmp_path: Path) -> None:
@@ -50,6 +63,7 @@ def test_compare_runs_quickly_without_ticktick_py(tmp_path: Path) -> None:
     assert results["contention"]["ticktick-oauth"]["token_requests"]["max"] == 1
     assert results["dropped"]["ticktick-oauth"]["attempts"]["max"] == 1
     assert results["recovery"]["ticktick-oauth"]["succeeded"]["min"] == 1
+    assert results["async"]["resolution"]["token_requests"]["max"] == 1
     table = (tmp_path / "results.md").read_text()
     for heading in (
         "1. Cold start",
@@ -59,6 +73,7 @@ def test_compare_runs_quickly_without_ticktick_py(tmp_path: Path) -> None:
         "5. Contention",
         "6. Recovery",
         "7. Memory",
+        "8. Async apps",
         "Goals",
     ):
         assert heading in table

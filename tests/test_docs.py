@@ -5,10 +5,11 @@ columns (what a 1280 px window shows beside both sidebars, docs/stylesheets/extr
 every screenshot has its frame, and the benchmarks page is what bench/compare.py
 writes from bench/results.json.
 
-Every ```python block of the Quick start (Home), Use the token and Testing pages runs,
-in order, in one namespace per page, against the fake TickTick server, after the step
-the pages ask a reader to take first (`ticktick-auth login`, then `ticktick-auth
-export` into ACCESS_TOKEN_DICT). A block that defines tests runs under pytest.
+Every ```python block of the Quick start (Home), Use the token, Testing and Async apps
+pages runs, in order, in one namespace per page, against the fake TickTick server,
+after the step the pages ask a reader to take first (`ticktick-auth login`, then
+`ticktick-auth export` into ACCESS_TOKEN_DICT). A block that defines tests runs under
+pytest.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from ticktick.testing import FakeTickTick
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-RUN_PAGES = ["index.md", "use.md", "testing.md"]
+RUN_PAGES = ["index.md", "use.md", "testing.md", "async.md"]
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 
@@ -90,6 +91,10 @@ def test_code_blocks_run(
     if page == "testing.md":
         assert "rate limited, retry after 30" in out
         assert "refused: 401" in out
+    if page == "async.md":
+        assert "['Buy milk', 'Call the plumber', 'Post the letter']" in out
+        assert "50 answers; Buy milk" in out
+        assert "True project at least" in out
 
 
 def test_readme_quick_start_is_home_quick_start() -> None:

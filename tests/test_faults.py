@@ -181,25 +181,20 @@ def test_api_error_statuses(api: OpenAPI, fake: FakeTickTick, status: int, metho
         assert isinstance(caught.value, RateLimited)
 
 
-@pytest.mark.parametrize(
-    ("fault", "match"),
-    [
-        (
-            {"status": 200, "truncate": True, "body": '[{"id": "1", "name": "x"}]'},
-            "broke off",
-        ),
-        (
-            {"status": 200, "trickle": 0.05, "body": "[" + " " * 2000 + "]"},
-            "did not answer in time",
-        ),
-        ({"status": 200, "body": "x" * (17 * 1024 * 1024)}, "more than"),
-        (
-            {"status": 200, "body": "<html>maintenance</html>", "content_type": "text/html"},
-            "not JSON",
-        ),
-        ({"drop": True}, "may have been applied"),  # the POST went out: it may have worked
-    ],
-)
+API_FAULTS: list[tuple[dict[str, Any], str]] = [
+    ({"status": 200, "truncate": True, "body": '[{"id": "1", "name": "x"}]'}, "broke off"),
+    ({"status": 200, "trickle": 0.05, "body": "[" + " " * 2000 + "]"}, "did not answer in time"),
+    ({"status": 200, "body": "x" * (17 * 1024 * 1024)}, "more than"),
+    (
+        {"status": 200, "body": "<html>maintenance</html>", "content_type": "text/html"},
+        "not JSON",
+    ),
+    ({"drop": True}, "may have been applied"),  # the POST went out: it may have worked
+]
+"""Faults of an Open API answer to a POST, and what the error says (also for test_aio)."""
+
+
+@pytest.mark.parametrize(("fault", "match"), API_FAULTS)
 def test_api_transport_and_shape_faults(
     api: OpenAPI, fake: FakeTickTick, fault: dict[str, Any], match: str
 ) -> None:

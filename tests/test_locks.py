@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from conftest import env_without_coverage
-from helpers import hold_in_a_thread
+from helpers import file_lock_held_elsewhere, hold_in_a_thread
 
 from ticktick._deadline import Countdown, poll
 from ticktick.errors import TokenCacheError
@@ -241,28 +238,11 @@ def test_thread_lock_says_it_waits_and_times_out(caplog: pytest.LogCaptureFixtur
     )
 
 
-HOLD_A_FILE_LOCK = """
-import sys, time
-from ticktick.stores.locks import FileLock
-with FileLock(sys.argv[1]).hold():
-    print("held", flush=True)
-    time.sleep(float(sys.argv[2]))
-"""
-
-
 def test_file_lock_names_the_process_it_waits_for(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = str(tmp_path / "cache.lock")
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_A_FILE_LOCK, path, str(ANNOUNCE_AFTER + 1)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env_without_coverage(),
-    )
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline() == "held\n"
+    with file_lock_held_elsewhere(path, ANNOUNCE_AFTER + 1) as holder:
         lock = FileLock(path)
         with pytest.raises(TokenCacheError) as caught, lock.hold(0.1):
             pass
@@ -276,10 +256,6 @@ def test_file_lock_names_the_process_it_waits_for(
         ):
             assert sidecar.read() == f"{os.getpid()}\n"  # this process holds it now
         assert holder.wait(30) == 0
-    finally:
-        if holder.poll() is None:
-            holder.kill()
-            holder.wait()
     (said,) = [r.getMessage() for r in caplog.records if "Waiting" in r.getMessage()]
     assert said.startswith(f"Waiting up to 30 s for process {holder.pid}, which holds the lock")
     with open(path) as sidecar:

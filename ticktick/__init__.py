@@ -45,6 +45,8 @@ _WHERE = {
     "Unauthorized": "errors",
     "OpenAPI": "api",
     "ApiToken": "apitoken",
+    "AsyncOpenAPI": "aio",
+    "HttpxAuth": "aio",
     "TickTickAuth": "auth",
     "TokenProvider": "provider",
     "Profile": "profiles",
@@ -71,6 +73,7 @@ __all__ = [
     "AccessDenied",
     "ApiError",
     "ApiToken",
+    "AsyncOpenAPI",
     "AuthorizationRequest",
     "AuthorizationTimeout",
     "CacheHandler",
@@ -79,6 +82,7 @@ __all__ = [
     "EnvSource",
     "FileStore",
     "Forbidden",
+    "HttpxAuth",
     "InvalidClient",
     "InvalidGrant",
     "LoopbackPortInUse",
@@ -125,6 +129,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from ._http.session import requests_retry_session
+    from .aio import AsyncOpenAPI, HttpxAuth
     from .api import OpenAPI
     from .apitoken import ApiToken
     from .auth import TickTickAuth

@@ -20,6 +20,7 @@ a ticktick.com token is never sent to dida365.com, nor to any other host.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,7 +32,7 @@ from ._http.session import read_body
 from .errors import ConfigurationError
 from .provider import TokenProvider
 
-__all__ = ["MAX_REFUSED_BODY", "TickTickAuth"]
+__all__ = ["MAX_REFUSED_BODY", "TickTickAuth", "check_destination", "renewed_token"]
 
 _RETRIED = "_ticktick_retried"
 
@@ -39,9 +40,45 @@ MAX_REFUSED_BODY = 64 * 1024
 """The most of a refused (401) answer's body read before the retry, in bytes."""
 
 
+@functools.lru_cache(maxsize=256)  # the same base URL, and API URLs, again and again
 def _origin_and_path(url: str) -> tuple[str, str, int | None, str]:
     parts = urlsplit(url)
     return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port, parts.path
+
+
+def check_destination(url: str, api_base_url: str, region: str) -> None:
+    """Refuse to send a token of *region* to *url* unless it is under *api_base_url*.
+
+    The same scheme, host and port, and a path at or under the base's path: the rule
+    of every auth of this package (`TickTickAuth`, ``ticktick.aio.HttpxAuth``).
+
+    Raises:
+        ConfigurationError: *url* is outside *api_base_url*.
+    """
+    scheme, host, port, path = _origin_and_path(url)
+    allowed_scheme, allowed_host, allowed_port, allowed_path = _origin_and_path(api_base_url)
+    if (scheme, host, port) != (allowed_scheme, allowed_host, allowed_port) or not (
+        path == allowed_path or path.startswith(allowed_path + "/")
+    ):
+        raise ConfigurationError(
+            f"Refusing to send the TickTick token to {scheme}://{host}{path}: it is not "
+            f"under {api_base_url}, the Open API of the token's region "
+            f"({region}). Use the matching host= or api_base_url=."
+        )
+
+
+def renewed_token(oauth: TokenProvider, refused: str) -> str | None:
+    """After *refused* got a 401: discard it and resolve again; ``None`` if no new token.
+
+    May block as `get_access_token` does. ``None`` means the same token came back
+    (e.g. from the environment), so sending it again is pointless.
+
+    Raises:
+        ReauthorizationRequired: Nobody can sign on here.
+    """
+    oauth.discard_token(refused)
+    token = oauth.get_access_token()
+    return None if token == refused else token
 
 
 class TickTickAuth(AuthBase):
@@ -60,22 +97,12 @@ class TickTickAuth(AuthBase):
     def __init__(self, oauth: TokenProvider, *, api_base_url: str | None = None) -> None:
         self.oauth = oauth
         self.api_base_url = (api_base_url or oauth.endpoints.api_base_url).rstrip("/")
-        self._allowed = _origin_and_path(self.api_base_url)
 
     def __repr__(self) -> str:
         return f"TickTickAuth(api_base_url={self.api_base_url!r})"
 
     def _check_destination(self, url: str | None) -> None:
-        scheme, host, port, path = _origin_and_path(url or "")
-        allowed_scheme, allowed_host, allowed_port, allowed_path = self._allowed
-        if (scheme, host, port) != (allowed_scheme, allowed_host, allowed_port) or not (
-            path == allowed_path or path.startswith(allowed_path + "/")
-        ):
-            raise ConfigurationError(
-                f"Refusing to send the TickTick token to {scheme}://{host}{path}: it is not "
-                f"under {self.api_base_url}, the Open API of the token's region "
-                f"({self.oauth.endpoints.host}). Use the matching host= or api_base_url=."
-            )
+        check_destination(url or "", self.api_base_url, self.oauth.endpoints.host)
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         self._check_destination(request.url)
@@ -90,9 +117,8 @@ class TickTickAuth(AuthBase):
         if request.body is not None and not isinstance(request.body, (bytes, str)):
             return response  # a streamed body cannot be sent twice
         refused = (request.headers.get("Authorization") or "").removeprefix("Bearer ")
-        self.oauth.discard_token(refused)
-        token = self.oauth.get_access_token()  # may raise ReauthorizationRequired
-        if token == refused:
+        token = renewed_token(self.oauth, refused)  # may raise ReauthorizationRequired
+        if token is None:
             return response  # the same token again (e.g. from the environment): no point
         logger().info("TickTick refused the token (HTTP 401); retrying once with a new one.")
         self._finish_refused(response, kwargs.get("timeout"))

@@ -1,0 +1,507 @@
+"""Async apps: an ``httpx`` auth and an async Open API client that never block the loop.
+
+Needs ``pip install 'ticktick-oauth[httpx]'`` (the ``httpx`` package, which brings
+``anyio``). It is written against anyio; its tests run it under asyncio.
+
+* [`HttpxAuth`][ticktick.aio.HttpxAuth] puts the token on requests of an
+  ``httpx.Client`` or ``httpx.AsyncClient``, to the Open API of its region only, and
+  renews it once on 401, as [`TickTickAuth`][ticktick.auth.TickTickAuth] does for
+  ``requests``.
+* [`AsyncOpenAPI`][ticktick.aio.AsyncOpenAPI] has every endpoint of
+  [`OpenAPI`][ticktick.api.OpenAPI], with the same names, typed dicts and typed errors:
+  both send the calls `ticktick.api.Calls` describes and read the answers with
+  `ticktick.api.read_answer`.
+
+The event loop is never blocked. A token held in memory is taken with a plain check
+(`TokenProvider.token_in_memory`). Anything else (reading a store under its lock,
+waiting for another process, a person signing on) runs in a worker thread of its own,
+and the coroutines of one loop that need a token of one provider at the same time
+share that one resolution: 200 coroutines on an empty store cause one sign-on.
+
+Examples:
+    >>> async with AsyncOpenAPI(oauth) as api:  # doctest: +SKIP
+    ...     projects = await api.list_projects()
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncGenerator, Callable, Generator, Sequence
+from types import TracebackType
+from typing import Any, TypeVar, cast
+
+from ._defaults import Timeout, __version__, check_timeout
+from ._http.session import IDEMPOTENT_METHODS, RETRY_AFTER_MAX, RETRY_STATUSES
+from ._http.session import retry_after_seconds as _retry_after_seconds
+from .api import (
+    MAX_API_RESPONSE,
+    Answer,
+    Call,
+    Calls,
+    read_answer,
+    transport_error,
+)
+from .api import api_base_url as base_url_for
+from .auth import MAX_REFUSED_BODY, check_destination, renewed_token
+from .errors import ConfigurationError, TransportError
+from .models import Date, Project, ProjectData, ProjectFields, Task, TaskFields, TaskMove
+from .provider import TokenProvider
+
+try:
+    import anyio
+    import anyio.lowlevel
+    import anyio.to_thread
+    import httpx
+except ImportError:  # pragma: no cover - run in a subprocess by test_aio
+    raise ConfigurationError(
+        "ticktick.aio needs the httpx package: pip install 'ticktick-oauth[httpx]'."
+    ) from None
+
+__all__ = ["AsyncOpenAPI", "HttpxAuth"]
+
+T = TypeVar("T")
+
+
+# -- one resolution at a time, per provider and loop ------------------------------------
+
+
+class _Flight:
+    """A resolution under way in a worker thread, which other coroutines wait for."""
+
+    def __init__(self, provider: TokenProvider) -> None:
+        self.provider = provider  # held while the flight runs, so its id stays its own
+        self.done = anyio.Event()
+        self.landed = False
+        self.token: str | None = None
+        self.error: Exception | None = None
+
+
+_FLIGHTS: dict[tuple[int, object, str | None], _Flight] = {}
+"""The resolutions under way, by (provider, event loop, refused token): each entry
+lives only while its thread runs, and holds the provider, so its id stays its own."""
+
+
+async def _single_flight(
+    provider: TokenProvider, refused: str | None, work: Callable[[], str | None]
+) -> str | None:
+    """Run *work* (which may block) in a worker thread, once for all who ask at once.
+
+    The thread is one of anyio's workers, not the loop's default executor, and
+    counts against a capacity limiter of its own, not anyio's shared one (which
+    FastAPI uses for its sync endpoints): a person taking minutes to sign on ties
+    up nothing else. A cancelled caller's thread runs to its end (it is bounded by
+    its own timeouts) and its result still serves the others.
+    """
+    key = (id(provider), anyio.lowlevel.current_token(), refused)
+    while True:
+        flight = _FLIGHTS.get(key)
+        if flight is None:
+            flight = _FLIGHTS[key] = _Flight(provider)
+            try:
+                flight.token = await anyio.to_thread.run_sync(
+                    work, limiter=anyio.CapacityLimiter(1)
+                )
+                flight.landed = True
+            except Exception as exc:
+                flight.error = exc
+                raise
+            finally:
+                del _FLIGHTS[key]
+                flight.done.set()
+            return flight.token
+        await flight.done.wait()
+        if flight.error is not None:
+            raise flight.error
+        if flight.landed:
+            return flight.token
+        # the flight was cancelled before it landed: start another
+
+
+class HttpxAuth(httpx.Auth):
+    """An ``httpx`` auth that sends the provider's token, renewing it once on 401.
+
+    Works with ``httpx.Client`` (the token is resolved in the calling thread) and
+    ``httpx.AsyncClient`` (from memory without blocking, else in a worker thread,
+    one resolution for all coroutines of the loop).
+
+    Args:
+        provider: What holds the token: an [`OAuth2`][ticktick.oauth2.OAuth2] client or
+            another [`TokenProvider`][ticktick.provider.TokenProvider].
+        api_base_url: Only URLs under this base get the token; by default the Open API
+            of the provider's region. A TickTick or Dida365 URL of the other region
+            is refused.
+
+    Raises:
+        ConfigurationError: ``api_base_url`` belongs to the other region; (when a
+            request is sent) its URL is outside ``api_base_url``: the token is not sent.
+    """
+
+    def __init__(self, provider: TokenProvider, *, api_base_url: str | None = None) -> None:
+        self.provider = provider
+        self.api_base_url = base_url_for(provider, api_base_url)
+
+    def __repr__(self) -> str:
+        return f"HttpxAuth(api_base_url={self.api_base_url!r})"
+
+    def check(self, url: str) -> None:
+        """Refuse *url* unless it is under `api_base_url` (`ConfigurationError`)."""
+        check_destination(url, self.api_base_url, self.provider.endpoints.host)
+
+    async def token(self) -> str:
+        """A valid token, without blocking the loop: memory, else one shared resolution."""
+        token = self.provider.token_in_memory() or await _single_flight(
+            self.provider, None, self.provider.get_access_token
+        )
+        return cast("str", token)
+
+    async def renew(self, refused: str) -> str | None:
+        """After a 401: a token other than *refused*, or ``None`` when none comes."""
+        held = self.provider.token_in_memory()
+        if held is not None and held != refused:
+            return held  # another coroutine renewed it already
+        work = functools.partial(renewed_token, self.provider, refused)
+        return await _single_flight(self.provider, refused, work)
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
+        """Authorize *request* for ``httpx.Client``; renew once on 401."""
+        self.check(str(request.url))
+        token = self.provider.get_access_token()
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if not _may_resend(request, response):
+            return
+        renewed = renewed_token(self.provider, token)  # may raise ReauthorizationRequired
+        if renewed is None:
+            return
+        _finish_refused(response)
+        request.headers["Authorization"] = f"Bearer {renewed}"
+        yield request
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        """Authorize *request* for ``httpx.AsyncClient``; renew once on 401."""
+        self.check(str(request.url))
+        token = await self.token()
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if not _may_resend(request, response):
+            return
+        renewed = await self.renew(token)  # may raise ReauthorizationRequired
+        if renewed is None:
+            return
+        await _afinish_refused(response)
+        request.headers["Authorization"] = f"Bearer {renewed}"
+        yield request
+
+
+def _may_resend(request: httpx.Request, response: httpx.Response) -> bool:
+    """A 401 to a request whose body can be sent again (not a stream)."""
+    return response.status_code == 401 and isinstance(request.stream, httpx.ByteStream)
+
+
+def _finish_refused(response: httpx.Response) -> None:
+    """Read at most `MAX_REFUSED_BODY` bytes of a refused answer, then close it.
+
+    httpx reads the whole answer before the retry; a body that was cut off is
+    left empty, so it does not (a server could send gigabytes).
+    """
+    body = bytearray()
+    try:
+        for chunk in response.iter_bytes():
+            body += chunk
+            if len(body) > MAX_REFUSED_BODY:
+                break
+    except httpx.HTTPError:
+        body = bytearray(MAX_REFUSED_BODY + 1)
+    finally:
+        response.close()
+    _keep_body(response, body)
+
+
+async def _afinish_refused(response: httpx.Response) -> None:
+    """`_finish_refused` for ``httpx.AsyncClient``."""
+    body = bytearray()
+    try:
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > MAX_REFUSED_BODY:
+                break
+    except httpx.HTTPError:
+        body = bytearray(MAX_REFUSED_BODY + 1)
+    finally:
+        await response.aclose()
+    _keep_body(response, body)
+
+
+def _keep_body(response: httpx.Response, body: bytearray) -> None:
+    # As httpx keeps a body it has read, so that its read() and aread() return it.
+    response._content = bytes(body) if len(body) <= MAX_REFUSED_BODY else b""
+
+
+def _transport_failure(method: str, url: str, exc: Exception) -> tuple[TransportError, bool, bool]:
+    """What a failed exchange means: the error, never sent or not, chain *exc* or not.
+
+    Only text that no server wrote may be chained, as ``_http.failures.showable`` says.
+    """
+    unreached: str | None = None
+    if isinstance(exc, httpx.ConnectTimeout):
+        unreached = "timed out"
+    elif isinstance(exc, httpx.PoolTimeout):
+        unreached = "no connection of the pool became free in time"
+    elif isinstance(exc, (httpx.ConnectError, httpx.ProxyError)):
+        unreached = " ".join(str(exc).split())[:200]
+    late = isinstance(exc, (TimeoutError, httpx.TimeoutException))
+    error = transport_error(
+        method, url, unreached=unreached, timed_out=late, failure=type(exc).__name__
+    )
+    return error, unreached is not None, unreached is not None or late
+
+
+class AsyncOpenAPI:
+    """The TickTick Open API V1 for async apps, over ``httpx.AsyncClient``.
+
+    The same endpoints, names, typed dicts and typed errors as
+    [`OpenAPI`][ticktick.api.OpenAPI]. Use it with ``async with`` (or call `aclose`).
+
+    Args:
+        oauth: What keeps the token: an [`OAuth2`][ticktick.oauth2.OAuth2] client, or
+            anything else that follows [`TokenProvider`][ticktick.provider.TokenProvider].
+        base_url: The API base; by default the Open API of ``oauth``'s region. A
+            TickTick or Dida365 URL of the *other* region is refused.
+        client: The ``httpx.AsyncClient`` to use (it is not closed by `aclose`); by
+            default one of its own, with a pool of `max_connections` connections.
+        timeout: Timeout of each request, as seconds or ``(connect, read)`` seconds;
+            ``oauth.timeout`` when ``None``. Each exchange (connecting, sending,
+            the whole answer) ends within ``connect + read`` seconds in all.
+        retries: How many times a request may be sent again: an idempotent one
+            (``GET``, ``DELETE``...) after 429 or 5xx or a broken connection, any one
+            that never left.
+        backoff_factor: Waits between retries grow as ``backoff_factor * 2 ** (n - 1)``
+            seconds (none before the first), unless the answer says ``Retry-After``.
+        retry_after_max: The longest ``Retry-After`` obeyed, in seconds.
+        max_connections: The size of its own client's connection pool.
+
+    Raises:
+        ConfigurationError: ``base_url`` belongs to the other region, or ``timeout``
+            is not a finite, positive bound.
+    """
+
+    def __init__(
+        self,
+        oauth: TokenProvider,
+        *,
+        base_url: str | None = None,
+        client: httpx.AsyncClient | None = None,
+        timeout: Timeout | None = None,
+        retries: int = 3,
+        backoff_factor: float = 1.0,
+        retry_after_max: float = RETRY_AFTER_MAX,
+        max_connections: int = 32,
+    ) -> None:
+        self.oauth = oauth
+        self.base_url = base_url_for(oauth, base_url)
+        self.auth = HttpxAuth(oauth, api_base_url=self.base_url)
+        self.timeout = check_timeout(timeout) if timeout is not None else oauth.timeout
+        connect, read = self.timeout if isinstance(self.timeout, tuple) else (self.timeout,) * 2
+        self.deadline = connect + read
+        """Seconds each exchange may take in all: connecting, sending, the whole answer."""
+        self.retries = retries
+        self.backoff_factor = backoff_factor
+        self.retry_after_max = retry_after_max
+        self._own_client = client is None
+        self.client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(read, connect=connect),
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            follow_redirects=False,
+            headers={"User-Agent": f"ticktick-oauth/{__version__} httpx/{httpx.__version__}"},
+        )
+
+    def __repr__(self) -> str:
+        return f"AsyncOpenAPI(base_url={self.base_url!r})"
+
+    async def __aenter__(self) -> AsyncOpenAPI:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close its own client's connections (a client that was given stays open)."""
+        if self._own_client:
+            await self.client.aclose()
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    async def request(self, method: str, path: str, body: object = None) -> Any:
+        """Send one authorized request; return the decoded JSON answer (``None`` if empty).
+
+        Raises:
+            NotFound, Forbidden, RateLimited, Unauthorized, ApiError: The API refused.
+            TransportError: The API could not be reached.
+            ReauthorizationRequired: The token was refused and nobody can sign on here.
+        """
+        return await self.send(Call[Any](method, path, body))
+
+    async def send(self, call: Call[T]) -> T:
+        """Send *call* (one of `ticktick.api.Calls`, or your own); return its answer.
+
+        Raises:
+            NotFound, Forbidden, RateLimited, Unauthorized, ApiError: The API refused.
+            TransportError: The API could not be reached.
+            ReauthorizationRequired: The token was refused and nobody can sign on here.
+        """
+        method, url = call.method, f"{self.base_url}{call.path}"
+        self.auth.check(url)
+        payload = call.json()
+        token = await self.auth.token()
+        renewed = False
+        retried = 0
+        while True:
+            try:
+                response, body = await self._exchange(method, url, payload, token)
+            except (httpx.RequestError, TimeoutError) as exc:
+                error, unreached, showable = _transport_failure(method, url, exc)
+                if retried < self.retries and (unreached or method in IDEMPOTENT_METHODS):
+                    retried += 1
+                    await anyio.sleep(self._backoff(retried))
+                    continue
+                raise error from (exc if showable else None)
+            status = response.status_code
+            if status == 401 and not renewed:
+                renewed = True
+                fresh = await self.auth.renew(token)  # may raise ReauthorizationRequired
+                if fresh is not None:
+                    token = fresh
+                    continue
+            retry = status in RETRY_STATUSES and method in IDEMPOTENT_METHODS
+            if retry and retried < self.retries:
+                retried += 1
+                asked = _retry_after_seconds(
+                    response.headers.get("Retry-After"), self.retry_after_max
+                )
+                await anyio.sleep(self._backoff(retried) if asked is None else asked)
+                continue
+            answer = Answer(
+                method,
+                url,
+                status,
+                response.headers.get("Content-Type"),
+                response.headers.get("Retry-After"),
+                body,
+                token,
+            )
+            return cast("T", read_answer(answer, self.oauth))
+
+    def _backoff(self, retried: int) -> float:
+        return 0.0 if retried <= 1 else self.backoff_factor * 2 ** (retried - 1)
+
+    async def _exchange(
+        self, method: str, url: str, payload: object, token: str
+    ) -> tuple[httpx.Response, bytes]:
+        """One request and its whole answer, within `deadline` seconds in all.
+
+        At most `MAX_API_RESPONSE` + 1 bytes of the answer are read, and of a 401
+        (refused) answer at most `MAX_REFUSED_BODY` + 1.
+        """
+        body = bytearray()
+        with anyio.CancelScope(deadline=anyio.current_time() + self.deadline) as scope:
+            request = self.client.build_request(
+                method, url, json=payload, headers={"Authorization": f"Bearer {token}"}
+            )
+            response = await self.client.send(request, stream=True)
+            # Of a refused answer (renewed, or quoted in the error) a little is enough.
+            limit = MAX_REFUSED_BODY if response.status_code == 401 else MAX_API_RESPONSE
+            try:
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > limit:
+                        break
+            finally:
+                await response.aclose()
+        if scope.cancelled_caught:
+            raise TimeoutError(f"no whole answer within {self.deadline:g} s")
+        return response, bytes(body)
+
+    # -- projects ---------------------------------------------------------------------
+
+    async def list_projects(self) -> list[Project]:
+        """All projects of the account (the cheapest call to check that a token works)."""
+        return await self.send(Calls.list_projects())
+
+    async def get_project(self, project_id: str) -> Project:
+        """One project."""
+        return await self.send(Calls.get_project(project_id))
+
+    async def get_project_data(self, project_id: str) -> ProjectData:
+        """A project with its undone tasks and columns; ``"inbox"`` names the inbox."""
+        return await self.send(Calls.get_project_data(project_id))
+
+    async def create_project(self, name: str, fields: ProjectFields | None = None) -> Project:
+        """Create a project named *name*, with optional ``color``, ``viewMode``, ``kind``..."""
+        return await self.send(Calls.create_project(name, fields))
+
+    async def update_project(self, project_id: str, fields: ProjectFields) -> Project:
+        """Change a project's fields."""
+        return await self.send(Calls.update_project(project_id, fields))
+
+    async def delete_project(self, project_id: str) -> None:
+        """Delete a project and its tasks."""
+        await self.send(Calls.delete_project(project_id))
+
+    # -- tasks ------------------------------------------------------------------------
+
+    async def get_task(self, project_id: str, task_id: str) -> Task:
+        """One task."""
+        return await self.send(Calls.get_task(project_id, task_id))
+
+    async def create_task(
+        self, project_id: str, title: str, fields: TaskFields | None = None
+    ) -> Task:
+        """Create a task in a project; ``fields`` may set ``dueDate``, ``priority``..."""
+        return await self.send(Calls.create_task(project_id, title, fields))
+
+    async def update_task(self, project_id: str, task_id: str, fields: TaskFields) -> Task:
+        """Change a task's fields."""
+        return await self.send(Calls.update_task(project_id, task_id, fields))
+
+    async def complete_task(self, project_id: str, task_id: str) -> None:
+        """Mark a task completed."""
+        await self.send(Calls.complete_task(project_id, task_id))
+
+    async def delete_task(self, project_id: str, task_id: str) -> None:
+        """Delete a task."""
+        await self.send(Calls.delete_task(project_id, task_id))
+
+    async def move_tasks(self, moves: Sequence[TaskMove]) -> list[dict[str, Any]]:
+        """Move tasks between projects; returns TickTick's answer for each move."""
+        return await self.send(Calls.move_tasks(moves))
+
+    async def list_completed_tasks(
+        self,
+        project_ids: Sequence[str] | None = None,
+        start_date: Date | None = None,
+        end_date: Date | None = None,
+    ) -> list[Task]:
+        """Completed tasks, optionally of some projects, completed between two dates."""
+        return await self.send(Calls.list_completed_tasks(project_ids, start_date, end_date))
+
+    async def filter_tasks(
+        self,
+        project_ids: Sequence[str] | None = None,
+        start_date: Date | None = None,
+        end_date: Date | None = None,
+        priority: Sequence[int] | None = None,
+        tag: Sequence[str] | None = None,
+        status: Sequence[int] | None = None,
+    ) -> list[Task]:
+        """Tasks matching every filter given (projects, dates, priorities, tags, statuses)."""
+        call = Calls.filter_tasks(project_ids, start_date, end_date, priority, tag, status)
+        return await self.send(call)
