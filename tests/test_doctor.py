@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from helpers import free_port, token_dict, write_cache
-from hostile import HostileServer, answering
+from hostile import Connection, HostileServer, answering
 
 from ticktick.cli import main
 from ticktick.testing import FakeTickTick
@@ -223,3 +223,27 @@ def test_token_refused_by_the_api(setup: Setup, capsys: pytest.CaptureFixture[st
     assert "revoked" in line
     assert "ticktick-auth login" in line
     assert "✓ token: in the cache file" in out  # the file alone cannot tell
+
+
+def _stall_after_the_date(conn: Connection) -> None:
+    """``HTTP/1.1 200 OK`` and a ``Date`` header, then nothing: the headers never end."""
+    conn.read_request()
+    date = email.utils.formatdate(usegmt=True).encode()
+    conn.send(b"HTTP/1.1 200 OK\r\nDate: " + date + b"\r\n")
+    conn.hold()
+
+
+@pytest.mark.timeout(120)
+def test_a_server_that_stalls_after_its_status_line_fails(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The deadline cuts the answer after its Date header: what came is no 200 to pass
+    (the library's own requests raise for it), so the clock and Open API lines fail."""
+    with HostileServer(_stall_after_the_date) as server:
+        write_cache(setup.cache, token_dict(), host=server.url, client_id=CLIENT_ID)
+        code, out = run(capsys, setup.argv(host=server.url))
+    assert code == 1, out
+    api = next(line for line in out.splitlines() if "Open API" in line)
+    assert api.startswith("✗"), out
+    assert "no complete answer" in api
+    assert "✗ clock: no complete answer" in out

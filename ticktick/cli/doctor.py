@@ -261,12 +261,18 @@ def _skew(seconds: float) -> str:
     return text
 
 
+_BODY_READ = 16384
+"""Bytes of an answer's body read to see that it ends (the rest is not needed)."""
+
+
 def check_clock(endpoints: Endpoints, session: requests.Session) -> Check:
     """Compare the clock here with the server's ``Date`` header (at most `CLOCK_SKEW_LIMIT` off)."""
     import email.utils
     from datetime import timezone
 
     import requests
+
+    from .._http.session import read_body
 
     base = _base_url(endpoints)
     offline = "check the network, or pass --offline to skip the checks that need it"
@@ -277,7 +283,10 @@ def check_clock(endpoints: Endpoints, session: requests.Session) -> Check:
         return _failed(f"clock: no answer from {base} ({_failure(exc)})", offline)
     after = time.time()
     date = response.headers.get("Date", "")
-    response.close()
+    try:  # headers cut off by the deadline read as complete ones: the answer must end
+        read_body(response, _BODY_READ, NETWORK_TIMEOUT)
+    except requests.RequestException as exc:
+        return _failed(f"clock: no complete answer from {base} ({_failure(exc)})", offline)
     try:
         server = email.utils.parsedate_to_datetime(date)
     except (TypeError, ValueError, IndexError, OverflowError):
@@ -328,6 +337,8 @@ def check_api(
     """The Open API accepts *token*: ``GET /open/v1/project`` answers 200."""
     import requests
 
+    from .._http.session import read_body
+
     url = f"{endpoints.api_base_url}/project"
     what = f"Open API: GET {url}"
     try:
@@ -343,7 +354,13 @@ def check_api(
             "check the network, or pass --offline to skip the checks that need it",
         )
     status = response.status_code
-    response.close()
+    try:  # headers cut off by the deadline read as complete ones: the answer must end
+        read_body(response, _BODY_READ, NETWORK_TIMEOUT)
+    except requests.RequestException as exc:
+        return _failed(
+            f"{what}: {status} but no complete answer ({_failure(exc)})",
+            "check the network and --host, or pass --offline to skip the checks that need it",
+        )
     if status == 200:
         return _passed(f"{what}: 200, the token is accepted")
     if status == 401:
