@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import free_port, token_dict, write_cache
+from helpers import clean_env, free_port, run_cli, token_dict, write_cache
 from hostile import Connection, HostileServer, answering
 
 from ticktick.cli import main
@@ -247,3 +247,23 @@ def test_a_server_that_stalls_after_its_status_line_fails(
     assert api.startswith("✗"), out
     assert "no complete answer" in api
     assert "✗ clock: no complete answer" in out
+
+
+@pytest.mark.parametrize("command", ["doctor", "status"])
+def test_an_ascii_terminal_shows_a_path_with_a_non_ascii_letter(
+    tmp_path: Path, command: str
+) -> None:
+    """On an ASCII terminal doctor marks its lines OK/FAIL/SKIP; a cache path with an
+    ``é`` is shown escaped, not a UnicodeEncodeError traceback (status alike)."""
+    cache = tmp_path / "café" / ".token-oauth"
+    extra = ["--offline", "--redirect-uri", f"http://127.0.0.1:{free_port()}/"]
+    ran = run_cli(
+        *(command, "--client-id", CLIENT_ID, "--cache-path", str(cache)),
+        *(extra if command == "doctor" else []),
+        env=clean_env(TICKTICK_CLIENT_SECRET=SECRET, PYTHONIOENCODING="ascii"),
+        cwd=tmp_path,
+    )
+    assert "Traceback" not in ran.stderr, ran.stderr
+    assert "caf\\xe9" in ran.stdout, ran.stdout
+    if command == "doctor":
+        assert "OK   store: no cache file" in ran.stdout, ran.stdout
