@@ -151,6 +151,25 @@ def test_store_mode_0644(setup: Setup, capsys: pytest.CaptureFixture[str]) -> No
     assert f"chmod 600 {setup.cache}" in line
 
 
+def test_store_in_a_folder_every_user_can_write_to(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 0600 cache file in a 0777 folder without sticky bit: anyone can rename a file
+    of their own over it (before it exists too). With the sticky bit (as /tmp has) it
+    passes."""
+    setup.cache.parent.chmod(0o777)
+    line = the_one_failure(*run(capsys, setup.argv()), "store")
+    assert "every user can write to (mode 0777, no sticky bit)" in line
+    assert f"chmod o-w {setup.cache.parent}" in line
+    setup.cache.parent.chmod(0o1777)
+    code, out = run(capsys, setup.argv())
+    assert code == 0, out
+    setup.cache.parent.chmod(0o777)
+    setup.cache.unlink()
+    _, out = run(capsys, setup.argv())
+    assert "✗ store: the cache file" in out
+
+
 @pytest.mark.timeout(30)
 def test_fifo_at_the_cache_path(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
     setup.cache.unlink()

@@ -166,6 +166,26 @@ def check_port(address: str, port: int) -> Check:
     return _passed(f"port {port} on {address}: free (login listens there)")
 
 
+def _shared_folder(path: str) -> Check | None:
+    """The failure of a cache file in a folder every user may write to, without sticky bit.
+
+    There anyone can rename a file of their own over the cache file, whatever its mode.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        mode = os.stat(folder).st_mode
+    except OSError:
+        return None  # reading the file says what is wrong
+    if not mode & stat.S_IWOTH or mode & stat.S_ISVTX:
+        return None
+    shown = shlex.quote(folder)
+    return _failed(
+        f"store: the cache file {path} is in a folder every user can write to "
+        f"(mode {stat.S_IMODE(mode):04o}, no sticky bit): anyone can replace the file",
+        f"run 'chmod o-w {shown}' (or 'chmod +t {shown}'), or pass another --cache-path",
+    )
+
+
 def check_store(args: Options) -> tuple[Check, TokenStore | None]:
     """The store can be read and, for the cache file, is a private file of yours."""
     try:
@@ -183,6 +203,9 @@ def check_store(args: Options) -> tuple[Check, TokenStore | None]:
     try:
         fd = open_checked(path, os.O_RDONLY, "the token cache")
     except FileNotFoundError:
+        shared = _shared_folder(path)
+        if shared is not None:
+            return shared, store
         return _passed(f"store: no cache file {path} yet (login creates it, mode 0600)"), store
     except TickTickError as exc:  # a FIFO, a folder, another user's file or link
         return _failed(
@@ -203,6 +226,9 @@ def check_store(args: Options) -> tuple[Check, TokenStore | None]:
             f"store: the cache file {path} has mode {mode:04o}: other users can read it",
             f"run 'chmod 600 {quoted}'",
         ), store
+    shared = _shared_folder(path)
+    if shared is not None:
+        return shared, store
     return _passed(f"store: cache file {path}, mode {mode:04o}, yours"), store
 
 
