@@ -144,6 +144,25 @@ def test_busy_port(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
     assert f"lsof -i :{port}" in line
 
 
+def test_localhost_port_taken_on_ipv6_loopback(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Another program on [::1]:P, where a browser may send ``localhost`` first: the
+    port line fails for ``http://localhost:P/`` though 127.0.0.1:P is free."""
+    try:
+        busy = socket.create_server(("::1", 0), family=socket.AF_INET6)
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    with busy:
+        port = busy.getsockname()[1]
+        setup.redirect_uri = f"http://localhost:{port}/"
+        line = the_one_failure(*run(capsys, setup.argv()), f"port {port} on ::1")
+    assert "in use by another program (a browser may send localhost there)" in line
+    code, out = run(capsys, setup.argv())
+    assert code == 0, out
+    assert f"✓ port {port} on 127.0.0.1 and ::1: free" in out
+
+
 def test_store_mode_0644(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
     setup.cache.chmod(0o644)
     line = the_one_failure(*run(capsys, setup.argv()), "store")

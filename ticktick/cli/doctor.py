@@ -110,7 +110,10 @@ def check_credentials(args: Options) -> Check:
 
 
 def check_redirect(args: Options) -> tuple[Check, tuple[str, int] | None]:
-    """The redirect URI is well formed; also its loopback address to bind, if it has one."""
+    """The redirect URI is well formed; also its loopback address to bind, if it has one.
+
+    For ``localhost`` the address is ``localhost``: `check_port` checks both loopbacks.
+    """
     uri = args.redirect_uri_given or os.environ.get(_REDIRECT_VARIABLE)
     exactly = "exactly as registered for the app, trailing slash included"
     if uri is None or not uri.strip():
@@ -134,11 +137,34 @@ def check_redirect(args: Options) -> tuple[Check, tuple[str, int] | None]:
             "login asks you to paste the redirected URL)"
         ), None
     address, port, _ = loopback
+    from urllib.parse import urlsplit
+
+    if (urlsplit(uri.strip()).hostname or "").lower() == "localhost":
+        address = "localhost"
     return _passed(f"redirect URI: {uri.strip()}, well formed"), (address, port)
 
 
 def check_port(address: str, port: int) -> Check:
-    """Port *port* on the loopback *address* can be bound now, as login would bind it."""
+    """Port *port* on the loopback *address* can be bound now, as login would bind it.
+
+    For ``localhost``, both ``127.0.0.1`` and ``::1`` (where a browser may send
+    ``localhost`` first): another program on either would be sent the code.
+    """
+    if address != "localhost":
+        return _check_port(address, port)
+    first = _check_port("127.0.0.1", port)
+    if first.mark != PASSED:
+        return first
+    second = _check_port("::1", port)
+    if second.mark == PASSED:
+        return _passed(f"port {port} on 127.0.0.1 and ::1: free (login listens there)")
+    if second.mark == FAILED:
+        return second
+    return first  # no IPv6 loopback here: no browser goes to ::1
+
+
+def _check_port(address: str, port: int) -> Check:
+    """Port *port* on *address* can be bound now; skipped for ``::1`` if there is no IPv6."""
     import errno
     from http.server import BaseHTTPRequestHandler
 
@@ -147,13 +173,16 @@ def check_port(address: str, port: int) -> Check:
     try:  # the server the login's loopback receiver is, bound and closed at once
         LoopbackHTTPServer(BaseHTTPRequestHandler, address, port).server_close()
     except OSError as exc:
+        if ":" in address and exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+            return _skipped(f"port {port} on {address}: no IPv6 loopback here")
         other = (
             "register another loopback redirect URI for the app (e.g. http://127.0.0.1:8765/) "
             "and use it, or log in with --no-capture and paste the redirected URL"
         )
         if exc.errno == errno.EADDRINUSE:
+            where = " (a browser may send localhost there)" if ":" in address else ""
             return _failed(
-                f"port {port} on {address}: in use by another program",
+                f"port {port} on {address}: in use by another program{where}",
                 f"stop that program (find it with 'lsof -i :{port}'), or {other}",
             )
         if exc.errno == errno.EACCES:
