@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import free_port, token_dict, write_cache
-from hostile import HostileServer, answering
+from helpers import clean_env, free_port, run_cli, token_dict, write_cache
+from hostile import Connection, HostileServer, answering
 
 from ticktick.cli import main
 from ticktick.testing import FakeTickTick
@@ -144,11 +144,49 @@ def test_busy_port(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
     assert f"lsof -i :{port}" in line
 
 
+def test_localhost_port_taken_on_ipv6_loopback(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Another program on [::1]:P, where a browser may send ``localhost`` first: the
+    port line fails for ``http://localhost:P/`` though 127.0.0.1:P is free."""
+    try:
+        busy = socket.create_server(("::1", 0), family=socket.AF_INET6)
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    with busy:
+        port = busy.getsockname()[1]
+        setup.redirect_uri = f"http://localhost:{port}/"
+        line = the_one_failure(*run(capsys, setup.argv()), f"port {port} on ::1")
+    assert "in use by another program (a browser may send localhost there)" in line
+    code, out = run(capsys, setup.argv())
+    assert code == 0, out
+    assert f"✓ port {port} on 127.0.0.1 and ::1: free" in out
+
+
 def test_store_mode_0644(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
     setup.cache.chmod(0o644)
     line = the_one_failure(*run(capsys, setup.argv()), "store")
     assert "has mode 0644: other users can read it" in line
     assert f"chmod 600 {setup.cache}" in line
+
+
+def test_store_in_a_folder_every_user_can_write_to(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 0600 cache file in a 0777 folder without sticky bit: anyone can rename a file
+    of their own over it (before it exists too). With the sticky bit (as /tmp has) it
+    passes."""
+    setup.cache.parent.chmod(0o777)
+    line = the_one_failure(*run(capsys, setup.argv()), "store")
+    assert "every user can write to (mode 0777, no sticky bit)" in line
+    assert f"chmod o-w {setup.cache.parent}" in line
+    setup.cache.parent.chmod(0o1777)
+    code, out = run(capsys, setup.argv())
+    assert code == 0, out
+    setup.cache.parent.chmod(0o777)
+    setup.cache.unlink()
+    _, out = run(capsys, setup.argv())
+    assert "✗ store: the cache file" in out
 
 
 @pytest.mark.timeout(30)
@@ -223,3 +261,47 @@ def test_token_refused_by_the_api(setup: Setup, capsys: pytest.CaptureFixture[st
     assert "revoked" in line
     assert "ticktick-auth login" in line
     assert "✓ token: in the cache file" in out  # the file alone cannot tell
+
+
+def _stall_after_the_date(conn: Connection) -> None:
+    """``HTTP/1.1 200 OK`` and a ``Date`` header, then nothing: the headers never end."""
+    conn.read_request()
+    date = email.utils.formatdate(usegmt=True).encode()
+    conn.send(b"HTTP/1.1 200 OK\r\nDate: " + date + b"\r\n")
+    conn.hold()
+
+
+@pytest.mark.timeout(120)
+def test_a_server_that_stalls_after_its_status_line_fails(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The deadline cuts the answer after its Date header: what came is no 200 to pass
+    (the library's own requests raise for it), so the clock and Open API lines fail."""
+    with HostileServer(_stall_after_the_date) as server:
+        write_cache(setup.cache, token_dict(), host=server.url, client_id=CLIENT_ID)
+        code, out = run(capsys, setup.argv(host=server.url))
+    assert code == 1, out
+    api = next(line for line in out.splitlines() if "Open API" in line)
+    assert api.startswith("✗"), out
+    assert "no complete answer" in api
+    assert "✗ clock: no complete answer" in out
+
+
+@pytest.mark.parametrize("command", ["doctor", "status"])
+def test_an_ascii_terminal_shows_a_path_with_a_non_ascii_letter(
+    tmp_path: Path, command: str
+) -> None:
+    """On an ASCII terminal doctor marks its lines OK/FAIL/SKIP; a cache path with an
+    ``é`` is shown escaped, not a UnicodeEncodeError traceback (status alike)."""
+    cache = tmp_path / "café" / ".token-oauth"
+    extra = ["--offline", "--redirect-uri", f"http://127.0.0.1:{free_port()}/"]
+    ran = run_cli(
+        *(command, "--client-id", CLIENT_ID, "--cache-path", str(cache)),
+        *(extra if command == "doctor" else []),
+        env=clean_env(TICKTICK_CLIENT_SECRET=SECRET, PYTHONIOENCODING="ascii"),
+        cwd=tmp_path,
+    )
+    assert "Traceback" not in ran.stderr, ran.stderr
+    assert "caf\\xe9" in ran.stdout, ran.stdout
+    if command == "doctor":
+        assert "OK   store: no cache file" in ran.stdout, ran.stdout

@@ -305,6 +305,21 @@ def test_logout_leaves_no_lock_file(tmp_path: Path, before: str) -> None:
     assert sorted(os.listdir(tmp_path)) == []
 
 
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_a_refused_logout_leaves_no_lock_file(tmp_path: Path, kind: str) -> None:
+    """A cache path that is a FIFO or a folder: logout refuses it (exit 1) and removes
+    the lock file it made on the way."""
+    cache = tmp_path / "tok"
+    if kind == "fifo":
+        os.mkfifo(cache)
+    else:
+        cache.mkdir()
+    result = run_cli("logout", "--cache-path", str(cache), env=clean_env(), cwd=tmp_path)
+    assert result.returncode == 1, result
+    assert "Traceback" not in result.stderr
+    assert sorted(os.listdir(tmp_path)) == ["tok"]
+
+
 def test_a_held_lock_file_stays(tmp_path: Path) -> None:
     path = str(tmp_path / "tok.lock")
     shared = file_lock(path)

@@ -11,6 +11,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -265,6 +266,49 @@ def test_an_unusable_recorded_host_leaves_the_default(
     status = run_cli("status", env=clean_env(), cwd=tmp_path)
     assert says in status.stdout, status.stdout + status.stderr
     assert "--host ticktick.com" in status.stdout or recorded is None
+
+
+def test_a_host_from_a_planted_cache_file_is_not_adopted(tmp_path: Path) -> None:
+    """A cache file that came with a checkout, recording a host that is neither a region
+    nor this machine: status's advice names ticktick.com, token hands out nothing, and one
+    line on stderr says how to use that host on purpose."""
+    cache = tmp_path / ".token-oauth"
+    write_cache(cache, token_dict("planted-0000", int(time.time()) - 86400), "https://evil.example")
+    status = run_cli("status", env=clean_env(), cwd=tmp_path)
+    assert status.returncode == 1
+    assert "evil.example" not in status.stdout, status.stdout
+    assert "--host ticktick.com" in status.stdout
+    assert status.stderr.count("pass --host https://evil.example to use it") == 1, status.stderr
+    write_cache(cache, token_dict("planted-0000"), "https://evil.example")
+    token = run_cli("token", env=clean_env(), cwd=tmp_path)
+    assert token.returncode == 1
+    assert "planted-0000" not in token.stdout
+
+
+@pytest.mark.parametrize(
+    "recorded", ["dida365.com", "http://localhost:34567", "http://[::1]:34567"]
+)
+def test_a_region_or_loopback_host_recorded_in_the_cache_file_is_adopted(
+    tmp_path: Path, recorded: str
+) -> None:
+    write_cache(tmp_path / ".token-oauth", token_dict("kept-1234"), recorded)
+    token = run_cli("token", env=clean_env(), cwd=tmp_path)
+    assert (token.returncode, token.stdout, token.stderr) == (0, "kept-1234\n", "")
+
+
+def test_the_token_variable_keeps_the_default_host_and_its_expiry_alarm(
+    tmp_path: Path,
+) -> None:
+    """``status --min-days 7`` in CI: ACCESS_TOKEN_DICT (no host recorded: ticktick.com)
+    has expired, and a leftover cache file of the fake server holds a valid token. The
+    variable is what is checked: the alarm rings (exit 1)."""
+    write_cache(tmp_path / ".token-oauth", token_dict(), "http://127.0.0.1:34567")
+    expired = json.dumps(token_dict("real-expired", int(time.time()) - 3600))
+    status = run_cli(
+        "status", "--min-days", "7", env=clean_env(ACCESS_TOKEN_DICT=expired), cwd=tmp_path
+    )
+    assert status.returncode == 1, status.stdout
+    assert "127.0.0.1" not in status.stdout
 
 
 _COUNT_OPENS = """

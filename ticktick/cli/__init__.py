@@ -36,7 +36,7 @@ import os
 import sys
 
 from .._defaults import DEFAULT_REDIS_URL, DEFAULT_SCOPE, MAX_TIMEOUT
-from ..endpoints import check_redirect_uri, resolve_host
+from ..endpoints import DIDA365, TICKTICK, check_redirect_uri, is_loopback, resolve_host
 from ..errors import ConfigurationError, TickTickError, speak_in_flags
 from ..stores import DEFAULT_CACHE_PATH
 from .commands import _cmd_token, _recorded_host
@@ -215,14 +215,44 @@ def _apply_environment(args: Options) -> None:
                 f"The environment variable {variable} (the default of {option}) {exc}"
             )
             raise UsageError(f"{problem} Fix or unset {variable}, or pass {option}.") from None
-    if not host_given and args.command in _USE_RECORDED_HOST and args.store == "file":
+    env_key = getattr(args, "env_key", None)
+    if (
+        not host_given
+        and args.command in _USE_RECORDED_HOST
+        and args.store == "file"
+        and not (env_key and env_key in os.environ)  # that token records no host
+    ):
         # After `login --host URL`, the other commands find its token without --host.
-        recorded = _recorded_host(args)
-        if recorded is not None:
-            try:
-                args.host = _host(recorded)
-            except ValueError:
-                return  # not a usable host: the default stays, and the token is not used
+        _adopt_recorded_host(args)
+
+
+def _adopt_recorded_host(args: Options) -> None:
+    """Use the host recorded in the cache file if it is a region or this machine.
+
+    A cache file may come with a checkout: a host it names elsewhere is not adopted
+    (the default stays), so that no file sends a token, or the advice to sign on,
+    to a server the person did not choose; one line on stderr says how to use it.
+    """
+    recorded = _recorded_host(args)
+    if recorded is None:
+        return
+    try:
+        endpoints = resolve_host(recorded)
+    except ConfigurationError:
+        return  # not a usable host: the default stays, and the token is not used
+    if endpoints not in (TICKTICK, DIDA365):
+        import shlex
+        from urllib.parse import urlsplit
+
+        if not is_loopback(urlsplit(endpoints.host).hostname):
+            host = endpoints.host
+            _show(
+                f"{PROG}: The token in {args.cache_path} was issued for {host}; "
+                f"pass --host {shlex.quote(host)} to use it.",
+                file=sys.stderr,
+            )
+            return
+    args.host = recorded
 
 
 # -- the parser ---------------------------------------------------------------------------

@@ -236,14 +236,18 @@ def _cmd_logout(args: Options) -> int:
         from .revoke import _revoke_stored
 
         _revoke_stored(args, store)  # raises, keeping the token, when it failed
-    if store.delete():
+    try:
+        removed = store.delete()
+    finally:
+        if args.store == "file" and args.cache_path:
+            from ..stores.locks import file_lock
+
+            # The cache file's sidecar lock, made by the deletion or an earlier write:
+            # gone with the token, or with a refused path (a FIFO, a folder), unless
+            # another process holds it.
+            file_lock(args.cache_path + ".lock").remove_if_free()
+    if removed:
         _show(f"Removed the cached token ({where(store)}).")
     else:
         _show(f"No cached token in {where(store)}.")
-    if args.store == "file" and args.cache_path:
-        from ..stores.locks import file_lock
-
-        # The cache file's sidecar lock, made by the deletion or an earlier write: gone
-        # with the token, unless another process holds it.
-        file_lock(args.cache_path + ".lock").remove_if_free()
     return EXIT_OK

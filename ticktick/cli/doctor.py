@@ -110,7 +110,10 @@ def check_credentials(args: Options) -> Check:
 
 
 def check_redirect(args: Options) -> tuple[Check, tuple[str, int] | None]:
-    """The redirect URI is well formed; also its loopback address to bind, if it has one."""
+    """The redirect URI is well formed; also its loopback address to bind, if it has one.
+
+    For ``localhost`` the address is ``localhost``: `check_port` checks both loopbacks.
+    """
     uri = args.redirect_uri_given or os.environ.get(_REDIRECT_VARIABLE)
     exactly = "exactly as registered for the app, trailing slash included"
     if uri is None or not uri.strip():
@@ -134,11 +137,34 @@ def check_redirect(args: Options) -> tuple[Check, tuple[str, int] | None]:
             "login asks you to paste the redirected URL)"
         ), None
     address, port, _ = loopback
+    from urllib.parse import urlsplit
+
+    if (urlsplit(uri.strip()).hostname or "").lower() == "localhost":
+        address = "localhost"
     return _passed(f"redirect URI: {uri.strip()}, well formed"), (address, port)
 
 
 def check_port(address: str, port: int) -> Check:
-    """Port *port* on the loopback *address* can be bound now, as login would bind it."""
+    """Port *port* on the loopback *address* can be bound now, as login would bind it.
+
+    For ``localhost``, both ``127.0.0.1`` and ``::1`` (where a browser may send
+    ``localhost`` first): another program on either would be sent the code.
+    """
+    if address != "localhost":
+        return _check_port(address, port)
+    first = _check_port("127.0.0.1", port)
+    if first.mark != PASSED:
+        return first
+    second = _check_port("::1", port)
+    if second.mark == PASSED:
+        return _passed(f"port {port} on 127.0.0.1 and ::1: free (login listens there)")
+    if second.mark == FAILED:
+        return second
+    return first  # no IPv6 loopback here: no browser goes to ::1
+
+
+def _check_port(address: str, port: int) -> Check:
+    """Port *port* on *address* can be bound now; skipped for ``::1`` if there is no IPv6."""
     import errno
     from http.server import BaseHTTPRequestHandler
 
@@ -147,13 +173,16 @@ def check_port(address: str, port: int) -> Check:
     try:  # the server the login's loopback receiver is, bound and closed at once
         LoopbackHTTPServer(BaseHTTPRequestHandler, address, port).server_close()
     except OSError as exc:
+        if ":" in address and exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+            return _skipped(f"port {port} on {address}: no IPv6 loopback here")
         other = (
             "register another loopback redirect URI for the app (e.g. http://127.0.0.1:8765/) "
             "and use it, or log in with --no-capture and paste the redirected URL"
         )
         if exc.errno == errno.EADDRINUSE:
+            where = " (a browser may send localhost there)" if ":" in address else ""
             return _failed(
-                f"port {port} on {address}: in use by another program",
+                f"port {port} on {address}: in use by another program{where}",
                 f"stop that program (find it with 'lsof -i :{port}'), or {other}",
             )
         if exc.errno == errno.EACCES:
@@ -164,6 +193,26 @@ def check_port(address: str, port: int) -> Check:
             )
         return _failed(f"port {port} on {address}: cannot be opened ({exc.strerror})", other)
     return _passed(f"port {port} on {address}: free (login listens there)")
+
+
+def _shared_folder(path: str) -> Check | None:
+    """The failure of a cache file in a folder every user may write to, without sticky bit.
+
+    There anyone can rename a file of their own over the cache file, whatever its mode.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        mode = os.stat(folder).st_mode
+    except OSError:
+        return None  # reading the file says what is wrong
+    if not mode & stat.S_IWOTH or mode & stat.S_ISVTX:
+        return None
+    shown = shlex.quote(folder)
+    return _failed(
+        f"store: the cache file {path} is in a folder every user can write to "
+        f"(mode {stat.S_IMODE(mode):04o}, no sticky bit): anyone can replace the file",
+        f"run 'chmod o-w {shown}' (or 'chmod +t {shown}'), or pass another --cache-path",
+    )
 
 
 def check_store(args: Options) -> tuple[Check, TokenStore | None]:
@@ -183,6 +232,9 @@ def check_store(args: Options) -> tuple[Check, TokenStore | None]:
     try:
         fd = open_checked(path, os.O_RDONLY, "the token cache")
     except FileNotFoundError:
+        shared = _shared_folder(path)
+        if shared is not None:
+            return shared, store
         return _passed(f"store: no cache file {path} yet (login creates it, mode 0600)"), store
     except TickTickError as exc:  # a FIFO, a folder, another user's file or link
         return _failed(
@@ -203,6 +255,9 @@ def check_store(args: Options) -> tuple[Check, TokenStore | None]:
             f"store: the cache file {path} has mode {mode:04o}: other users can read it",
             f"run 'chmod 600 {quoted}'",
         ), store
+    shared = _shared_folder(path)
+    if shared is not None:
+        return shared, store
     return _passed(f"store: cache file {path}, mode {mode:04o}, yours"), store
 
 
@@ -261,12 +316,18 @@ def _skew(seconds: float) -> str:
     return text
 
 
+_BODY_READ = 16384
+"""Bytes of an answer's body read to see that it ends (the rest is not needed)."""
+
+
 def check_clock(endpoints: Endpoints, session: requests.Session) -> Check:
     """Compare the clock here with the server's ``Date`` header (at most `CLOCK_SKEW_LIMIT` off)."""
     import email.utils
     from datetime import timezone
 
     import requests
+
+    from .._http.session import read_body
 
     base = _base_url(endpoints)
     offline = "check the network, or pass --offline to skip the checks that need it"
@@ -277,7 +338,10 @@ def check_clock(endpoints: Endpoints, session: requests.Session) -> Check:
         return _failed(f"clock: no answer from {base} ({_failure(exc)})", offline)
     after = time.time()
     date = response.headers.get("Date", "")
-    response.close()
+    try:  # headers cut off by the deadline read as complete ones: the answer must end
+        read_body(response, _BODY_READ, NETWORK_TIMEOUT)
+    except requests.RequestException as exc:
+        return _failed(f"clock: no complete answer from {base} ({_failure(exc)})", offline)
     try:
         server = email.utils.parsedate_to_datetime(date)
     except (TypeError, ValueError, IndexError, OverflowError):
@@ -328,6 +392,8 @@ def check_api(
     """The Open API accepts *token*: ``GET /open/v1/project`` answers 200."""
     import requests
 
+    from .._http.session import read_body
+
     url = f"{endpoints.api_base_url}/project"
     what = f"Open API: GET {url}"
     try:
@@ -343,7 +409,13 @@ def check_api(
             "check the network, or pass --offline to skip the checks that need it",
         )
     status = response.status_code
-    response.close()
+    try:  # headers cut off by the deadline read as complete ones: the answer must end
+        read_body(response, _BODY_READ, NETWORK_TIMEOUT)
+    except requests.RequestException as exc:
+        return _failed(
+            f"{what}: {status} but no complete answer ({_failure(exc)})",
+            "check the network and --host, or pass --offline to skip the checks that need it",
+        )
     if status == 200:
         return _passed(f"{what}: 200, the token is accepted")
     if status == 401:

@@ -137,9 +137,16 @@ def _show(
     ``TICKTICK_CACHE_PATH``, a stored field, server text in an error), so every
     control character in *text* is shown escaped: such a value can neither fake a
     line of its own nor send escape sequences to the terminal. A line break the CLI
-    means is *end*, or another call.
+    means is *end*, or another call. A letter the terminal's encoding cannot show
+    (``é`` in a path, on an ASCII terminal) is shown as its Python escape.
     """
-    print(_escaped(text), file=file or sys.stdout, end=end, flush=flush)
+    stream = file or sys.stdout
+    try:
+        print(_escaped(text), file=stream, end=end, flush=flush)
+    except UnicodeEncodeError:  # nothing was written: the line is encoded whole first
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        shown = _escaped(text).encode(encoding, "backslashreplace").decode(encoding)
+        print(shown, file=stream, end=end, flush=flush)
 
 
 _FLAGS = {

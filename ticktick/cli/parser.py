@@ -49,7 +49,8 @@ def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     host_help = (
         "ticktick.com, dida365.com, or a server's base URL (default: $TICKTICK_HOST, else "
-        "for all but login the host recorded with the cached token, else ticktick.com)"
+        "for all but login the host recorded with the cached token if it is a region or "
+        "this machine and the token variable is unset, else ticktick.com)"
     )
     # --host before the command too: the command's own (SUPPRESS: none given leaves
     # the one before it) wins when both are given.
