@@ -170,6 +170,17 @@ def test_two_profiles_side_by_side(
     gone = run_cli("token", "--profile", "personal", env=env, cwd=tmp_path)
     assert gone.returncode == 1
     assert "ticktick-auth login --profile personal" in gone.stderr
+    # With nothing that selects an app, login uses the default profile (the first saved).
+    said = sign_on(
+        ticktick,
+        ["login", "--no-browser", "--timeout", "30"],
+        {**env, "TICKTICK_CLIENT_SECRET": "personal-secret-9f3a"},
+        tmp_path,
+    )
+    assert "Using the profile 'personal', the default in " in said
+    back = run_cli("token", "--profile", "personal", env=env, cwd=tmp_path).stdout.strip()
+    assert back in ticktick.issued
+    assert not (tmp_path / ".token-oauth").exists()
 
 
 def test_status_all_lists_every_profile_with_its_region(

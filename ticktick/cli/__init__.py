@@ -194,6 +194,10 @@ def _apply_environment(args: Options) -> None:
     """
     if getattr(args, "cache_path", None) is not None and getattr(args, "store", "") is None:
         args.store = "file"
+    if args.command == "login" and _selects_nothing(args):
+        from .profile import _use_default_profile
+
+        _use_default_profile(args)  # "ticktick-auth login" again needs no flags
     if getattr(args, "profile", None) is not None or os.environ.get("TICKTICK_PROFILE"):
         from .profile import _apply_profile, _named_profile
 
@@ -224,6 +228,15 @@ def _apply_environment(args: Options) -> None:
     ):
         # After `login --host URL`, the other commands find its token without --host.
         _adopt_recorded_host(args)
+
+
+def _selects_nothing(args: Options) -> bool:
+    """Whether no flag or variable names a profile, an app, a store or an API token."""
+    given = ("profile", "client_id", "cache_path", "store", "api_token")
+    variables = ("TICKTICK_PROFILE", "TICKTICK_CLIENT_ID", "TICKTICK_CACHE_PATH", "TICKTICK_STORE")
+    return not any(getattr(args, name, None) for name in given) and not any(
+        os.environ.get(name) for name in variables
+    )
 
 
 def _adopt_recorded_host(args: Options) -> None:

@@ -63,6 +63,27 @@ def _named_profile(args: Options) -> str | None:
         raise UsageError(f"{problem} Fix or unset {PROFILE_VARIABLE}, or pass --profile.") from None
 
 
+def _use_default_profile(args: Options) -> None:
+    """Make ``login`` with nothing to select an app use the default profile, if there is one.
+
+    The default is the first profile saved. Without a profiles file (or with one that
+    cannot be read, which ``login --profile`` reports) nothing changes: ``login`` asks
+    for the app's settings, as before profiles.
+    """
+    profiles = ProfilesFile()
+    try:
+        name = profiles.load().get("default")
+    except TickTickError:
+        return
+    if isinstance(name, str) and profiles.get_or_none(name) is not None:
+        args.profile = name
+        _show(
+            f"Using the profile {name!r}, the default in {profiles.path} (--profile NAME "
+            "chooses another; --client-id signs on without a profile).",
+            file=sys.stderr,
+        )
+
+
 def _apply_profile(args: Options, name: str) -> None:
     """Fill each setting not given by a flag from the profile *name*.
 
