@@ -227,6 +227,11 @@ def test_redirect_plan_checks_and_says_what_listens() -> None:
     v6 = free_port(socket.AF_INET6, "::1")
     assert f"listening on [::1]:{v6} for the path /." in str(redirect_plan(f"http://[::1]:{v6}"))
     assert "--no-capture" in str(redirect_plan("http://127.0.0.1:8080/", capture=False))
+    both = free_port()  # a browser may take localhost to either loopback
+    for name in ("localhost", "localhost."):
+        plan = str(redirect_plan(f"http://{name}:{both}/"))
+        assert f"listening on 127.0.0.1:{both} and [::1]:{both} for the path /." in plan, plan
+    assert "listening on 127.0.0.1" in str(redirect_plan(f"http://127.0.0.1.:{both}/"))
     assert "cannot be captured" in str(redirect_plan("https://127.0.0.1:8080/"))
     assert "not on this machine" in str(redirect_plan("https://example.org/cb"))
     with socket.socket() as squatter:  # a taken port: the sign-on's own error says it

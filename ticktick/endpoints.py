@@ -103,15 +103,19 @@ _KNOWN = {"ticktick.com": TICKTICK, "dida365.com": DIDA365}
 
 
 def is_loopback(hostname: str | None) -> bool:
-    """Tell whether *hostname* names this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
+    """Tell whether *hostname* names this machine (``localhost``, 127.0.0.0/8, ``::1``).
+
+    A trailing dot (``localhost.``, ``127.0.0.1.``) names the same host, as in a browser.
+    """
     if not hostname:
         return False
-    if hostname.lower() == "localhost":
+    name = hostname[:-1] if hostname.endswith(".") else hostname
+    if name.lower() == "localhost":
         return True
     import ipaddress
 
     try:
-        return ipaddress.ip_address(hostname).is_loopback
+        return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
 

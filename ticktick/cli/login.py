@@ -82,18 +82,23 @@ def redirect_plan(redirect_uri: str, *, capture: bool = True) -> str | None:
     from urllib.parse import urlsplit
 
     from ..endpoints import check_redirect_uri, is_loopback
-    from ..signon.loopback import loopback_address
+    from ..signon.loopback import loopback_address, loopback_addresses
 
     check_redirect_uri(redirect_uri)
     sent = f"Redirect URI {redirect_uri} (sent as is: it must be registered exactly so)"
     paste = "after Allow, paste the address the browser shows"
     where = loopback_address(redirect_uri)
     if where is not None and capture:
-        address, port, path = where
-        if not _can_bind(address, port):
-            return None
-        host = f"[{address}]" if ":" in address else address
-        return f"{sent}: listening on {host}:{port} for the path {path}."
+        first, port, path = where
+        bound = []
+        for address in loopback_addresses(redirect_uri):
+            free = _can_bind(address, port)
+            if free is None and address != first:
+                continue  # no IPv6 loopback here: the receiver skips it too
+            if not free:
+                return None
+            bound.append(f"[{address}]:{port}" if ":" in address else f"{address}:{port}")
+        return f"{sent}: listening on {' and '.join(bound)} for the path {path}."
     if where is not None:
         return f"{sent}: not listening (--no-capture); {paste}."
     if is_loopback(urlsplit(redirect_uri).hostname):
@@ -101,18 +106,26 @@ def redirect_plan(redirect_uri: str, *, capture: bool = True) -> str | None:
     return f"{sent}: not on this machine, so nothing listens here; {paste}."
 
 
-def _can_bind(address: str, port: int) -> bool:
-    """Whether *port* on *address* can be bound now, as the loopback receiver binds it."""
+def _can_bind(address: str, port: int) -> bool | None:
+    """Whether *port* on *address* can be bound now, as the loopback receiver binds it.
+
+    ``None``: this machine has no such address (an IPv6 loopback may be missing).
+    """
+    import errno
     import socket
 
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
+    try:
+        probe = socket.socket(family, socket.SOCK_STREAM)
+    except OSError:
+        return None
+    with probe:
         if sys.platform != "win32":  # as the receiver's server does
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((address, port))
-        except OSError:
-            return False
+        except OSError as exc:
+            return None if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT) else False
     return True
 
 
