@@ -592,7 +592,8 @@ def test_a_bad_redirect_uri_variable_is_a_usage_error() -> None:
 
 
 @pytest.mark.parametrize(
-    "uri", ["http://127.0.0.1:0/", "http://127.0.0.1:99999/", "http://[::1", "ftp://h/"]
+    "uri",
+    ["http://127.0.0.1:0/", "http://127.0.0.1:99999/", "http://[::1", "ftp://h/", "http://h/#done"],
 )
 def test_a_redirect_uri_oauth2_refuses_is_a_usage_error(uri: str) -> None:
     """The CLI checks --redirect-uri by the library's own rule, before anything happens."""

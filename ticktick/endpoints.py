@@ -208,8 +208,8 @@ def check_redirect_uri(redirect_uri: object) -> str:
     """Return *redirect_uri* if it has the shape of a redirect URI, else raise.
 
     The shape: an ``http`` or ``https`` URL with a host and, if given, a port from 1
-    to 65535, with no space or control character. Whether it is the one registered
-    for the app only TickTick can say.
+    to 65535, with no space or control character and no fragment (``#...``, RFC 6749
+    3.1.2). Whether it is the one registered for the app only TickTick can say.
 
     Raises:
         ConfigurationError: It is not such a URL (the message says what is wrong).
@@ -235,6 +235,12 @@ def check_redirect_uri(redirect_uri: object) -> str:
             f"{argument('redirect_uri', bare=True)} must be {example}, not {redirect_uri!r}."
         )
     _port(parts, what)
+    if "#" in redirect_uri:
+        raise ConfigurationError(
+            f"{what} has a fragment (the part from '#'), which a redirect URI must not have "
+            "(RFC 6749 3.1.2): the browser keeps it, and the code TickTick adds after it, "
+            f"from this machine. Register and use it without the '#' part; it must be {example}."
+        )
     return redirect_uri
 
 
