@@ -140,16 +140,22 @@ def _yes(read_line: ReadLine, prompt: str, timeout: float, default: bool = True)
 
 
 def _setting(
-    value: str | None, variable: str, label: str, read: Callable[[str], str] | None
+    value: str | None,
+    variable: str,
+    label: str,
+    read: Callable[[str], str] | None,
+    flag: str | None = None,
 ) -> str:
+    """*value*, else *variable*'s, else the answer to a prompt (in words, not Python's)."""
     value = value or os.environ.get(variable)
     if value:
         return value
+    given = f"pass {flag} or set {variable}" if flag else f"set {variable}"
     if read is None:
-        raise Failure(f"No {label} and no terminal to ask for it: set {variable}.")
+        raise Failure(f"No {label} and no terminal to ask for it: {given}.")
     value = read(f"Enter your {label}: ")
     if not value:
-        raise Failure(f"No value given. Set {variable} or answer the prompt.")
+        raise Failure(f"No {label} given: {given}, or answer the prompt.")
     return value
 
 
@@ -262,7 +268,11 @@ def _cmd_login(args: Options) -> int:
             raise prompt_failure(text, decodable=False) from None
 
     client_id = _setting(
-        args.client_id, "TICKTICK_CLIENT_ID", "client_id", prompt if terminal else None
+        args.client_id,
+        "TICKTICK_CLIENT_ID",
+        "client id",
+        prompt if terminal else None,
+        "--client-id",
     )
     profile = getattr(args, "profile", None)
     from_keyring = None
@@ -273,7 +283,7 @@ def _cmd_login(args: Options) -> int:
     client_secret = _setting(
         from_keyring,
         "TICKTICK_CLIENT_SECRET",
-        "client_secret",
+        "client secret",
         secret_prompt if terminal else None,
     )
     redirect_uri = _setting(
@@ -281,6 +291,7 @@ def _cmd_login(args: Options) -> int:
         "TICKTICK_REDIRECT_URI",
         "OAuth redirect URL",
         prompt if terminal else None,
+        "--redirect-uri",
     )
     signon = SignOn(
         open_browser=False if args.no_browser else None,
