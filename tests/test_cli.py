@@ -482,6 +482,7 @@ def test_login_no_capture_without_a_terminal_names_no_capture_as_the_reason(
     last = ran.stderr.splitlines()[-1]
     assert f"Capturing the redirect to {redirect} is turned off (--no-capture)" in last
     assert "not a loopback address" not in ran.stderr
+    assert "paste the address" not in ran.stderr  # the pre-check: nowhere to paste
 
 
 def test_login_busy_port_is_one_clear_line(

@@ -185,7 +185,7 @@ def test_a_registered_uri_with_a_comma_is_kept_whole() -> None:
 
 
 def test_the_advice_never_holds_a_code_or_state_pasted_into_the_sent_uri() -> None:
-    sent = f"{SENT}?keep=1&code=SeCrEtCoDe42&state={STATE}#frag"
+    sent = f"{SENT}?keep=1&code=SeCrEtCoDe42&state={STATE}"
     error = find_redirect_mismatch(LINE.replace(SENT, sent).replace(REGISTERED, SENT + "x"))
     assert error is not None
     assert error.sent == f"{SENT}?keep=1"

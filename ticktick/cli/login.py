@@ -301,7 +301,8 @@ def _cmd_login(args: Options) -> int:
         read_line=read_line,
     )
     plan = redirect_plan(redirect_uri, capture=not args.no_capture)
-    if plan is not None:
+    if plan is not None and (terminal or "paste the address" not in plan):
+        # With no terminal there is nowhere to paste: the sign-on's error says so, once.
         _show(plan, file=sys.stderr)
     oauth = OAuth2(
         client_id,
