@@ -154,6 +154,9 @@ def test_a_well_formed_host_is_accepted(host: str) -> None:
         ("myapp://callback", "redirect_uri must be"),
         ("http:///callback", "redirect_uri must be"),
         ("http://127.0.0.1:8080/\n", "a space or a control character"),
+        # RFC 6749 3.1.2: the browser would keep the fragment, and the code after it
+        ("http://127.0.0.1:8080/#done", "has a fragment"),
+        ("http://127.0.0.1:8080/cb#", "has a fragment"),
     ],
 )
 def test_a_malformed_redirect_uri_is_refused_when_oauth2_is_made(

@@ -297,9 +297,9 @@ def _login_in_pty(
     """
     options = options or ("--cache-path", str(tmp_path / "c" / "tok"))
     child = spawn_cli("login", "--host", fake.url, *options, env=env, cwd=tmp_path)
-    child.expect_exact("Enter your client_id: ")
+    child.expect_exact("Enter your client id: ")
     child.sendline(fake.client_id)
-    child.expect_exact("Enter your client_secret: ")
+    child.expect_exact("Enter your client secret: ")
     child.sendline(fake.client_secret)
     child.expect_exact("Enter your OAuth redirect URL: ")
     child.sendline(redirect)
@@ -462,7 +462,27 @@ def test_login_without_terminal_or_secret_fails_clearly(
     monkeypatch.delenv("TICKTICK_CLIENT_SECRET", raising=False)
     code, _, err = run(capsys, "login", "--client-id", "x", "--redirect-uri", "http://127.0.0.1:1/")
     assert code == 1
-    assert "No client_secret and no terminal to ask for it: set TICKTICK_CLIENT_SECRET." in err
+    assert "No client secret and no terminal to ask for it: set TICKTICK_CLIENT_SECRET." in err
+
+
+def test_login_no_capture_without_a_terminal_names_no_capture_as_the_reason(
+    tmp_path: Path,
+) -> None:
+    """The redirect URI is a loopback one: --no-capture, not the address, is why it stops."""
+    redirect = f"http://127.0.0.1:{free_port()}/"
+    with FakeTickTick() as fake:
+        ran = run_cli(
+            *("login", "--host", fake.url, "--client-id", fake.client_id),
+            *("--redirect-uri", redirect, "--no-browser", "--no-capture", "--timeout", "3"),
+            *("--cache-path", str(tmp_path / "tok")),
+            env=clean_env(TICKTICK_CLIENT_SECRET=fake.client_secret),
+            cwd=tmp_path,
+        )
+    assert ran.returncode == 1, ran
+    last = ran.stderr.splitlines()[-1]
+    assert f"Capturing the redirect to {redirect} is turned off (--no-capture)" in last
+    assert "not a loopback address" not in ran.stderr
+    assert "paste the address" not in ran.stderr  # the pre-check: nowhere to paste
 
 
 def test_login_busy_port_is_one_clear_line(
@@ -592,7 +612,8 @@ def test_a_bad_redirect_uri_variable_is_a_usage_error() -> None:
 
 
 @pytest.mark.parametrize(
-    "uri", ["http://127.0.0.1:0/", "http://127.0.0.1:99999/", "http://[::1", "ftp://h/"]
+    "uri",
+    ["http://127.0.0.1:0/", "http://127.0.0.1:99999/", "http://[::1", "ftp://h/", "http://h/#done"],
 )
 def test_a_redirect_uri_oauth2_refuses_is_a_usage_error(uri: str) -> None:
     """The CLI checks --redirect-uri by the library's own rule, before anything happens."""
@@ -942,10 +963,10 @@ def _login_to_prompt(tmp_path: Path, env: dict[str, str], answers: list[str]) ->
         cwd=tmp_path,
         codec_errors="replace",
     )
-    child.expect_exact("Enter your client_id: ")
+    child.expect_exact("Enter your client id: ")
     for answer in answers:
         child.sendline(answer)
-        child.expect_exact("Enter your client_secret: ")
+        child.expect_exact("Enter your client secret: ")
     return child
 
 
@@ -953,10 +974,10 @@ def _login_to_prompt(tmp_path: Path, env: dict[str, str], answers: list[str]) ->
 @pytest.mark.parametrize(
     ("answers", "typed", "prompt", "exit_code"),
     [
-        ([], "eof", "Enter your client_id", 1),
-        ([], b"\xff\xfeab\xc3\n", "Enter your client_id", 1),
-        (["cid"], "eof", "Enter your client_secret", 1),
-        (["cid"], b"\xff\xfeab\xc3\n", "Enter your client_secret", 1),
+        ([], "eof", "Enter your client id", 1),
+        ([], b"\xff\xfeab\xc3\n", "Enter your client id", 1),
+        (["cid"], "eof", "Enter your client secret", 1),
+        (["cid"], b"\xff\xfeab\xc3\n", "Enter your client secret", 1),
         (["cid"], "intr", "", 130),
     ],
     ids=["id-ctrl-d", "id-not-utf8", "secret-ctrl-d", "secret-not-utf8", "secret-ctrl-c"],
@@ -987,6 +1008,8 @@ def test_every_prompt_ends_in_one_line_naming_it(
     errors = [line for line in shown.splitlines() if line.startswith("ticktick-auth")]
     assert len(errors) == 1, shown
     assert prompt in errors[0], shown
+    assert "client_id" not in shown  # words, not the library's argument names
+    assert "client_secret" not in shown
     if exit_code == 1:
         assert "redirect URL" not in errors[0]
 

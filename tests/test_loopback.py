@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import select
 import signal
@@ -9,13 +10,20 @@ import socket
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
-from helpers import assert_port_free, free_port
+from helpers import assert_port_free, clean_env, free_port, run_cli
 
 from ticktick import AuthorizationTimeout, LoopbackPortInUse, StateMismatch
-from ticktick.signon.loopback import LoopbackReceiver, RedirectResult, loopback_address
+from ticktick.signon.loopback import (
+    LoopbackReceiver,
+    RedirectResult,
+    loopback_address,
+    loopback_addresses,
+)
+from ticktick.testing import FakeTickTick
 
 STATE = "the-right-state"
 
@@ -27,6 +35,9 @@ STATE = "the-right-state"
         ("http://localhost:8080", ("127.0.0.1", 8080, "/")),
         ("http://[::1]:9000/cb", ("::1", 9000, "/cb")),
         ("http://127.0.0.2/x", ("127.0.0.2", 80, "/x")),
+        # a trailing dot names the same host, in a browser too
+        ("http://localhost.:8080/", ("127.0.0.1", 8080, "/")),
+        ("http://127.0.0.1.:8080/", ("127.0.0.1", 8080, "/")),
         ("https://127.0.0.1:8080/", None),
         ("http://192.168.1.5:8080/", None),
         ("http://example.org:8080/", None),
@@ -152,6 +163,102 @@ def test_ipv6_loopback() -> None:
         requests.get(f"http://[::1]:{port}/?code=six&state={STATE}", timeout=5)
         assert receiver.wait(1).code == "six"
     assert_port_free(port, socket.AF_INET6, "::1")
+
+
+def _port_free_on_both_loopbacks() -> int:
+    """A port free on 127.0.0.1 and on [::1] (skips where there is no IPv6 loopback)."""
+    for _ in range(20):
+        port = free_port()
+        try:
+            with socket.socket(socket.AF_INET6) as probe:
+                probe.bind(("::1", port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                pytest.skip(f"no IPv6 loopback here ({exc.strerror})")
+            continue
+        return port
+    raise AssertionError("no port free on both loopbacks")
+
+
+def test_localhost_is_received_on_both_loopbacks() -> None:
+    """A browser may take localhost to [::1] first (Chromium does): login listens there too."""
+    port = _port_free_on_both_loopbacks()
+    redirect = f"http://localhost:{port}/"
+    assert loopback_addresses(redirect) == ("127.0.0.1", "::1")
+    assert loopback_addresses(f"http://127.0.0.1:{port}/") == ("127.0.0.1",)
+    with LoopbackReceiver(redirect, STATE) as receiver:
+        assert receiver.addresses == ("127.0.0.1", "::1")
+        assert requests.get(f"http://127.0.0.1:{port}/favicon.ico", timeout=5).status_code == 404
+        requests.get(f"http://[::1]:{port}/?code=six&state={STATE}", timeout=5)
+        assert receiver.wait(1).code == "six"
+    assert_port_free(port)
+    assert_port_free(port, socket.AF_INET6, "::1")
+
+
+class _Rogue:
+    """Another program listening on [::1]:PORT, keeping whatever it is sent."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.socket(socket.AF_INET6)
+        self.sock.bind(("::1", port))
+        self.sock.listen()
+        self.sock.settimeout(0.2)
+        self.got: list[bytes] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.closed = threading.Event()
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.closed.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                self.got.append(conn.recv(65536))
+
+    def close(self) -> None:
+        self.closed.set()
+        self.thread.join(5)
+        self.sock.close()
+
+
+def test_localhost_is_refused_while_another_program_has_the_ipv6_loopback_port() -> None:
+    port = _port_free_on_both_loopbacks()
+    rogue = _Rogue(port)
+    try:
+        with pytest.raises(LoopbackPortInUse, match=rf"Port {port} on \[::1\] is in use"):
+            LoopbackReceiver(f"http://localhost:{port}/", STATE).start()
+        assert_port_free(port)  # the IPv4 half is not left bound
+    finally:
+        rogue.close()
+
+
+@pytest.mark.timeout(60)
+def test_login_on_localhost_stops_before_the_browser_while_ipv6_loopback_is_taken(
+    tmp_path: Path,
+) -> None:
+    """The program on [::1]:P would get the code from a browser that tries [::1] first:
+    login says so and never prints the authorization URL."""
+    port = _port_free_on_both_loopbacks()
+    redirect = f"http://localhost:{port}/"
+    rogue = _Rogue(port)
+    try:
+        with FakeTickTick(redirect_uris=[redirect], auto_approve=True) as fake:
+            ran = run_cli(
+                *("login", "--host", fake.url, "--client-id", fake.client_id),
+                *("--redirect-uri", redirect, "--no-browser", "--timeout", "10"),
+                *("--cache-path", str(tmp_path / "tok")),
+                env=clean_env(TICKTICK_CLIENT_SECRET=fake.client_secret),
+                cwd=tmp_path,
+            )
+    finally:
+        rogue.close()
+    assert ran.returncode == 1, ran
+    assert f"Port {port} on [::1] is in use by another program" in ran.stderr
+    assert "/oauth/authorize?" not in ran.stderr + ran.stdout
+    assert rogue.got == []
 
 
 def test_connections_beyond_the_cap_are_closed() -> None:

@@ -93,8 +93,8 @@ def transcript(child: pexpect.spawn[str]) -> str:
 # -- 1. Ctrl-D at any prompt names that prompt -------------------------------------------
 
 PROMPTS = [
-    ("Enter your client_id: ", "cid"),
-    ("Enter your client_secret: ", "secret-value-1"),
+    ("Enter your client id: ", "cid"),
+    ("Enter your client secret: ", "secret-value-1"),
     ("Enter your OAuth redirect URL: ", "http://127.0.0.1:{port}/"),
     ("Open the browser to sign on? [Y/n]: ", "n"),
     ("Redirected URL (or code): ", ""),

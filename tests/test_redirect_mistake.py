@@ -165,6 +165,49 @@ def test_a_huge_adversarial_paste_is_read_quickly() -> None:
     assert find_redirect_mismatch("[" * MAX_PASTE + "%" * 10) is None
 
 
+def test_blanks_after_the_colon_are_read_in_linear_time() -> None:
+    """A run of blanks where the sent URI would be: each blank is tried once, not once per
+    way to split the run (16 K blanks took about a second before)."""
+    for tail in ("", " does not match one of the registered values"):
+        text = "invalid redirect:" + " " * (MAX_PASTE - 60) + tail
+        started = time.perf_counter()
+        assert find_redirect_mismatch(text) is None
+        assert time.perf_counter() - started < 0.3  # well under the old 0.7-1 s
+
+
+def test_a_registered_uri_with_a_comma_is_kept_whole() -> None:
+    """Java's list is '[a, b]': a comma without a blank is part of a URI (legal in a path)."""
+    registered = "http://127.0.0.1:8080/cb,tick"
+    error = find_redirect_mismatch(LINE.replace(REGISTERED, registered))
+    assert error is not None
+    assert error.registered == (registered,)
+    assert f"redirect_uri='{registered}'" in str(error)
+
+
+def test_the_advice_never_holds_a_code_or_state_pasted_into_the_sent_uri() -> None:
+    sent = f"{SENT}?keep=1&code=SeCrEtCoDe42&state={STATE}"
+    error = find_redirect_mismatch(LINE.replace(SENT, sent).replace(REGISTERED, SENT + "x"))
+    assert error is not None
+    assert error.sent == f"{SENT}?keep=1"
+    assert "SeCrEtCoDe42" not in str(error)
+    assert STATE not in str(error)
+
+
+@pytest.mark.parametrize("listed", [f"[{SENT} ]", f"[' {SENT}']", f"[{REGISTERED},  {SENT}]"])
+def test_a_registered_value_with_a_blank_is_named_as_the_fault_not_as_the_fix(
+    listed: str,
+) -> None:
+    """'[URI ]': the value registered has a blank typed with it. Advising the URI just refused
+    would loop; the advice says to remove the blank in the developer portal."""
+    error = find_redirect_mismatch(LINE.replace(f"[{REGISTERED}]", listed))
+    assert error is not None
+    assert SENT not in error.registered
+    message = str(error)
+    assert f"redirect_uri='{SENT}'" not in message
+    assert "blank" in message
+    assert "developer.ticktick.com/manage" in message
+
+
 def test_the_authorization_pages_own_address_is_explained() -> None:
     url = (
         "https://ticktick.com/oauth/authorize?client_id=cid&scope=tasks%3Aread"
@@ -184,6 +227,11 @@ def test_redirect_plan_checks_and_says_what_listens() -> None:
     v6 = free_port(socket.AF_INET6, "::1")
     assert f"listening on [::1]:{v6} for the path /." in str(redirect_plan(f"http://[::1]:{v6}"))
     assert "--no-capture" in str(redirect_plan("http://127.0.0.1:8080/", capture=False))
+    both = free_port()  # a browser may take localhost to either loopback
+    for name in ("localhost", "localhost."):
+        plan = str(redirect_plan(f"http://{name}:{both}/"))
+        assert f"listening on 127.0.0.1:{both} and [::1]:{both} for the path /." in plan, plan
+    assert "listening on 127.0.0.1" in str(redirect_plan(f"http://127.0.0.1.:{both}/"))
     assert "cannot be captured" in str(redirect_plan("https://127.0.0.1:8080/"))
     assert "not on this machine" in str(redirect_plan("https://example.org/cb"))
     with socket.socket() as squatter:  # a taken port: the sign-on's own error says it
@@ -385,6 +433,25 @@ def test_login_pre_checks_then_a_pasted_mismatch_suggests_the_flag(tmp_path: Pat
     assert "redirect_uri=" not in shown.split("Redirected URL (or code): ")[-1]
     assert "no 'code'" not in shown
     assert fake.client_secret not in shown
+
+
+@pytest.mark.timeout(90)
+def test_login_never_echoes_a_code_or_state_inside_a_pasted_mismatch(tmp_path: Path) -> None:
+    sent = f"http://127.0.0.1:{free_port()}/"
+    with FakeTickTick(redirect_uris=[sent]) as fake:
+        child = _login(fake, tmp_path, sent)
+        child.expect(r"state=([A-Za-z0-9_-]+)")
+        assert isinstance(child.match, re.Match)
+        state = child.match[1]
+        child.expect_exact("Redirected URL (or code): ")
+        pasted = f"{sent}?code=SeCrEtCoDe42&state={state}"
+        child.sendline(LINE.replace(SENT, pasted).replace(REGISTERED, sent + "x"))
+        child.expect(pexpect.EOF)
+        shown = (child.before or "").split("\n", 1)[1]  # after the echo of the paste
+        child.close()
+    assert "--redirect-uri" in shown
+    assert "SeCrEtCoDe42" not in shown
+    assert state not in shown
 
 
 @pytest.mark.timeout(90)

@@ -203,7 +203,7 @@ def run_printed(command: str, fake: FakeTickTick, cwd: Path) -> str:
     child = spawn_cli(*argv[1:], env=_browser(cwd), cwd=cwd)
     child.logfile_read = transcript
     answers = {
-        "Enter your client_secret: ": fake.client_secret,
+        "Enter your client secret: ": fake.client_secret,
         "Open the browser to sign on? [Y/n]: ": "",
         "Do you want the token to be copied to the clipboard? [Y/n]: ": "n",
         "Do you want to print the token and its expiration? [Y/n]: ": "n",

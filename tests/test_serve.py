@@ -7,6 +7,7 @@ stops it with a signal: it ends with exit 0 and frees its port.
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -180,6 +181,64 @@ def test_serve_on_a_busy_port_says_so(served: list[Served]) -> None:
     assert f"cannot listen on 127.0.0.1 port {port}" in again.stderr
     assert "Pass another --port" in again.stderr
     assert server.stop()[0] == 0
+
+
+def test_the_printed_login_command_passes_a_redirect_uri_with_a_query_whole(
+    tmp_path: Path, served: list[Served]
+) -> None:
+    """Pasted into a POSIX shell, the printed lines pass the URI as one argument (an
+    unquoted ``&`` would put the command in the background and cut the URI there)."""
+    redirect = f"http://127.0.0.1:{free_port()}/callback?app=1&next=2"
+    server = start_serve("--redirect-uri", redirect)
+    served.append(server)
+    assert server.stop()[0] == 0
+    script = "\n".join(line.strip() for line in server.lines[-4:-1])
+    # A stand-in for ticktick-auth on PATH: prints each argument on a line of its own.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "ticktick-auth").write_text("#!/bin/sh\nprintf 'ARG:%s\\n' \"$@\"\n")
+    (bin_dir / "ticktick-auth").chmod(0o755)
+    ran = subprocess.run(
+        ["sh", "-c", script + "\nwait\n"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env={**clean_env(), "PATH": f"{bin_dir}:{os.environ['PATH']}"},
+    )
+    args = [line[4:] for line in ran.stdout.splitlines() if line.startswith("ARG:")]
+    assert args[args.index("--redirect-uri") + 1 :] == [redirect], (script, ran)
+
+
+def test_a_scope_a_caller_chose_is_printed_with_its_control_characters_escaped(
+    served: list[Served],
+) -> None:
+    server = start_serve("--auto-approve")
+    served.append(server)
+    scope = "tasks:read\x1b]0;owned\x07\x1b[2J"
+    hop = requests.get(
+        _authorize_url(server).replace(urlencode({"scope": SCOPE}), urlencode({"scope": scope})),
+        allow_redirects=False,
+        timeout=5,
+    )
+    code = dict(parse_qsl(urlsplit(hop.headers["Location"]).query))["code"]
+    answer = requests.post(
+        f"{server.url}/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": server.redirect_uri,
+        },
+        auth=(server.client_id, server.client_secret),
+        timeout=5,
+    )
+    assert answer.status_code == 200
+    assert answer.json()["scope"] == scope
+    code_, rest = server.stop()
+    assert code_ == 0
+    assert "scope tasks:read\\x1b]0;owned\\x07\\x1b[2J." in rest
+    assert "\x1b" not in rest
+    assert "\x07" not in rest
 
 
 @pytest.mark.parametrize(

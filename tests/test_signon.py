@@ -207,8 +207,31 @@ def test_signon_deadline(opened: list[str]) -> None:
 
 
 def test_signon_without_capture_or_terminal_refuses() -> None:
-    with pytest.raises(ReauthorizationRequired, match="no terminal to paste it into"):
+    with pytest.raises(ReauthorizationRequired, match="no terminal to paste it into") as caught:
         SignOn(paste=False, output=io.StringIO())(PASTE_ONLY)
+    assert "is not on this machine" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("redirect_uri", "capture", "reason"),
+    [
+        (
+            "http://127.0.0.1:8080/",
+            False,
+            "Capturing the redirect to http://127.0.0.1:8080/ is turned off (capture=False)",
+        ),
+        ("https://127.0.0.1:8080/", True, "is https on this machine, which cannot be captured"),
+    ],
+)
+def test_a_loopback_redirect_that_can_only_be_pasted_says_the_real_reason(
+    redirect_uri: str, capture: bool, reason: str
+) -> None:
+    """Not "is not a loopback address": the reason is capture=False, or https."""
+    request = AuthorizationRequest(REQUEST.url, STATE, redirect_uri, timeout=30)
+    with pytest.raises(ReauthorizationRequired, match="no terminal to paste it into") as caught:
+        SignOn(capture=capture, paste=False, output=io.StringIO())(request)
+    assert reason in str(caught.value)
+    assert "not a loopback address" not in str(caught.value)
 
 
 def test_signon_captures_a_loopback_redirect(opened: list[str]) -> None:

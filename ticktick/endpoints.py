@@ -103,15 +103,19 @@ _KNOWN = {"ticktick.com": TICKTICK, "dida365.com": DIDA365}
 
 
 def is_loopback(hostname: str | None) -> bool:
-    """Tell whether *hostname* names this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
+    """Tell whether *hostname* names this machine (``localhost``, 127.0.0.0/8, ``::1``).
+
+    A trailing dot (``localhost.``, ``127.0.0.1.``) names the same host, as in a browser.
+    """
     if not hostname:
         return False
-    if hostname.lower() == "localhost":
+    name = hostname[:-1] if hostname.endswith(".") else hostname
+    if name.lower() == "localhost":
         return True
     import ipaddress
 
     try:
-        return ipaddress.ip_address(hostname).is_loopback
+        return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
 
@@ -204,8 +208,8 @@ def check_redirect_uri(redirect_uri: object) -> str:
     """Return *redirect_uri* if it has the shape of a redirect URI, else raise.
 
     The shape: an ``http`` or ``https`` URL with a host and, if given, a port from 1
-    to 65535, with no space or control character. Whether it is the one registered
-    for the app only TickTick can say.
+    to 65535, with no space or control character and no fragment (``#...``, RFC 6749
+    3.1.2). Whether it is the one registered for the app only TickTick can say.
 
     Raises:
         ConfigurationError: It is not such a URL (the message says what is wrong).
@@ -231,6 +235,12 @@ def check_redirect_uri(redirect_uri: object) -> str:
             f"{argument('redirect_uri', bare=True)} must be {example}, not {redirect_uri!r}."
         )
     _port(parts, what)
+    if "#" in redirect_uri:
+        raise ConfigurationError(
+            f"{what} has a fragment (the part from '#'), which a redirect URI must not have "
+            "(RFC 6749 3.1.2): the browser keeps it, and the code TickTick adds after it, "
+            f"from this machine. Register and use it without the '#' part; it must be {example}."
+        )
     return redirect_uri
 
 
@@ -295,12 +305,17 @@ MAX_REGISTERED = 10
 
 # TickTick's words (its error page, and the token endpoint's error_description). The
 # list may hold IPv6 URLs in brackets (one level). No part can match the same text in two
-# ways, so a search takes time linear in the (bounded) text for each "Invalid redirect".
+# ways (a run of blanks is taken by one repetition only, never split between two), so a
+# search takes time linear in the (bounded) text for each "Invalid redirect".
 # Compiled on first use (`re` caches it): reading a cached token never needs it.
 _MISMATCH = (
-    r"invalid\s+redirect\s*:\s*(?P<sent>\S*)\s+does\s+not\s+match\s+one\s+of\s+the\s+"
-    r"registered\s+values\s*:?\s*\[(?P<registered>(?:[^\[\]]|\[[^\[\]]*\])*)\]"
+    r"invalid\s+redirect\s*:\s*(?:(?P<sent>\S+)\s+)?does\s+not\s+match\s+one\s+of\s+"
+    r"the\s+registered\s+values\s*(?::\s*)?\[(?P<registered>(?:[^\[\]]|\[[^\[\]]*\])*)\]"
 )
+
+# Java's list separator: a comma and one blank. A comma alone is part of a URI (legal in
+# its path or query); more blanks around a value are the value's own (typed with it).
+_SEPARATOR = r",\s|,(?=\s*\Z)"
 
 
 def showable_redirect_uri(value: str) -> str | None:
@@ -357,30 +372,60 @@ def find_redirect_mismatch(
         match = re.search(_MISMATCH, candidate, re.IGNORECASE)
         if match is None:
             continue
-        sent = showable_redirect_uri(match["sent"]) or ""
-        listed = [value for value in match["registered"].split(",") if value.strip()]
+        sent = _without_code_or_state(showable_redirect_uri(match["sent"] or "") or "")
+        listed = [value for value in re.split(_SEPARATOR, match["registered"]) if value.strip()]
         registered: list[str] = []
+        blanked: list[str] = []
         for value in listed[: MAX_REGISTERED * 4]:
             usable = showable_redirect_uri(value)
-            if usable is not None and usable not in registered:
-                registered.append(usable)
+            if usable is None:
+                continue
+            # A value with a blank around it (as typed into the portal) matches no redirect.
+            kept = blanked if value.strip("'\"") != usable else registered
+            if usable not in kept:
+                kept.append(usable)
         found = tuple(registered[:MAX_REGISTERED])
         mismatch = RedirectUriMismatch(
-            redirect_uri_advice(sent, found, status=status),
+            redirect_uri_advice(
+                sent, found, status=status, with_blanks=tuple(blanked[:MAX_REGISTERED])
+            ),
             sent=sent,
             registered=found,
             status=status,
             error=error,
             error_description=error_description,
         )
-        if found:
+        if found or blanked:
             return mismatch
         first = first or mismatch
     return first
 
 
+def _without_code_or_state(uri: str) -> str:
+    """*uri* without a redirect's own parameters (``code``, ``state``, ``error``...).
+
+    A message never holds a code, nor the state that goes with it; the fragment goes too.
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    if not parts.query and not parts.fragment:
+        return uri
+    own = ("code", "state", "error", "error_description", "error_uri", "iss")
+    kept = [
+        pair
+        for pair in parts.query.split("&")
+        if pair and pair.partition("=")[0].lower() not in own
+    ]
+    return urlunsplit(parts._replace(query="&".join(kept), fragment=""))
+
+
 def redirect_uri_advice(
-    sent: str, registered: tuple[str, ...], *, status: int | None = None
+    sent: str,
+    registered: tuple[str, ...],
+    *,
+    status: int | None = None,
+    with_blanks: tuple[str, ...] = (),
 ) -> str:
     """Say that *sent* is not registered, and which redirect URI to use instead.
 
@@ -393,11 +438,16 @@ def redirect_uri_advice(
             it is a printable ASCII ``http``/``https`` URL without quotes or a password.
         status: The token endpoint's HTTP status, when it answered so (named in the
             message).
+        with_blanks: Registered values listed with a blank around them (typed so into
+            the developer portal): no redirect matches them until the blank is removed.
     """
     # Shown as given only if each is a URL safe to show (the text came from outside).
     sent = sent if showable_redirect_uri(sent) == sent else ""
-    registered = tuple(uri for uri in registered if showable_redirect_uri(uri) == uri)
-    registered = registered[:MAX_REGISTERED]
+    registered = tuple(
+        uri for uri in registered if showable_redirect_uri(uri) == uri and uri != sent
+    )[:MAX_REGISTERED]
+    with_blanks = tuple(uri for uri in with_blanks if showable_redirect_uri(uri) == uri)
+    with_blanks = with_blanks[:MAX_REGISTERED]
 
     def use(uri: str) -> str:
         return argument("redirect_uri", uri)
@@ -411,6 +461,18 @@ def redirect_uri_advice(
         if sent
         else "or register the one you use for the app at developer.ticktick.com/manage"
     )
+    if with_blanks:
+        portal = "developer.ticktick.com/manage (developer.dida365.com/manage for Dida365)"
+        blanks = (
+            f"TickTick lists the registered value{'s' if len(with_blanks) > 1 else ''} "
+            + ", ".join(with_blanks)
+            + " with a blank around it, as typed into the developer portal: no redirect "
+            f"matches such a value. Remove the blank at {portal}"
+        )
+        if not registered:
+            then = f", then {sent} works as it is." if sent in with_blanks else ", then use it."
+            return f"{head} {blanks}{then}"
+        head = f"{head} {blanks}."
     if not registered:
         return (
             f"{head} TickTick lists no registered redirect URI usable here (an http or https "

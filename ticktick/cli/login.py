@@ -82,18 +82,23 @@ def redirect_plan(redirect_uri: str, *, capture: bool = True) -> str | None:
     from urllib.parse import urlsplit
 
     from ..endpoints import check_redirect_uri, is_loopback
-    from ..signon.loopback import loopback_address
+    from ..signon.loopback import loopback_address, loopback_addresses
 
     check_redirect_uri(redirect_uri)
     sent = f"Redirect URI {redirect_uri} (sent as is: it must be registered exactly so)"
     paste = "after Allow, paste the address the browser shows"
     where = loopback_address(redirect_uri)
     if where is not None and capture:
-        address, port, path = where
-        if not _can_bind(address, port):
-            return None
-        host = f"[{address}]" if ":" in address else address
-        return f"{sent}: listening on {host}:{port} for the path {path}."
+        first, port, path = where
+        bound = []
+        for address in loopback_addresses(redirect_uri):
+            free = _can_bind(address, port)
+            if free is None and address != first:
+                continue  # no IPv6 loopback here: the receiver skips it too
+            if not free:
+                return None
+            bound.append(f"[{address}]:{port}" if ":" in address else f"{address}:{port}")
+        return f"{sent}: listening on {' and '.join(bound)} for the path {path}."
     if where is not None:
         return f"{sent}: not listening (--no-capture); {paste}."
     if is_loopback(urlsplit(redirect_uri).hostname):
@@ -101,18 +106,26 @@ def redirect_plan(redirect_uri: str, *, capture: bool = True) -> str | None:
     return f"{sent}: not on this machine, so nothing listens here; {paste}."
 
 
-def _can_bind(address: str, port: int) -> bool:
-    """Whether *port* on *address* can be bound now, as the loopback receiver binds it."""
+def _can_bind(address: str, port: int) -> bool | None:
+    """Whether *port* on *address* can be bound now, as the loopback receiver binds it.
+
+    ``None``: this machine has no such address (an IPv6 loopback may be missing).
+    """
+    import errno
     import socket
 
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
+    try:
+        probe = socket.socket(family, socket.SOCK_STREAM)
+    except OSError:
+        return None
+    with probe:
         if sys.platform != "win32":  # as the receiver's server does
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((address, port))
-        except OSError:
-            return False
+        except OSError as exc:
+            return None if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT) else False
     return True
 
 
@@ -127,16 +140,22 @@ def _yes(read_line: ReadLine, prompt: str, timeout: float, default: bool = True)
 
 
 def _setting(
-    value: str | None, variable: str, label: str, read: Callable[[str], str] | None
+    value: str | None,
+    variable: str,
+    label: str,
+    read: Callable[[str], str] | None,
+    flag: str | None = None,
 ) -> str:
+    """*value*, else *variable*'s, else the answer to a prompt (in words, not Python's)."""
     value = value or os.environ.get(variable)
     if value:
         return value
+    given = f"pass {flag} or set {variable}" if flag else f"set {variable}"
     if read is None:
-        raise Failure(f"No {label} and no terminal to ask for it: set {variable}.")
+        raise Failure(f"No {label} and no terminal to ask for it: {given}.")
     value = read(f"Enter your {label}: ")
     if not value:
-        raise Failure(f"No value given. Set {variable} or answer the prompt.")
+        raise Failure(f"No {label} given: {given}, or answer the prompt.")
     return value
 
 
@@ -249,7 +268,11 @@ def _cmd_login(args: Options) -> int:
             raise prompt_failure(text, decodable=False) from None
 
     client_id = _setting(
-        args.client_id, "TICKTICK_CLIENT_ID", "client_id", prompt if terminal else None
+        args.client_id,
+        "TICKTICK_CLIENT_ID",
+        "client id",
+        prompt if terminal else None,
+        "--client-id",
     )
     profile = getattr(args, "profile", None)
     from_keyring = None
@@ -260,7 +283,7 @@ def _cmd_login(args: Options) -> int:
     client_secret = _setting(
         from_keyring,
         "TICKTICK_CLIENT_SECRET",
-        "client_secret",
+        "client secret",
         secret_prompt if terminal else None,
     )
     redirect_uri = _setting(
@@ -268,6 +291,7 @@ def _cmd_login(args: Options) -> int:
         "TICKTICK_REDIRECT_URI",
         "OAuth redirect URL",
         prompt if terminal else None,
+        "--redirect-uri",
     )
     signon = SignOn(
         open_browser=False if args.no_browser else None,
@@ -277,7 +301,8 @@ def _cmd_login(args: Options) -> int:
         read_line=read_line,
     )
     plan = redirect_plan(redirect_uri, capture=not args.no_capture)
-    if plan is not None:
+    if plan is not None and (terminal or "paste the address" not in plan):
+        # With no terminal there is nowhere to paste: the sign-on's error says so, once.
         _show(plan, file=sys.stderr)
     oauth = OAuth2(
         client_id,

@@ -160,6 +160,8 @@ _FLAGS = {
     "signon_timeout": "--timeout",
     "pkce": "--no-pkce",
     "pkce=False": "--no-pkce",
+    "capture": "--no-capture",
+    "capture=False": "--no-capture",
 }
 """Each argument of the library (``OAuth2(host=...)``) and the flag that gives it here
 (and an argument's value that has a flag of its own). While the command runs, the

@@ -88,6 +88,29 @@ class SignOn:
         self.attempts = attempts
         self.mismatch_hint_after = mismatch_hint_after
 
+    def _paste_only(self, redirect_uri: str) -> str:
+        """Why the redirect to *redirect_uri* can only be pasted, with no terminal to paste."""
+        from urllib.parse import urlsplit
+
+        from ..endpoints import is_loopback
+        from .loopback import loopback_address
+
+        nowhere = "and there is no terminal to paste it into"
+        if loopback_address(redirect_uri) is not None:  # not captured: capture is off
+            off = argument("capture", False)
+            return (
+                f"Capturing the redirect to {redirect_uri} is turned off ({off}), so it can "
+                f"only be pasted, {nowhere}. Run it without {off}, or in a terminal."
+            )
+        if is_loopback(urlsplit(redirect_uri).hostname):
+            why = "is https on this machine, which cannot be captured (no certificate)"
+        else:
+            why = "is not on this machine (not a loopback address)"
+        return (
+            f"The redirect URI {redirect_uri} {why}, so the redirect can only be pasted, "
+            f"{nowhere}. Run 'ticktick-auth login' in a terminal."
+        )
+
     def _say(self, text: str) -> None:
         print(text, file=self.output or sys.stderr, flush=True)
 
@@ -104,11 +127,7 @@ class SignOn:
         if self.capture and loopback_address(request.redirect_uri) is not None:
             receiver = LoopbackReceiver(request.redirect_uri, request.state)
         if receiver is None and not can_paste:
-            raise ReauthorizationRequired(
-                f"The redirect URI {request.redirect_uri} is not a loopback address, so the "
-                "redirect can only be pasted, and there is no terminal to paste it into. Run "
-                "'ticktick-auth login' in a terminal."
-            )
+            raise ReauthorizationRequired(self._paste_only(request.redirect_uri))
         with contextlib.ExitStack() as stack:
             if receiver is not None:
                 stack.enter_context(receiver)  # bound before the browser is opened

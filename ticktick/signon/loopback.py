@@ -4,7 +4,10 @@ When the registered redirect URI is ``http://127.0.0.1:PORT/...`` (or ``localhos
 ``[::1]``), TickTick sends the browser back to this machine after "Allow". The
 `LoopbackReceiver` listens there, *before* the browser is opened, and:
 
-* binds only the loopback address of the redirect URI, never a public one;
+* binds only the loopback address of the redirect URI, never a public one; for
+  ``localhost`` both ``127.0.0.1`` and ``[::1]`` (a browser may try either first, and
+  another program on the one left unbound would receive the code), and refuses to start
+  when another program has either;
 * answers requests to other paths (``/favicon.ico``, probes) with 404 and keeps waiting;
 * on the redirect path, checks ``state``: a wrong one gets an error page and is
   ignored (a forged request cannot end the wait), the right one ends it with the
@@ -46,7 +49,7 @@ from ..errors import (
     argument,
 )
 
-__all__ = ["LoopbackReceiver", "RedirectResult", "loopback_address"]
+__all__ = ["LoopbackReceiver", "RedirectResult", "loopback_address", "loopback_addresses"]
 
 MAX_CONNECTIONS = 16
 """Connections served at once; a new one beyond these cuts the one served longest."""
@@ -81,8 +84,24 @@ def loopback_address(redirect_uri: str) -> tuple[str, int, str] | None:
     if parts.scheme != "http" or not is_loopback(parts.hostname):
         return None
     assert parts.hostname is not None  # noqa: S101 - is_loopback checked it
-    address = "127.0.0.1" if parts.hostname.lower() == "localhost" else parts.hostname
+    name = parts.hostname.removesuffix(".")  # 'localhost.' is localhost, as in a browser
+    address = "127.0.0.1" if name.lower() == "localhost" else name
     return address, parts.port or 80, parts.path or "/"
+
+
+def loopback_addresses(redirect_uri: str) -> tuple[str, ...]:
+    """The addresses the receiver binds for *redirect_uri*, its port the same on each.
+
+    For ``localhost``: ``127.0.0.1`` and ``::1`` (browsers such as Chromium try ``[::1]``
+    first, whatever ``/etc/hosts`` says); else the one of `loopback_address`; none for a
+    URI that is not an ``http`` loopback one. ``::1`` is skipped where this machine has no
+    IPv6 loopback (then no browser reaches it either).
+    """
+    where = loopback_address(redirect_uri)
+    if where is None:
+        return ()
+    name = (urlsplit(redirect_uri).hostname or "").removesuffix(".").lower()
+    return ("127.0.0.1", "::1") if name == "localhost" else (where[0],)
 
 
 _PAGE = """<!doctype html>
@@ -229,6 +248,8 @@ class LoopbackReceiver:
             raise ValueError(f"{redirect_uri!r} is not an http:// loopback redirect URI")
         self.redirect_uri = redirect_uri
         self.address, self.port, self.path = where
+        self.addresses = loopback_addresses(redirect_uri)
+        """Every address bound (`loopback_addresses`); `address` is the first."""
         self.state = state
         self.connection_timeout = connection_timeout
         self.max_connections = max_connections
@@ -236,38 +257,60 @@ class LoopbackReceiver:
         self._result: RedirectResult | None = None
         self._wrong_state = 0
         self._lock = threading.Lock()
-        self._server: _Server | None = None
+        self._servers: list[_Server] = []
 
     # -- life cycle --------------------------------------------------------------------
 
     def start(self) -> LoopbackReceiver:
-        """Bind the port and start answering; return ``self``."""
+        """Bind the port (on each of `addresses`) and start answering; return ``self``."""
+        servers: list[_Server] = []
         try:
-            server = _Server(self.address, self.port, self.max_connections)
-        except OSError as exc:
-            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                why = (
-                    "is in use by another program"
-                    if exc.errno == errno.EADDRINUSE
-                    else ("cannot be opened by this user")
-                )
-                raise LoopbackPortInUse(
-                    f"Port {self.port} on {self.address} {why}, so the redirect to "
-                    f"{self.redirect_uri} cannot be captured. Stop the program using it "
-                    f"(find it with 'lsof -i :{self.port}'), or register another loopback "
-                    "redirect URI for the app (e.g. http://127.0.0.1:8765/) and use that, or "
-                    "paste the redirected URL instead (--no-capture)."
-                ) from None
+            for address in self.addresses:
+                try:
+                    servers.append(_Server(address, self.port, self.max_connections))
+                except OSError as exc:
+                    absent = (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT)
+                    if address != self.address and exc.errno in absent:
+                        continue  # no IPv6 loopback here: no browser goes there either
+                    raise self._port_error(address, exc) from None
+        except BaseException:
+            for server in servers:
+                server.server_close()
             raise
-        server.receiver = self
-        self._server = server
-        server.start()
+        for server in servers:
+            server.receiver = self
+            server.start()
+        self._servers = servers
         return self
+
+    def _port_error(self, address: str, exc: OSError) -> Exception:
+        """The error for *address* that cannot be bound (*exc* itself if not in use)."""
+        if exc.errno not in (errno.EADDRINUSE, errno.EACCES):
+            return exc
+        why = (
+            "is in use by another program"
+            if exc.errno == errno.EADDRINUSE
+            else "cannot be opened by this user"
+        )
+        both = (
+            f" (a browser may take localhost to {address} first: that program would "
+            "receive the redirect)"
+            if len(self.addresses) > 1
+            else ""
+        )
+        host = f"[{address}]" if ":" in address else address
+        return LoopbackPortInUse(
+            f"Port {self.port} on {host} {why}{both}, so the redirect to "
+            f"{self.redirect_uri} cannot be captured. Stop the program using it "
+            f"(find it with 'lsof -i :{self.port}'), or register another loopback "
+            "redirect URI for the app (e.g. http://127.0.0.1:8765/) and use that, or "
+            "paste the redirected URL instead (--no-capture)."
+        )
 
     def close(self) -> None:
         """Stop answering and free the port. Safe to call more than once."""
-        server, self._server = self._server, None
-        if server is not None:
+        servers, self._servers = self._servers, []
+        for server in servers:
             server.stop()
 
     def __enter__(self) -> LoopbackReceiver:

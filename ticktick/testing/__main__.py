@@ -80,12 +80,27 @@ def serve_parser() -> argparse.ArgumentParser:
 
 
 def _login_command(base_url: str, redirect_uri: str) -> list[str]:
-    """The lines that sign on against the fake server, for a POSIX shell."""
+    """The lines that sign on against the fake server, for a POSIX shell.
+
+    Each value is quoted where the shell would read it otherwise (a URI may hold ``&``).
+    """
+    import shlex
+
+    secret, client_id = shlex.quote(DEFAULT_CLIENT_SECRET), shlex.quote(DEFAULT_CLIENT_ID)
     return [
-        f"export TICKTICK_CLIENT_SECRET={DEFAULT_CLIENT_SECRET}",
-        f"ticktick-auth login --host {base_url} --client-id {DEFAULT_CLIENT_ID} \\",
-        f"    --redirect-uri {redirect_uri}",
+        f"export TICKTICK_CLIENT_SECRET={secret}",
+        f"ticktick-auth login --host {shlex.quote(base_url)} --client-id {client_id} \\",
+        f"    --redirect-uri {shlex.quote(redirect_uri)}",
     ]
+
+
+def _printable(text: str) -> str:
+    r"""*text* with each non-printable character written as its Python escape (``\x1b``).
+
+    A caller of the fake chooses the scope: it must not reach the terminal raw. The CLI's
+    own rule (``ticktick.cli.output``) is private to the CLI; this is its one line.
+    """
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def _stop_on(signals: Sequence[signal.Signals], stop: threading.Event) -> None:
@@ -107,7 +122,8 @@ def _report_until(stop: threading.Event, fake: FakeTickTick) -> None:
             codes = len(fake.codes_issued)
             print("Sign-on approved: the browser goes back to the redirect URI.", flush=True)
         for token in issued[tokens:]:
-            print(f"Issued a token to {token.client_id}, scope {token.scope}.", flush=True)
+            issued_to = f"Issued a token to {token.client_id}, scope {token.scope}."
+            print(_printable(issued_to), flush=True)
         tokens = len(issued)
 
 
