@@ -109,11 +109,8 @@ def check_credentials(args: Options) -> Check:
     )
 
 
-def check_redirect(args: Options) -> tuple[Check, tuple[str, int] | None]:
-    """The redirect URI is well formed; also its loopback address to bind, if it has one.
-
-    For ``localhost`` the address is ``localhost``: `check_port` checks both loopbacks.
-    """
+def check_redirect(args: Options) -> tuple[Check, tuple[tuple[str, ...], int] | None]:
+    """The redirect URI is well formed; also the loopback addresses and port login binds."""
     uri = args.redirect_uri_given or os.environ.get(_REDIRECT_VARIABLE)
     exactly = "exactly as registered for the app, trailing slash included"
     if uri is None or not uri.strip():
@@ -128,7 +125,7 @@ def check_redirect(args: Options) -> tuple[Check, tuple[str, int] | None]:
         return _failed(
             f"redirect URI: {problem}", f"give --redirect-uri (or {_REDIRECT_VARIABLE}) {exactly}"
         ), None
-    from ..signon.loopback import loopback_address
+    from ..signon.loopback import loopback_address, loopback_addresses
 
     loopback = loopback_address(uri.strip())
     if loopback is None:
@@ -136,63 +133,50 @@ def check_redirect(args: Options) -> tuple[Check, tuple[str, int] | None]:
             f"redirect URI: {uri.strip()}, well formed (not on loopback http: "
             "login asks you to paste the redirected URL)"
         ), None
-    address, port, _ = loopback
-    from urllib.parse import urlsplit
+    port = loopback[1]
+    return _passed(f"redirect URI: {uri.strip()}, well formed"), (
+        loopback_addresses(uri.strip()),
+        port,
+    )
 
-    if (urlsplit(uri.strip()).hostname or "").lower() == "localhost":
-        address = "localhost"
-    return _passed(f"redirect URI: {uri.strip()}, well formed"), (address, port)
 
+def check_port(addresses: tuple[str, ...], port: int) -> Check:
+    """Port *port* can be bound now on each loopback address login binds, as login binds it.
 
-def check_port(address: str, port: int) -> Check:
-    """Port *port* on the loopback *address* can be bound now, as login would bind it.
-
-    For ``localhost``, both ``127.0.0.1`` and ``::1`` (where a browser may send
-    ``localhost`` first): another program on either would be sent the code.
+    For ``localhost`` that is both ``127.0.0.1`` and ``::1`` (where a browser may send
+    ``localhost`` first): another program on either would be sent the code. ``::1`` is
+    skipped where this machine has no IPv6 loopback (no browser goes there either).
     """
-    if address != "localhost":
-        return _check_port(address, port)
-    first = _check_port("127.0.0.1", port)
-    if first.mark != PASSED:
-        return first
-    second = _check_port("::1", port)
-    if second.mark == PASSED:
-        return _passed(f"port {port} on 127.0.0.1 and ::1: free (login listens there)")
-    if second.mark == FAILED:
-        return second
-    return first  # no IPv6 loopback here: no browser goes to ::1
-
-
-def _check_port(address: str, port: int) -> Check:
-    """Port *port* on *address* can be bound now; skipped for ``::1`` if there is no IPv6."""
     import errno
-    from http.server import BaseHTTPRequestHandler
 
-    from .._http.server import LoopbackHTTPServer
+    from ..signon.loopback import bind_error, missing_loopback
 
-    try:  # the server the login's loopback receiver is, bound and closed at once
-        LoopbackHTTPServer(BaseHTTPRequestHandler, address, port).server_close()
-    except OSError as exc:
-        if ":" in address and exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
-            return _skipped(f"port {port} on {address}: no IPv6 loopback here")
+    free = []
+    for address in addresses:
+        error = bind_error(address, port)
+        if error is None:
+            free.append(address)
+            continue
+        if missing_loopback(error) and free:
+            continue
         other = (
             "register another loopback redirect URI for the app (e.g. http://127.0.0.1:8765/) "
             "and use it, or log in with --no-capture and paste the redirected URL"
         )
-        if exc.errno == errno.EADDRINUSE:
+        if error.errno == errno.EADDRINUSE:
             where = " (a browser may send localhost there)" if ":" in address else ""
             return _failed(
                 f"port {port} on {address}: in use by another program{where}",
                 f"stop that program (find it with 'lsof -i :{port}'), or {other}",
             )
-        if exc.errno == errno.EACCES:
+        if error.errno == errno.EACCES:
             return _failed(
                 f"port {port} on {address}: this user may not open it (ports below 1024 "
                 "need privileges)",
                 other,
             )
-        return _failed(f"port {port} on {address}: cannot be opened ({exc.strerror})", other)
-    return _passed(f"port {port} on {address}: free (login listens there)")
+        return _failed(f"port {port} on {address}: cannot be opened ({error.strerror})", other)
+    return _passed(f"port {port} on {' and '.join(free)}: free (login listens there)")
 
 
 def _shared_folder(path: str) -> Check | None:

@@ -82,7 +82,12 @@ def redirect_plan(redirect_uri: str, *, capture: bool = True) -> str | None:
     from urllib.parse import urlsplit
 
     from ..endpoints import check_redirect_uri, is_loopback
-    from ..signon.loopback import loopback_address, loopback_addresses
+    from ..signon.loopback import (
+        bind_error,
+        loopback_address,
+        loopback_addresses,
+        missing_loopback,
+    )
 
     check_redirect_uri(redirect_uri)
     sent = f"Redirect URI {redirect_uri} (sent as is: it must be registered exactly so)"
@@ -92,10 +97,10 @@ def redirect_plan(redirect_uri: str, *, capture: bool = True) -> str | None:
         first, port, path = where
         bound = []
         for address in loopback_addresses(redirect_uri):
-            free = _can_bind(address, port)
-            if free is None and address != first:
+            error = bind_error(address, port)
+            if error is not None and missing_loopback(error) and address != first:
                 continue  # no IPv6 loopback here: the receiver skips it too
-            if not free:
+            if error is not None:
                 return None
             bound.append(f"[{address}]:{port}" if ":" in address else f"{address}:{port}")
         return f"{sent}: listening on {' and '.join(bound)} for the path {path}."
@@ -104,29 +109,6 @@ def redirect_plan(redirect_uri: str, *, capture: bool = True) -> str | None:
     if is_loopback(urlsplit(redirect_uri).hostname):
         return f"{sent}: https on this machine cannot be captured (no certificate); {paste}."
     return f"{sent}: not on this machine, so nothing listens here; {paste}."
-
-
-def _can_bind(address: str, port: int) -> bool | None:
-    """Whether *port* on *address* can be bound now, as the loopback receiver binds it.
-
-    ``None``: this machine has no such address (an IPv6 loopback may be missing).
-    """
-    import errno
-    import socket
-
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    try:
-        probe = socket.socket(family, socket.SOCK_STREAM)
-    except OSError:
-        return None
-    with probe:
-        if sys.platform != "win32":  # as the receiver's server does
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((address, port))
-        except OSError as exc:
-            return None if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT) else False
-    return True
 
 
 def _ask(read_line: ReadLine, prompt: str, timeout: float) -> str:

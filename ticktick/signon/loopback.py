@@ -104,6 +104,25 @@ def loopback_addresses(redirect_uri: str) -> tuple[str, ...]:
     return ("127.0.0.1", "::1") if name == "localhost" else (where[0],)
 
 
+def bind_error(address: str, port: int) -> OSError | None:
+    """Why the receiver could not listen on *port* of *address* now; ``None`` if it could.
+
+    The receiver's own server is bound and closed at once, so the answer is the one
+    ``login`` will meet (``EADDRINUSE``: another program has it; ``EACCES``: a port
+    below 1024; ``EADDRNOTAVAIL``/``EAFNOSUPPORT``: no such loopback on this machine).
+    """
+    try:
+        LoopbackHTTPServer(BaseHTTPRequestHandler, address, port).server_close()
+    except OSError as exc:
+        return exc
+    return None
+
+
+def missing_loopback(error: OSError) -> bool:
+    """Whether *error* (of `bind_error`) means this machine has no such loopback address."""
+    return error.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT)
+
+
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <style>body {{ font-family: system-ui, sans-serif; max-width: 34rem; margin: 4rem auto;
