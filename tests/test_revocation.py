@@ -109,6 +109,32 @@ def test_slow_metadata_ends_soon_and_is_asked_again() -> None:
         assert server.connections == 2  # a failure to answer is not kept
 
 
+@pytest.mark.parametrize("status", [500, 503, 429])
+def test_a_busy_metadata_answer_is_not_kept(fake: FakeTickTick, status: int) -> None:
+    """Only a definitive answer is kept: after a 5xx/429, revoke() "again later" works."""
+    oauth = fake.oauth2(cache_path=None)
+    token = oauth.get_access_token()
+    fake.fail(WELL_KNOWN, status, headers={"Retry-After": "0"})
+    with pytest.raises(RevocationFailed, match="again later"):
+        oauth.revoke()
+    assert oauth.token_in_memory() == token
+    assert oauth.revoke().revoked
+    assert token in fake.revoked
+    assert len(fake.requests_to(WELL_KNOWN)) == 2  # it was asked again
+
+
+def test_a_busy_metadata_answer_does_not_affect_another_client(fake: FakeTickTick) -> None:
+    first = fake.oauth2(cache_path=None)
+    first.get_access_token()
+    fake.fail(WELL_KNOWN, 500)
+    with pytest.raises(RevocationFailed):
+        first.revoke()
+    second = fake.oauth2(cache_path=None)
+    token = second.get_access_token()
+    assert second.revoke().revoked
+    assert token in fake.revoked
+
+
 def test_trickled_metadata_ends_within_its_deadline() -> None:
     def trickle(conn: Connection) -> None:
         conn.read_request()
@@ -215,6 +241,29 @@ def test_a_failed_revocation_keeps_the_token(
     assert stored is not None
     assert stored["access_token"] == token
     assert oauth.revoke().revoked  # and it can be tried again
+
+
+@pytest.mark.parametrize(
+    ("error", "description"),
+    [("unsupported_token_type", "Revocation is not supported"), ("server_error", None)],
+)
+def test_a_200_carrying_an_oauth_error_is_no_revocation(
+    fake: FakeTickTick, cache_path: Path, error: str, description: str | None
+) -> None:
+    oauth = fake.oauth2(cache_path=cache_path)
+    token = oauth.get_access_token()
+    answer = {"error": error} | ({"error_description": description} if description else {})
+    fake.fail("/oauth/revoke", 200, body=json.dumps(answer))
+    with pytest.raises(RevocationFailed) as caught:
+        oauth.revoke()
+    message = str(caught.value)
+    assert f"answered HTTP 200 with an error: {error}" in message
+    assert "The token was not revoked" in message
+    assert caught.value.error == error
+    assert caught.value.token_removed is False
+    assert token not in fake.revoked
+    assert oauth.token_in_memory() == token
+    assert token in cache_path.read_text()
 
 
 def test_unreadable_metadata_is_a_failure_that_keeps_the_token(
