@@ -316,6 +316,32 @@ def test_login_with_nothing_piped_says_how(fake: FakeTickTick, tmp_path: Path) -
     assert fake.requests == []
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("login", "--api-token", "{token}"),
+        ("login", "--api-token={token}"),
+        ("login", "--api-token", "--host", "ticktick.com", "{token}"),
+        ("{token}",),
+        ("login", "--timeout", "{token}"),
+        ("logout", "--store", "{token}"),
+    ],
+    ids=["after-the-flag", "equals", "after-host", "as-command", "as-timeout", "as-store"],
+)
+def test_a_token_given_as_an_argument_is_never_echoed(
+    tmp_path: Path, argv: tuple[str, ...]
+) -> None:
+    token = "tp_" + "5eC7e7" * 10
+    done = _cli(tmp_path, *(arg.format(token=token) for arg in argv))
+    assert done.returncode == 2
+    said = done.stdout + done.stderr
+    assert token not in said
+    assert token[:12] not in said
+    assert "not shown" in said
+    if any(arg.startswith("--api-token") for arg in argv):
+        assert "standard input" in said  # it says how to give one
+
+
 def test_login_refuses_the_flags_of_a_sign_on(fake: FakeTickTick, tmp_path: Path) -> None:
     done = _login_piped(fake, tmp_path, fake.issue_api_token(), "--no-cache")
     assert done.returncode == 2
