@@ -9,8 +9,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import termios
+import time
 import webbrowser
 from pathlib import Path
 from typing import Any
@@ -405,6 +408,30 @@ def test_login_in_a_terminal_gives_up_after_its_timeout(fake: FakeTickTick, tmp_
     child.close()
     assert child.exitstatus == 1
     assert "No personal API token pasted within 1 s (--timeout)" in (child.before or "")
+    assert fake.requests == []
+
+
+def test_sigterm_at_the_hidden_prompt_gives_the_terminal_its_echo_back(
+    fake: FakeTickTick, tmp_path: Path
+) -> None:
+    """``timeout 60 ticktick-auth login --api-token``, a closing IDE, systemd: SIGTERM."""
+    argv = ("login", "--api-token", "--host", fake.url, "--timeout", "30")
+    child = spawn_cli(*argv, env=clean_env(), cwd=tmp_path)
+    try:
+        child.expect("Paste your personal API token")
+        # The prompt is written before the echo goes off: wait for it to go.
+        for _ in range(100):
+            if not termios.tcgetattr(child.child_fd)[3] & termios.ECHO:
+                break
+            time.sleep(0.05)
+        assert not termios.tcgetattr(child.child_fd)[3] & termios.ECHO  # the paste is hidden
+        child.kill(signal.SIGTERM)
+        child.expect(pexpect.EOF)
+        assert termios.tcgetattr(child.child_fd)[3] & termios.ECHO, "echo was left off"
+        child.close()
+        assert child.signalstatus == signal.SIGTERM  # ended by the signal, as without a prompt
+    finally:
+        child.terminate(force=True)
     assert fake.requests == []
 
 

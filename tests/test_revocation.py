@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+import pexpect
 import pytest
 import requests
-from helpers import FUTURE, clean_env, run_cli, token_dict
+from helpers import FUTURE, clean_env, run_cli, spawn_cli, token_dict
 from hostile import Connection, HostileServer, answering
 
 from ticktick import DIDA365, TICKTICK, Endpoints, OAuth2, RevocationFailed
@@ -412,6 +413,49 @@ def test_cli_revoke_needs_the_client_secret(fake: FakeTickTick, cache_path: Path
     assert "Nothing was revoked or removed" in result.stderr
     assert token in cache_path.read_text()
     assert fake.requests_to("/oauth/revoke") == []
+
+
+def _logout_in_a_terminal(fake: FakeTickTick, cache_path: Path, *extra: str) -> Any:
+    argv = ("logout", "--revoke", "--cache-path", str(cache_path), "--host", fake.url)
+    return spawn_cli(
+        *argv, "--client-id", fake.client_id, *extra, env=clean_env(), cwd=cache_path.parent
+    )
+
+
+def test_cli_the_client_secret_prompt_of_revoke_has_a_timeout(
+    fake: FakeTickTick, cache_path: Path
+) -> None:
+    token = fake.oauth2(cache_path=cache_path).get_access_token()
+    child = _logout_in_a_terminal(fake, cache_path, "--timeout", "1")
+    child.expect("client_secret")
+    child.expect(pexpect.EOF)  # nobody answers: it gives up
+    child.close()
+    assert child.exitstatus == 1
+    said = child.before or ""
+    assert "No client secret entered within 1 s (--timeout)" in said
+    assert "Nothing was revoked or removed" in said
+    assert token in cache_path.read_text()
+    assert fake.requests_to("/oauth/revoke") == []
+
+
+def test_cli_revoke_keeps_a_token_stored_while_it_asked_for_the_secret(
+    fake: FakeTickTick, cache_path: Path
+) -> None:
+    old = fake.oauth2(cache_path=cache_path).get_access_token()
+    child = _logout_in_a_terminal(fake, cache_path)
+    try:
+        child.expect("client_secret")
+        # Meanwhile another process of the person signs on again: a new token is stored.
+        fresh = fake.oauth2(cache_path=cache_path, resolve=False).authorize()["access_token"]
+        child.sendline(fake.client_secret)
+        child.expect(pexpect.EOF)
+        said = child.before or ""
+    finally:
+        child.terminate(force=True)
+    assert old in fake.revoked  # the token read before the prompt was revoked
+    assert fresh not in fake.revoked
+    assert "A new token was stored" in said
+    assert json.loads(cache_path.read_text())["access_token"] == fresh  # and is kept
 
 
 def test_revoking_a_token_from_the_environment_says_it_is_still_there(

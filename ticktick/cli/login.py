@@ -224,9 +224,8 @@ def _cmd_login(args: Options) -> int:
     from ..oauth2 import OAuth2
     from ..signon import SignOn
     from ..signon.terminal import (
-        decoded_answer,
-        prompt_failure,
         prompt_name,
+        read_hidden_line,
         read_terminal_line,
     )
 
@@ -239,14 +238,7 @@ def _cmd_login(args: Options) -> int:
         return _ask(read_line, text, args.timeout)
 
     def secret_prompt(text: str) -> str:
-        import getpass
-
-        try:
-            return decoded_answer(getpass.getpass(text, stream=sys.stderr), text).strip()
-        except EOFError:  # Ctrl-D
-            raise prompt_failure(text) from None
-        except UnicodeDecodeError:
-            raise prompt_failure(text, decodable=False) from None
+        return read_hidden_line(text, args.timeout).strip()
 
     client_id = _setting(
         args.client_id, "TICKTICK_CLIENT_ID", "client_id", prompt if terminal else None

@@ -280,6 +280,13 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="revoke the token at the server first (where it advertises how)",
     )
+    logout.add_argument(
+        "--timeout",
+        type=checked(_seconds),
+        default=DEFAULT_SIGNON_TIMEOUT,
+        help="seconds to answer the client secret prompt of --revoke, more than 0 and at "
+        f"most {MAX_TIMEOUT:g} (default: {DEFAULT_SIGNON_TIMEOUT:g})",
+    )
     logout.set_defaults(func=_cmd_logout)
     for command in (token, status, export, logout):
         command.add_argument(
