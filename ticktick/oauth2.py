@@ -161,9 +161,11 @@ def _secret_asker(profile: str, client_id: str) -> Callable[[], str]:
 
         reason = no_terminal_reason()
         if reason is None:
-            import getpass
+            from ._defaults import DEFAULT_SIGNON_TIMEOUT
+            from .signon.terminal import read_hidden_line
 
-            secret = getpass.getpass(f"Client secret of the profile {profile!r}: ").strip()
+            prompt = f"Client secret of the profile {profile!r}: "
+            secret = read_hidden_line(prompt, DEFAULT_SIGNON_TIMEOUT).strip()
         if not secret:
             raise ConfigurationError(
                 f"The profile {profile!r} needs its app's client secret to sign on, and none "
@@ -185,7 +187,8 @@ class OAuth2(Resolver):
     Args:
         client_id: The app's client id (developer.ticktick.com/manage).
         client_secret: The app's client secret. Sent only in an HTTP Basic header. A
-            function returning it is called once, when a sign-on first needs it.
+            function returning it is called once, when a sign-on first needs it (before
+            the person is sent to sign on).
         redirect_uri: The redirect URI registered for the app, exactly (a trailing
             slash counts), e.g. ``"http://127.0.0.1:8080/"``.
         scope: Space-separated scopes; TickTick knows ``tasks:read`` and ``tasks:write``.
@@ -718,6 +721,7 @@ class OAuth2(Resolver):
 
         from .signon import AuthorizationRequest, SignOn, new_code_verifier
 
+        self._client_secret  # noqa: B018 - found (keyring, prompt) before anyone signs on
         _logger().info("%s; starting a fresh authorization.", why)
         state = self._state if self._state is not None else secrets.token_urlsafe(24)
         if self._authorizer is None:

@@ -11,7 +11,13 @@ import os
 import sys
 
 from ..errors import ConfigurationError, TickTickError
-from ..profiles import PROFILE_VARIABLE, Profile, ProfilesFile, check_profile_name
+from ..profiles import (
+    PROFILE_VARIABLE,
+    Profile,
+    ProfilesFile,
+    check_profile_name,
+    named_by_variable,
+)
 from ..token import API_TOKEN_KIND
 from . import _host, _nonempty, _redirect_uri, _redis_url, _scope, _sentence, _store_name
 from .output import UsageError, _show
@@ -72,11 +78,13 @@ def _apply_profile(args: Options, name: str) -> None:
     (``<config folder>/<name>.token-oauth``), whatever ``TICKTICK_CACHE_PATH`` says.
     """
     profiles = ProfilesFile()
+    from_variable = getattr(args, "profile", None) is None  # TICKTICK_PROFILE named it
     try:
         profile = profiles.get_or_none(name) if args.command == "login" else profiles.get(name)
     except ConfigurationError as exc:
         if args.command != "login":
-            raise UsageError(str(exc)) from None
+            said = f"{exc} {named_by_variable('pass --profile')}" if from_variable else str(exc)
+            raise UsageError(said) from None
         _show(
             f"The profiles file {profiles.path} is not valid: once signed on, this login "
             "moves it aside and starts a new one.",
