@@ -10,6 +10,8 @@ import json
 import os
 import re
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -402,6 +404,40 @@ def test_two_accounts_of_one_app_stay_apart_in_the_keyring(
     assert main(["token", "--profile", "me"]) == 1
     assert main(["token", "--profile", "partner"]) == 0
     assert capsys.readouterr().out.endswith("tok-partner\n")
+
+
+def test_app_flags_turn_an_api_token_profile_into_the_apps(tmp_path: Path, xdg: Path) -> None:
+    redirect = f"http://127.0.0.1:{free_port()}/"
+    with FakeTickTick(redirect_uris=[redirect], auto_approve=True) as fake:
+        env = clean_env(XDG_CONFIG_HOME=str(xdg.parent), TICKTICK_CLIENT_SECRET=fake.client_secret)
+        api_token = fake.issue_api_token()
+        api_login = ("login", "--api-token", "--profile", "me", "--host", fake.url)
+        first = subprocess.run(
+            [sys.executable, "-m", "ticktick", *api_login],
+            input=api_token,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=60,
+            check=False,
+        )
+        assert first.returncode == 0, first.stderr
+        assert ProfilesFile().get("me").kind == "api_token"
+        # The person registers an app and moves the profile to it, with the app's flags.
+        said = sign_on(
+            fake, login_argv(fake, redirect, "--profile", "me", timeout=30), env, tmp_path
+        )
+        issued = set(fake.issued)
+    assert "Paste your personal API token" not in said
+    profile = ProfilesFile().get("me")
+    assert profile.kind is None
+    assert profile.client_id == fake.client_id
+    assert profile.redirect_uri == redirect
+    assert profile.cache_path is not None
+    assert json.loads(Path(profile.cache_path).read_text())["access_token"] in issued
+    (aside,) = xdg.glob("me.token-oauth.foreign-*")  # the API token is set aside, not lost
+    assert api_token in aside.read_text()
 
 
 def test_flags_win_over_the_profile_and_only_login_saves_them(

@@ -73,6 +73,8 @@ def _apply_profile(args: Options, name: str) -> None:
     """Fill each setting not given by a flag from the profile *name*.
 
     Flags win; then the profile; then the ``TICKTICK_*`` variables (`_apply_environment`).
+    ``login`` with an app's flags (``--client-id``, ``--redirect-uri``) turns a profile
+    that kept a personal API token into that app's.
     ``login`` may name a profile that does not exist yet (it creates it); any other
     command fails, listing the known profiles. A profile's token file is its own
     (``<config folder>/<name>.token-oauth``), whatever ``TICKTICK_CACHE_PATH`` says.
@@ -92,7 +94,10 @@ def _apply_profile(args: Options, name: str) -> None:
         )
         profile = None
     args.profile = name
-    if profile is not None and profile.kind == API_TOKEN_KIND:
+    app_flags = args.command == "login" and any(
+        getattr(args, flag, None) is not None for flag in ("client_id", "redirect_uri")
+    )
+    if profile is not None and profile.kind == API_TOKEN_KIND and not app_flags:
         args.api_token = True  # the profile keeps a personal API token, not an app's
     if profile is not None:
         for setting, attribute, check in _SETTINGS:
