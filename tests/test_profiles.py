@@ -440,6 +440,30 @@ def test_app_flags_turn_an_api_token_profile_into_the_apps(tmp_path: Path, xdg: 
     assert api_token in aside.read_text()
 
 
+def test_a_profile_that_cannot_be_saved_never_costs_the_new_token(
+    tmp_path: Path, xdg: Path
+) -> None:
+    """``login --profile w --no-cache --output json``: the token is printed first."""
+    (xdg / "profiles.json.lock").mkdir(parents=True)  # the profiles file cannot be locked
+    redirect = f"http://127.0.0.1:{free_port()}/"
+    with FakeTickTick(redirect_uris=[redirect], auto_approve=True) as fake:
+        env = clean_env(XDG_CONFIG_HOME=str(xdg.parent), TICKTICK_CLIENT_SECRET=fake.client_secret)
+        argv = login_argv(fake, redirect, "--profile", "w", "--no-cache", "--output", "json")
+        proc = start_cli(*argv, env=env, cwd=tmp_path)
+        assert proc.stderr is not None
+        seen: list[str] = []
+        url = read_to_authorize_url(proc.stderr, fake, seen)
+        assert url is not None, "".join(seen)
+        assert follow_sign_on(url).status_code == 200
+        out, err = proc.communicate(timeout=30)
+        (issued,) = fake.issued
+    assert json.loads(out)["access_token"] == issued  # delivered, whatever came after
+    assert proc.returncode == 1  # the token was got; saving the profile failed
+    assert "the profile 'w' was not saved" in err
+    assert issued not in err
+    assert not (xdg / "profiles.json").exists()
+
+
 def test_flags_win_over_the_profile_and_only_login_saves_them(
     tmp_path: Path, xdg: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
