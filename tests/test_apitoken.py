@@ -9,8 +9,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import termios
+import time
 import webbrowser
 from pathlib import Path
 from typing import Any
@@ -316,6 +319,32 @@ def test_login_with_nothing_piped_says_how(fake: FakeTickTick, tmp_path: Path) -
     assert fake.requests == []
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("login", "--api-token", "{token}"),
+        ("login", "--api-token={token}"),
+        ("login", "--api-token", "--host", "ticktick.com", "{token}"),
+        ("{token}",),
+        ("login", "--timeout", "{token}"),
+        ("logout", "--store", "{token}"),
+    ],
+    ids=["after-the-flag", "equals", "after-host", "as-command", "as-timeout", "as-store"],
+)
+def test_a_token_given_as_an_argument_is_never_echoed(
+    tmp_path: Path, argv: tuple[str, ...]
+) -> None:
+    token = "tp_" + "5eC7e7" * 10
+    done = _cli(tmp_path, *(arg.format(token=token) for arg in argv))
+    assert done.returncode == 2
+    said = done.stdout + done.stderr
+    assert token not in said
+    assert token[:12] not in said
+    assert "not shown" in said
+    if any(arg.startswith("--api-token") for arg in argv):
+        assert "standard input" in said  # it says how to give one
+
+
 def test_login_refuses_the_flags_of_a_sign_on(fake: FakeTickTick, tmp_path: Path) -> None:
     done = _login_piped(fake, tmp_path, fake.issue_api_token(), "--no-cache")
     assert done.returncode == 2
@@ -379,6 +408,30 @@ def test_login_in_a_terminal_gives_up_after_its_timeout(fake: FakeTickTick, tmp_
     child.close()
     assert child.exitstatus == 1
     assert "No personal API token pasted within 1 s (--timeout)" in (child.before or "")
+    assert fake.requests == []
+
+
+def test_sigterm_at_the_hidden_prompt_gives_the_terminal_its_echo_back(
+    fake: FakeTickTick, tmp_path: Path
+) -> None:
+    """``timeout 60 ticktick-auth login --api-token``, a closing IDE, systemd: SIGTERM."""
+    argv = ("login", "--api-token", "--host", fake.url, "--timeout", "30")
+    child = spawn_cli(*argv, env=clean_env(), cwd=tmp_path)
+    try:
+        child.expect("Paste your personal API token")
+        # The prompt is written before the echo goes off: wait for it to go.
+        for _ in range(100):
+            if not termios.tcgetattr(child.child_fd)[3] & termios.ECHO:
+                break
+            time.sleep(0.05)
+        assert not termios.tcgetattr(child.child_fd)[3] & termios.ECHO  # the paste is hidden
+        child.kill(signal.SIGTERM)
+        child.expect(pexpect.EOF)
+        assert termios.tcgetattr(child.child_fd)[3] & termios.ECHO, "echo was left off"
+        child.close()
+        assert child.signalstatus == signal.SIGTERM  # ended by the signal, as without a prompt
+    finally:
+        child.terminate(force=True)
     assert fake.requests == []
 
 

@@ -17,7 +17,7 @@ import requests
 from helpers import follow_sign_on, free_port, login_argv, read_to_authorize_url, start_cli
 from hostile import Connection, HostileServer
 
-from ticktick import AuthorizationRequest, InvalidGrant, OAuth2
+from ticktick import AuthorizationRequest, InvalidGrant, OAuth2, OAuthError
 from ticktick.signon import code_challenge, new_code_verifier
 from ticktick.testing import FakeTickTick
 from ticktick.testing.server import approve
@@ -185,6 +185,56 @@ def test_ticktick_py_flow_exchanges_the_verifier_of_the_last_url(fake: FakeTickT
     code = approve(AuthorizationRequest(f"{first}&state=s", "s", REDIRECT))
     with pytest.raises(InvalidGrant, match="pkce=False"):
         oauth.exchange_code(code)
+
+
+def _sign_on_to(url: str) -> str:
+    """The person signs on at an `authorize_url` (no ``state``); returns the code."""
+    return approve(AuthorizationRequest(f"{url}&state=s", "s", REDIRECT))
+
+
+def test_exchange_code_again_after_a_busy_server(fake: FakeTickTick) -> None:
+    """A 503 before the code was used: ticktick-py's retry of exchange_code works."""
+    oauth = fake.oauth2(cache_path=None, resolve=False)
+    code = _sign_on_to(oauth.authorize_url)
+    fake.fail("/oauth/token", 503, times=3)
+    with pytest.raises(OAuthError):
+        oauth.exchange_code(code)
+    token = oauth.exchange_code(code)
+    assert token["access_token"] in fake.issued
+    verifiers = [form.get("code_verifier") for form in _token_forms(fake)]
+    assert verifiers[-1] is not None
+    assert set(verifiers) == {verifiers[-1]}  # the same verifier, every time
+
+
+def test_exchange_code_with_the_whole_code_after_a_mistyped_one(fake: FakeTickTick) -> None:
+    oauth = fake.oauth2(cache_path=None, resolve=False)
+    code = _sign_on_to(oauth.authorize_url)
+    with pytest.raises(InvalidGrant) as caught:
+        oauth.exchange_code(code[:-1])  # the paste lost a character
+    assert "pkce" not in str(caught.value).lower()  # a mistyped code is no PKCE problem
+    token = oauth.exchange_code(code)  # pasted again, whole
+    assert token["access_token"] in fake.issued
+    # Used: the verifier is gone, and a spent code gets no PKCE advice either.
+    with pytest.raises(InvalidGrant) as caught:
+        oauth.exchange_code(code)
+    assert "pkce" not in str(caught.value).lower()
+
+
+def test_a_retry_with_a_verifier_sent_before_gets_no_pkce_hint(fake: FakeTickTick) -> None:
+    oauth = fake.oauth2(cache_path=None, resolve=False)
+    earlier = oauth.authorize_url
+    code = _sign_on_to(oauth.authorize_url)
+    with pytest.raises(InvalidGrant, match="pkce=False"):
+        oauth.exchange_code(_sign_on_to(earlier))  # another URL's code: PKCE refuses
+    # The code of the right URL still works after that failure...
+    assert oauth.exchange_code(code)["access_token"] in fake.issued
+    oauth.authorize_url  # noqa: B018 - a new URL, a new verifier
+    fake.fail("/oauth/token", 400, body='{"error": "invalid_grant"}', times=2)
+    with pytest.raises(InvalidGrant, match="pkce=False"):
+        oauth.exchange_code("some-code")  # the server says nothing that tells
+    with pytest.raises(InvalidGrant) as caught:
+        oauth.exchange_code("some-code")  # a retry: its verifier was sent before
+    assert "pkce=False" not in str(caught.value)
 
 
 def test_the_verifier_never_shows_in_a_repr() -> None:

@@ -10,6 +10,8 @@ import json
 import os
 import re
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -248,6 +250,60 @@ def test_a_bad_profile_variable_is_a_usage_error(
     assert "TICKTICK_PROFILE (the default of --profile) is not a profile name" in err
 
 
+@pytest.mark.parametrize("value", ["../etc", "nosuch"])
+def test_a_profile_named_by_the_variable_says_so(
+    xdg: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    """Set in a shell profile or a CI job, never typed: the error names the variable."""
+    ProfilesFile().save(
+        Profile("work", {"client_id": "cid", "redirect_uri": "http://127.0.0.1:8080/"})
+    )
+    monkeypatch.setenv("TICKTICK_PROFILE", value)
+    with pytest.raises(ConfigurationError, match="environment variable TICKTICK_PROFILE"):
+        OAuth2.from_profile()
+    assert main(["token"]) == 2
+    assert "TICKTICK_PROFILE" in capsys.readouterr().err
+    assert OAuth2.from_profile("work", client_secret="s", resolve=False)  # a name given wins
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo", "config-is-a-file", "foreign"])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("token", "--profile", "w"),
+        ("login", "--api-token", "--profile", "w", "--host", "http://127.0.0.1:9"),
+        ("login", "--profile", "w", "--client-id", "cid", "--host", "http://127.0.0.1:9"),
+        ("status", "--all"),
+    ],
+    ids=["token", "login-api-token", "login", "status-all"],
+)
+def test_an_unusable_profiles_file_is_a_one_line_error(
+    tmp_path: Path, kind: str, argv: tuple[str, ...]
+) -> None:
+    config = tmp_path / "cfg"
+    folder = config / "ticktick-auth"
+    folder.mkdir(parents=True)
+    path = folder / "profiles.json"
+    if kind == "folder":
+        path.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "config-is-a-file":
+        config = tmp_path / "a-file"
+        config.write_text("x")
+    else:
+        path.write_text('{"version": 1, "profiles": {"w": {"host": "ticktick.com"}}}')
+        if os.geteuid() != 0:
+            pytest.skip("making a file of another user needs root")
+        os.chown(path, 12345, 12345)
+    env = clean_env(HOME=str(tmp_path), XDG_CONFIG_HOME=str(config))
+    result = run_cli(*argv, env=env, cwd=tmp_path, timeout=30)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "profiles file" in result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 3  # its message, not a traceback
+
+
 def test_a_corrupt_config_is_set_aside_not_clobbered(
     tmp_path: Path, xdg: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -327,6 +383,19 @@ def test_a_sign_on_takes_the_secret_from_the_keyring_only_when_it_needs_one(
     assert b"fake-client-secret" not in (xdg / "profiles.json").read_bytes()
 
 
+def test_from_profile_with_no_secret_anywhere_fails_before_the_sign_on(
+    xdg: Path, file_keyring: None, fake: FakeTickTick
+) -> None:
+    redirect = fake.clients[fake.client_id].redirect_uris[0]
+    ProfilesFile().save(
+        Profile("work", {"client_id": fake.client_id, "redirect_uri": redirect, "host": fake.url})
+    )
+    with pytest.raises(ConfigurationError, match="client secret"):
+        OAuth2.from_profile("work", authorizer=fake.approver())
+    assert fake.codes_issued == []  # nobody was sent to sign on for nothing
+    assert fake.requests_to("/oauth/authorize") == []
+
+
 def test_two_accounts_of_one_app_stay_apart_in_the_keyring(
     xdg: Path, file_keyring: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -346,6 +415,64 @@ def test_two_accounts_of_one_app_stay_apart_in_the_keyring(
     assert main(["token", "--profile", "me"]) == 1
     assert main(["token", "--profile", "partner"]) == 0
     assert capsys.readouterr().out.endswith("tok-partner\n")
+
+
+def test_app_flags_turn_an_api_token_profile_into_the_apps(tmp_path: Path, xdg: Path) -> None:
+    redirect = f"http://127.0.0.1:{free_port()}/"
+    with FakeTickTick(redirect_uris=[redirect], auto_approve=True) as fake:
+        env = clean_env(XDG_CONFIG_HOME=str(xdg.parent), TICKTICK_CLIENT_SECRET=fake.client_secret)
+        api_token = fake.issue_api_token()
+        api_login = ("login", "--api-token", "--profile", "me", "--host", fake.url)
+        first = subprocess.run(
+            [sys.executable, "-m", "ticktick", *api_login],
+            input=api_token,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=60,
+            check=False,
+        )
+        assert first.returncode == 0, first.stderr
+        assert ProfilesFile().get("me").kind == "api_token"
+        # The person registers an app and moves the profile to it, with the app's flags.
+        said = sign_on(
+            fake, login_argv(fake, redirect, "--profile", "me", timeout=30), env, tmp_path
+        )
+        issued = set(fake.issued)
+    assert "Paste your personal API token" not in said
+    profile = ProfilesFile().get("me")
+    assert profile.kind is None
+    assert profile.client_id == fake.client_id
+    assert profile.redirect_uri == redirect
+    assert profile.cache_path is not None
+    assert json.loads(Path(profile.cache_path).read_text())["access_token"] in issued
+    (aside,) = xdg.glob("me.token-oauth.foreign-*")  # the API token is set aside, not lost
+    assert api_token in aside.read_text()
+
+
+def test_a_profile_that_cannot_be_saved_never_costs_the_new_token(
+    tmp_path: Path, xdg: Path
+) -> None:
+    """``login --profile w --no-cache --output json``: the token is printed first."""
+    (xdg / "profiles.json.lock").mkdir(parents=True)  # the profiles file cannot be locked
+    redirect = f"http://127.0.0.1:{free_port()}/"
+    with FakeTickTick(redirect_uris=[redirect], auto_approve=True) as fake:
+        env = clean_env(XDG_CONFIG_HOME=str(xdg.parent), TICKTICK_CLIENT_SECRET=fake.client_secret)
+        argv = login_argv(fake, redirect, "--profile", "w", "--no-cache", "--output", "json")
+        proc = start_cli(*argv, env=env, cwd=tmp_path)
+        assert proc.stderr is not None
+        seen: list[str] = []
+        url = read_to_authorize_url(proc.stderr, fake, seen)
+        assert url is not None, "".join(seen)
+        assert follow_sign_on(url).status_code == 200
+        out, err = proc.communicate(timeout=30)
+        (issued,) = fake.issued
+    assert json.loads(out)["access_token"] == issued  # delivered, whatever came after
+    assert proc.returncode == 1  # the token was got; saving the profile failed
+    assert "the profile 'w' was not saved" in err
+    assert issued not in err
+    assert not (xdg / "profiles.json").exists()
 
 
 def test_flags_win_over_the_profile_and_only_login_saves_them(

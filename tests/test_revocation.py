@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+import pexpect
 import pytest
 import requests
-from helpers import FUTURE, clean_env, run_cli, token_dict
+from helpers import FUTURE, clean_env, run_cli, spawn_cli, token_dict
 from hostile import Connection, HostileServer, answering
 
 from ticktick import DIDA365, TICKTICK, Endpoints, OAuth2, RevocationFailed
@@ -107,6 +108,32 @@ def test_slow_metadata_ends_soon_and_is_asked_again() -> None:
         assert took < 10  # well under a hang
         server_metadata(endpoints, timeout=(1, 1))
         assert server.connections == 2  # a failure to answer is not kept
+
+
+@pytest.mark.parametrize("status", [500, 503, 429])
+def test_a_busy_metadata_answer_is_not_kept(fake: FakeTickTick, status: int) -> None:
+    """Only a definitive answer is kept: after a 5xx/429, revoke() "again later" works."""
+    oauth = fake.oauth2(cache_path=None)
+    token = oauth.get_access_token()
+    fake.fail(WELL_KNOWN, status, headers={"Retry-After": "0"})
+    with pytest.raises(RevocationFailed, match="again later"):
+        oauth.revoke()
+    assert oauth.token_in_memory() == token
+    assert oauth.revoke().revoked
+    assert token in fake.revoked
+    assert len(fake.requests_to(WELL_KNOWN)) == 2  # it was asked again
+
+
+def test_a_busy_metadata_answer_does_not_affect_another_client(fake: FakeTickTick) -> None:
+    first = fake.oauth2(cache_path=None)
+    first.get_access_token()
+    fake.fail(WELL_KNOWN, 500)
+    with pytest.raises(RevocationFailed):
+        first.revoke()
+    second = fake.oauth2(cache_path=None)
+    token = second.get_access_token()
+    assert second.revoke().revoked
+    assert token in fake.revoked
 
 
 def test_trickled_metadata_ends_within_its_deadline() -> None:
@@ -215,6 +242,29 @@ def test_a_failed_revocation_keeps_the_token(
     assert stored is not None
     assert stored["access_token"] == token
     assert oauth.revoke().revoked  # and it can be tried again
+
+
+@pytest.mark.parametrize(
+    ("error", "description"),
+    [("unsupported_token_type", "Revocation is not supported"), ("server_error", None)],
+)
+def test_a_200_carrying_an_oauth_error_is_no_revocation(
+    fake: FakeTickTick, cache_path: Path, error: str, description: str | None
+) -> None:
+    oauth = fake.oauth2(cache_path=cache_path)
+    token = oauth.get_access_token()
+    answer = {"error": error} | ({"error_description": description} if description else {})
+    fake.fail("/oauth/revoke", 200, body=json.dumps(answer))
+    with pytest.raises(RevocationFailed) as caught:
+        oauth.revoke()
+    message = str(caught.value)
+    assert f"answered HTTP 200 with an error: {error}" in message
+    assert "The token was not revoked" in message
+    assert caught.value.error == error
+    assert caught.value.token_removed is False
+    assert token not in fake.revoked
+    assert oauth.token_in_memory() == token
+    assert token in cache_path.read_text()
 
 
 def test_unreadable_metadata_is_a_failure_that_keeps_the_token(
@@ -363,6 +413,49 @@ def test_cli_revoke_needs_the_client_secret(fake: FakeTickTick, cache_path: Path
     assert "Nothing was revoked or removed" in result.stderr
     assert token in cache_path.read_text()
     assert fake.requests_to("/oauth/revoke") == []
+
+
+def _logout_in_a_terminal(fake: FakeTickTick, cache_path: Path, *extra: str) -> Any:
+    argv = ("logout", "--revoke", "--cache-path", str(cache_path), "--host", fake.url)
+    return spawn_cli(
+        *argv, "--client-id", fake.client_id, *extra, env=clean_env(), cwd=cache_path.parent
+    )
+
+
+def test_cli_the_client_secret_prompt_of_revoke_has_a_timeout(
+    fake: FakeTickTick, cache_path: Path
+) -> None:
+    token = fake.oauth2(cache_path=cache_path).get_access_token()
+    child = _logout_in_a_terminal(fake, cache_path, "--timeout", "1")
+    child.expect("client_secret")
+    child.expect(pexpect.EOF)  # nobody answers: it gives up
+    child.close()
+    assert child.exitstatus == 1
+    said = child.before or ""
+    assert "No client secret entered within 1 s (--timeout)" in said
+    assert "Nothing was revoked or removed" in said
+    assert token in cache_path.read_text()
+    assert fake.requests_to("/oauth/revoke") == []
+
+
+def test_cli_revoke_keeps_a_token_stored_while_it_asked_for_the_secret(
+    fake: FakeTickTick, cache_path: Path
+) -> None:
+    old = fake.oauth2(cache_path=cache_path).get_access_token()
+    child = _logout_in_a_terminal(fake, cache_path)
+    try:
+        child.expect("client_secret")
+        # Meanwhile another process of the person signs on again: a new token is stored.
+        fresh = fake.oauth2(cache_path=cache_path, resolve=False).authorize()["access_token"]
+        child.sendline(fake.client_secret)
+        child.expect(pexpect.EOF)
+        said = child.before or ""
+    finally:
+        child.terminate(force=True)
+    assert old in fake.revoked  # the token read before the prompt was revoked
+    assert fresh not in fake.revoked
+    assert "A new token was stored" in said
+    assert json.loads(cache_path.read_text())["access_token"] == fresh  # and is kept
 
 
 def test_revoking_a_token_from_the_environment_says_it_is_still_there(

@@ -122,9 +122,9 @@ def server_metadata(
     """The metadata of *endpoints*' server, read once per host for the process.
 
     Never raises for what the server does: a missing, malformed or slow answer gives
-    a `ServerMetadata` whose ``problem`` says so. An answer, even a bad one, is kept
-    for the process; a failure to get one (a timeout, no connection) is not, so the
-    next call asks again.
+    a `ServerMetadata` whose ``problem`` says so. Only a definitive answer is kept for
+    the process (usable metadata, or HTTP 404/410: none); anything else (a 5xx, a
+    429, a bad document, a timeout, no connection) is not, so the next call asks again.
 
     Args:
         endpoints: The server's endpoints (``OAuth2.endpoints``).
@@ -138,7 +138,7 @@ def server_metadata(
     if known is not None:
         return known
     found = _read(url, _issuer(endpoints), session, _short(timeout))
-    if found.status is not None:
+    if found.found or found.absent:
         with _cache_lock:
             found = _cache.setdefault(url, found)
     if found.problem is not None:

@@ -161,9 +161,11 @@ def _secret_asker(profile: str, client_id: str) -> Callable[[], str]:
 
         reason = no_terminal_reason()
         if reason is None:
-            import getpass
+            from ._defaults import DEFAULT_SIGNON_TIMEOUT
+            from .signon.terminal import read_hidden_line
 
-            secret = getpass.getpass(f"Client secret of the profile {profile!r}: ").strip()
+            prompt = f"Client secret of the profile {profile!r}: "
+            secret = read_hidden_line(prompt, DEFAULT_SIGNON_TIMEOUT).strip()
         if not secret:
             raise ConfigurationError(
                 f"The profile {profile!r} needs its app's client secret to sign on, and none "
@@ -185,7 +187,8 @@ class OAuth2(Resolver):
     Args:
         client_id: The app's client id (developer.ticktick.com/manage).
         client_secret: The app's client secret. Sent only in an HTTP Basic header. A
-            function returning it is called once, when a sign-on first needs it.
+            function returning it is called once, when a sign-on first needs it (before
+            the person is sent to sign on).
         redirect_uri: The redirect URI registered for the app, exactly (a trailing
             slash counts), e.g. ``"http://127.0.0.1:8080/"``.
         scope: Space-separated scopes; TickTick knows ``tasks:read`` and ``tasks:write``.
@@ -282,6 +285,7 @@ class OAuth2(Resolver):
         self.pkce = pkce
         """Whether authorizations use PKCE (the ``pkce`` argument)."""
         self._pending_verifier: str | None = None  # the verifier of the last `authorize_url`
+        self._pending_tried = False  # whether an exchange_code with it has failed already
         self.timeout = check_timeout(timeout)
         self.expiry_warning_days = _check_amount(
             expiry_warning_days, "expiry_warning_days", "days", 14
@@ -641,8 +645,9 @@ class OAuth2(Resolver):
         """The authorize URL without ``state``, as ticktick-py builds it.
 
         With PKCE, each read makes a new verifier and puts its challenge in the URL;
-        `exchange_code` then sends the verifier of the URL read last (once). Only one
-        URL read this way can be exchanged at a time: read it, sign on, exchange.
+        `exchange_code` then sends the verifier of the URL read last, and keeps it until
+        an exchange succeeds (a failed one can be tried again). Only one URL read this
+        way can be exchanged at a time: read it, sign on, exchange.
         """
         with self._lock:
             verifier = None
@@ -651,6 +656,7 @@ class OAuth2(Resolver):
 
                 verifier = new_code_verifier()
             self._pending_verifier = verifier
+            self._pending_tried = False
             return self._authorize_url(state=None, code_verifier=verifier)
 
     def _authorize_url(self, state: str | None, code_verifier: str | None = None) -> str:
@@ -715,6 +721,7 @@ class OAuth2(Resolver):
 
         from .signon import AuthorizationRequest, SignOn, new_code_verifier
 
+        self._client_secret  # noqa: B018 - found (keyring, prompt) before anyone signs on
         _logger().info("%s; starting a fresh authorization.", why)
         state = self._state if self._state is not None else secrets.token_urlsafe(24)
         if self._authorizer is None:
@@ -757,7 +764,9 @@ class OAuth2(Resolver):
         The request is a form POST as TickTick documents it, with the client
         credentials in an HTTP Basic header, never in the URL (see
         [`ticktick.exchange`][ticktick.exchange]). With PKCE it sends the verifier
-        of the URL last read from `authorize_url` (ticktick-py's flow), once.
+        of the URL last read from `authorize_url` (ticktick-py's flow); the verifier is
+        kept until an exchange succeeds, so a failed call (a busy server, a mistyped
+        code) can be made again.
 
         Raises:
             OAuthError: The server refused (``InvalidGrant``, ``InvalidClient``, ...).
@@ -765,11 +774,28 @@ class OAuth2(Resolver):
             TransportError: The server could not be reached or did not answer in time.
         """
         with self._lock:
-            verifier, self._pending_verifier = self._pending_verifier, None
-        return self._exchange(code, verifier)
+            verifier, retried = self._pending_verifier, self._pending_tried
+        try:
+            token = self._exchange(code, verifier, pkce_hint=not retried)
+        except BaseException:
+            with self._lock:
+                if self._pending_verifier is verifier:
+                    self._pending_tried = verifier is not None
+            raise
+        with self._lock:
+            if self._pending_verifier is verifier:
+                self._pending_verifier = None  # used: its code is spent
+        return token
 
-    def _exchange(self, code: str, code_verifier: str | None) -> TokenDict:
-        """Exchange *code*, sending *code_verifier* if PKCE was used for it."""
+    def _exchange(
+        self, code: str, code_verifier: str | None, *, pkce_hint: bool = True
+    ) -> TokenDict:
+        """Exchange *code*, sending *code_verifier* if PKCE was used for it.
+
+        An ``invalid_grant`` suggests ``pkce=False`` only when *pkce_hint*, the verifier
+        was sent, and the server's answer plausibly concerns PKCE (it names it, or says
+        nothing): never after a mistyped code, or a retry with a verifier sent before.
+        """
         from .errors import InvalidGrant
         from .exchange import exchange_code, token_adapter
 
@@ -791,6 +817,8 @@ class OAuth2(Resolver):
         except InvalidGrant as exc:
             if code_verifier is None or isinstance(exc, RedirectUriMismatch):
                 raise  # a redirect mismatch has its own advice: the URI to use
+            if not pkce_hint or not _plausibly_pkce(exc.error_description):
+                raise
             raise InvalidGrant(
                 f"{exc} This sign-on used PKCE: if the server does not support it, one "
                 f"thing to try is to authorize again with {argument('pkce', False)}.",
@@ -810,3 +838,14 @@ class OAuth2(Resolver):
             f"OAuth2(client_id={self._client_id!r}, host={self.endpoints.host!r}, "
             f"scope={self._scope!r}, token={held})"
         )
+
+
+def _plausibly_pkce(description: str | None) -> bool:
+    """Whether an ``invalid_grant`` with *description* may concern PKCE.
+
+    It does when it names PKCE, the verifier or the challenge, or says nothing.
+    """
+    if not description:
+        return True
+    said = description.lower()
+    return any(word in said for word in ("pkce", "verifier", "challenge"))

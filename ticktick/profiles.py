@@ -43,6 +43,7 @@ __all__ = [
     "check_profile_name",
     "client_secret_from_keyring",
     "config_dir",
+    "named_by_variable",
     "store_namespace",
 ]
 
@@ -118,6 +119,17 @@ def check_profile_name(name: str) -> str:
             "dida365)."
         )
     return name
+
+
+def named_by_variable(instead: str = "pass the name: OAuth2.from_profile(NAME)") -> str:
+    """The sentence that ends an error about a profile name taken from `PROFILE_VARIABLE`.
+
+    *instead* says how else to name the profile (the CLI: ``--profile``).
+    """
+    return (
+        f"The name comes from the environment variable {PROFILE_VARIABLE}: fix or unset "
+        f"it, or {instead}."
+    )
 
 
 class Profile:
@@ -268,6 +280,7 @@ class ProfilesFile:
                 ones), or the file is not valid.
         """
         data = self.load()
+        from_variable = name is None and bool(os.environ.get(PROFILE_VARIABLE))
         if name is None:
             name = os.environ.get(PROFILE_VARIABLE) or data.get("default")
             if name is None:
@@ -275,14 +288,19 @@ class ProfilesFile:
                     f"No profile was named and there is none in {self.path}. Create one with "
                     "'ticktick-auth login --profile NAME' (with the app's settings)."
                 )
-        settings = data["profiles"].get(check_profile_name(name))
-        if settings is None:
-            known = ", ".join(sorted(data["profiles"])) or "none yet"
-            raise ConfigurationError(
-                f"There is no profile {name!r} in {self.path} (known profiles: {known}). "
-                f"Create it with 'ticktick-auth login --profile {name}' (with the app's "
-                "settings), or name one of the known profiles."
-            )
+        try:
+            settings = data["profiles"].get(check_profile_name(name))
+            if settings is None:
+                known = ", ".join(sorted(data["profiles"])) or "none yet"
+                raise ConfigurationError(
+                    f"There is no profile {name!r} in {self.path} (known profiles: {known}). "
+                    f"Create it with 'ticktick-auth login --profile {name}' (with the app's "
+                    "settings), or name one of the known profiles."
+                )
+        except ConfigurationError as exc:
+            if not from_variable:
+                raise
+            raise ConfigurationError(f"{exc} {named_by_variable()}") from None
         return Profile(name, settings)
 
     def get_or_none(self, name: str) -> Profile | None:

@@ -5,7 +5,8 @@ token is revoked only at the ``revocation_endpoint`` that the server's metadata
 (:mod:`ticktick.metadata`) names, never at a guessed address: a ``POST`` of
 ``token`` and ``token_type_hint=access_token``, with the client authenticated as
 for the token request (HTTP Basic only). A server that advertises none is said to,
-plainly; a revocation is claimed only when the endpoint answered 200.
+plainly; a revocation is claimed only when the endpoint answered 200 without an OAuth
+``error`` in its body.
 
 `OAuth2.revoke` and ``ticktick-auth logout --revoke`` remove the token here only
 after that; when the revocation fails they keep it, so that it can be tried again.
@@ -38,7 +39,7 @@ class Revocation:
 
     Attributes:
         revoked: Whether the server confirmed that it revoked the token (its
-            revocation endpoint answered 200).
+            revocation endpoint answered 200, with no OAuth ``error`` in the body).
         endpoint: The revocation endpoint used, or ``None``.
         reason: Why the token was not revoked at the server (``None`` when it was).
     """
@@ -153,13 +154,14 @@ def _post(
     finally:
         adapter.close()
     status = response.status_code
-    if status == 200:
-        return
     text = body[:MAX_REVOCATION_ANSWER].decode("utf-8", errors="replace")
     try:
         parsed: object = json.loads(text)
     except (ValueError, RecursionError):
         parsed = None
+    said_error = isinstance(parsed, dict) and isinstance(parsed.get("error"), str)
+    if status == 200 and not said_error:
+        return
     error = description = None
     if isinstance(parsed, dict):
         if isinstance(parsed.get("error"), str):
@@ -170,9 +172,9 @@ def _post(
         said = f": {error}" + (f" ({description})" if description else "")
     else:
         said = f": {excerpt(text, secrets)!r}" if text.strip() else ""
+    failed = "answered HTTP 200 with an error" if status == 200 else f"failed with HTTP {status}"
     raise RevocationFailed(
-        f"The revocation request to {url} failed with HTTP {status}{said}. The token was "
-        f"not revoked.{tail}",
+        f"The revocation request to {url} {failed}{said}. The token was not revoked.{tail}",
         status=status,
         error=error,
         error_description=description,

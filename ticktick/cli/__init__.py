@@ -406,6 +406,11 @@ def _run(args: Options) -> int:
     except UsageError as exc:
         _show(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except TickTickError as exc:  # e.g. a profiles file that cannot be read
+        if args.debug:
+            raise
+        _show(f"{PROG}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     try:
         result: int = args.func(args)
     except TickTickError as exc:

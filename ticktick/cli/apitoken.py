@@ -73,42 +73,18 @@ def _read_piped(timeout: float) -> bytes:
 
 
 def _read_hidden(timeout: float) -> str:
-    """A line from the terminal, not echoed, within *timeout* seconds (``--timeout``).
-
-    The terminal's echo is turned off around the one prompt of the package that has a
-    timeout (`read_terminal_line`); ``getpass`` has none. Where there is no ``termios``
-    (Windows), ``getpass`` it is.
-    """
+    """A line from the terminal, not echoed, within *timeout* seconds (``--timeout``)."""
     from ..errors import AuthorizationTimeout, ReauthorizationRequired
-    from ..signon.terminal import read_terminal_line
+    from ..signon.terminal import read_hidden_line
 
     try:
-        import termios
-    except ImportError:  # pragma: no cover - Windows
-        import getpass
-
-        try:
-            return getpass.getpass(PROMPT, stream=sys.stderr)
-        except EOFError:
-            raise Failure(
-                "No personal API token given (input closed). Nothing was stored."
-            ) from None
-    fd = sys.stdin.fileno()
-    before = termios.tcgetattr(fd)
-    quiet = termios.tcgetattr(fd)
-    quiet[3] &= ~termios.ECHO  # the local modes: no echo, still line by line
-    termios.tcsetattr(fd, termios.TCSAFLUSH, quiet)
-    try:
-        return read_terminal_line(PROMPT, timeout, lambda: False) or ""
+        return read_hidden_line(PROMPT, timeout)
     except AuthorizationTimeout:
         raise Failure(
             f"No personal API token pasted within {timeout:g} s (--timeout). Nothing was stored."
         ) from None
     except ReauthorizationRequired:  # input closed, or not text
         raise Failure("No personal API token given (input closed). Nothing was stored.") from None
-    finally:
-        termios.tcsetattr(fd, termios.TCSAFLUSH, before)
-        sys.stderr.write("\n")  # the person's Enter was not echoed
 
 
 def _read_token(timeout: float) -> str:

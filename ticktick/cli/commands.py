@@ -230,14 +230,31 @@ def _cmd_export(args: Options) -> int:
     return EXIT_OK
 
 
+def _remove(store: TokenStore) -> None:
+    """Remove whatever token *store* holds, and say what was done."""
+    if store.delete():
+        _show(f"Removed the cached token ({where(store)}).")
+    else:
+        _show(f"No cached token in {where(store)}.")
+
+
 def _cmd_logout(args: Options) -> int:
     store = _store(args)
     if getattr(args, "revoke", False):
         from .revoke import _revoke_stored
 
-        _revoke_stored(args, store)  # raises, keeping the token, when it failed
+        revoked = _revoke_stored(args, store)  # raises, keeping the token, when it failed
+    else:
+        revoked = None
     try:
-        removed = store.delete()
+        if revoked is None:
+            _remove(store)
+        elif store.discard(revoked):  # only the token revoked, never one stored meanwhile
+            _show(f"Removed the cached token ({where(store)}).")
+        elif store.read() is not None:
+            _show(f"A new token was stored in {where(store)} meanwhile: it is kept.")
+        else:
+            _show(f"No cached token in {where(store)} any more.")
     finally:
         if args.store == "file" and args.cache_path:
             from ..stores.locks import file_lock
@@ -246,8 +263,4 @@ def _cmd_logout(args: Options) -> int:
             # gone with the token, or with a refused path (a FIFO, a folder), unless
             # another process holds it.
             file_lock(args.cache_path + ".lock").remove_if_free()
-    if removed:
-        _show(f"Removed the cached token ({where(store)}).")
-    else:
-        _show(f"No cached token in {where(store)}.")
     return EXIT_OK

@@ -19,7 +19,9 @@ from .commands import _command, _days_left, _store
 from .output import (
     _FORMATS,
     DEFAULT_ENV_KEY,
+    EXIT_FAILURE,
     EXIT_OK,
+    PROG,
     Failure,
     UsageError,
     _check_save_path,
@@ -225,9 +227,8 @@ def _cmd_login(args: Options) -> int:
     from ..oauth2 import OAuth2
     from ..signon import SignOn
     from ..signon.terminal import (
-        decoded_answer,
-        prompt_failure,
         prompt_name,
+        read_hidden_line,
         read_terminal_line,
     )
 
@@ -240,14 +241,7 @@ def _cmd_login(args: Options) -> int:
         return _ask(read_line, text, args.timeout)
 
     def secret_prompt(text: str) -> str:
-        import getpass
-
-        try:
-            return decoded_answer(getpass.getpass(text, stream=sys.stderr), text).strip()
-        except EOFError:  # Ctrl-D
-            raise prompt_failure(text) from None
-        except UnicodeDecodeError:
-            raise prompt_failure(text, decodable=False) from None
+        return read_hidden_line(text, args.timeout).strip()
 
     client_id = _setting(
         args.client_id,
@@ -310,16 +304,30 @@ def _cmd_login(args: Options) -> int:
         stored = f"NOT {stored} (see above)"
     valid = f", valid {days:.0f} days" if days is not None else ""
     _show(f"Signed on: token {stored}{valid}.", file=sys.stderr)
-    if profile is not None:  # the settings that worked, for the next login and every command
-        from .profile import _remember
 
-        _show(_remember(args, client_id, redirect_uri), file=sys.stderr)
+    def finish(code: int) -> int:
+        """Save the profile once the token is delivered: a failure never costs the token."""
+        if profile is None:
+            return code
+        from .profile import _remember  # the settings that worked, for the next login
+
+        try:
+            _show(_remember(args, client_id, redirect_uri), file=sys.stderr)
+        except TickTickError as exc:
+            _show(
+                f"{PROG}: signed on, but the profile {profile!r} was not saved: {exc} Run "
+                f"'{_command(args, 'login')}' again once that is fixed.",
+                file=sys.stderr,
+            )
+            return EXIT_FAILURE
+        return code
+
     kept = oauth.cache is not None and oauth.store_error is None
     if args.output in _FORMATS:
         text = _format(token, args.output, args.env_key or DEFAULT_ENV_KEY)
         if args.output_file is None:
             _show(text)
-            return EXIT_OK
+            return finish(EXIT_OK)
         try:
             _save(args.output_file, (text + "\n").encode(), args.force)
         except TickTickError as exc:
@@ -347,7 +355,7 @@ def _cmd_login(args: Options) -> int:
             _show(f"No answer at {at} ({why}); {where_kept}.", file=sys.stderr)
             if not kept:
                 _print_json(token, args)
-            return EXIT_OK
+            return finish(EXIT_OK)
         except KeyboardInterrupt:
             if not kept:  # never lose it, even when interrupted
                 _show(file=sys.stderr)
@@ -364,4 +372,4 @@ def _cmd_login(args: Options) -> int:
     elif not kept:
         _show("The token could not be stored, so here it is (JSON):", file=sys.stderr)
         _print_json(token, args)
-    return EXIT_OK
+    return finish(EXIT_OK)

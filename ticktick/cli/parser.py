@@ -7,8 +7,9 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from typing import Any
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 from .._defaults import DEFAULT_REDIS_URL, DEFAULT_SIGNON_TIMEOUT, MAX_TIMEOUT, __version__
 from ..stores import DEFAULT_CACHE_PATH
@@ -29,6 +30,50 @@ from .doctor import _cmd_doctor
 from .login import _cmd_login
 from .output import _FORMATS, PROG
 
+# argparse's messages that quote a value from the command line, which may be a secret,
+# and any quoted value shaped like a token (long, no dots, slashes or colons).
+_QUOTED_VALUE = re.compile(
+    r"(ignored explicit argument|invalid choice:|invalid [\w.]+ value:) (?:'[^']*'|\"[^\"]*\")"
+)
+_TOKEN_LIKE = re.compile(r"'[\w~+=-]{20,}'")
+_NEVER_AN_ARGUMENT = (
+    "A personal API token is never an argument: 'login --api-token' asks for it without "
+    "echo, or reads it from standard input (printf '%s' \"$TOKEN\" | ticktick-auth login "
+    "--api-token)."
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors never quote a value given on the command line.
+
+    A value may be a secret (``login --api-token tp_...``, a token pasted in the wrong
+    place): an unexpected argument is counted, not shown, and a refused value is not
+    repeated. Its subcommands' parsers are of this class too.
+    """
+
+    api_token_given = False  # set by the top parser for the whole command line
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        """Parse *args*; refuse unexpected arguments without quoting them."""
+        _Parser.api_token_given = any(
+            arg == "--api-token" or arg.startswith("--api-token=") for arg in args or ()
+        )
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            many = "s" if len(extras) > 1 else ""
+            self.error(f"{len(extras)} unexpected argument{many} (not shown: one may be a secret)")
+        return parsed
+
+    def error(self, message: str) -> NoReturn:
+        """Print the usage and *message*, without the values it quoted; exit 2."""
+        message = _QUOTED_VALUE.sub(r"\1 (its value is not shown)", message)
+        message = _TOKEN_LIKE.sub("(a value not shown)", message)
+        if _Parser.api_token_given:
+            message = f"{message.rstrip('.')}. {_NEVER_AN_ARGUMENT}"
+        super().error(message)
+
 
 def parser() -> argparse.ArgumentParser:
     """The full command line (argparse), for every command and ``--help``."""
@@ -46,7 +91,7 @@ def parser() -> argparse.ArgumentParser:
         return convert
 
     defaults = _defaults()
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     host_help = (
         "ticktick.com, dida365.com, or a server's base URL (default: $TICKTICK_HOST, else "
         "for all but login the host recorded with the cached token if it is a region or "
@@ -97,7 +142,7 @@ def parser() -> argparse.ArgumentParser:
     )
     common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Get and keep an OAuth2 token for the TickTick (or Dida365) Open API.",
         epilog=(
@@ -235,6 +280,13 @@ def parser() -> argparse.ArgumentParser:
         "--revoke",
         action="store_true",
         help="revoke the token at the server first (where it advertises how)",
+    )
+    logout.add_argument(
+        "--timeout",
+        type=checked(_seconds),
+        default=DEFAULT_SIGNON_TIMEOUT,
+        help="seconds to answer the client secret prompt of --revoke, more than 0 and at "
+        f"most {MAX_TIMEOUT:g} (default: {DEFAULT_SIGNON_TIMEOUT:g})",
     )
     logout.set_defaults(func=_cmd_logout)
     for command in (token, status, export, logout):

@@ -11,7 +11,13 @@ import os
 import sys
 
 from ..errors import ConfigurationError, TickTickError
-from ..profiles import PROFILE_VARIABLE, Profile, ProfilesFile, check_profile_name
+from ..profiles import (
+    PROFILE_VARIABLE,
+    Profile,
+    ProfilesFile,
+    check_profile_name,
+    named_by_variable,
+)
 from ..token import API_TOKEN_KIND
 from . import _host, _nonempty, _redirect_uri, _redis_url, _scope, _sentence, _store_name
 from .output import UsageError, _show
@@ -88,16 +94,20 @@ def _apply_profile(args: Options, name: str) -> None:
     """Fill each setting not given by a flag from the profile *name*.
 
     Flags win; then the profile; then the ``TICKTICK_*`` variables (`_apply_environment`).
+    ``login`` with an app's flags (``--client-id``, ``--redirect-uri``) turns a profile
+    that kept a personal API token into that app's.
     ``login`` may name a profile that does not exist yet (it creates it); any other
     command fails, listing the known profiles. A profile's token file is its own
     (``<config folder>/<name>.token-oauth``), whatever ``TICKTICK_CACHE_PATH`` says.
     """
     profiles = ProfilesFile()
+    from_variable = getattr(args, "profile", None) is None  # TICKTICK_PROFILE named it
     try:
         profile = profiles.get_or_none(name) if args.command == "login" else profiles.get(name)
     except ConfigurationError as exc:
         if args.command != "login":
-            raise UsageError(str(exc)) from None
+            said = f"{exc} {named_by_variable('pass --profile')}" if from_variable else str(exc)
+            raise UsageError(said) from None
         _show(
             f"The profiles file {profiles.path} is not valid: once signed on, this login "
             "moves it aside and starts a new one.",
@@ -105,7 +115,10 @@ def _apply_profile(args: Options, name: str) -> None:
         )
         profile = None
     args.profile = name
-    if profile is not None and profile.kind == API_TOKEN_KIND:
+    app_flags = args.command == "login" and any(
+        getattr(args, flag, None) is not None for flag in ("client_id", "redirect_uri")
+    )
+    if profile is not None and profile.kind == API_TOKEN_KIND and not app_flags:
         args.api_token = True  # the profile keeps a personal API token, not an app's
     if profile is not None:
         for setting, attribute, check in _SETTINGS:

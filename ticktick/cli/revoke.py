@@ -8,7 +8,6 @@ revocation leaves the token in its store, so that it can be tried again.
 from __future__ import annotations
 
 import os
-import sys
 from typing import TYPE_CHECKING
 
 from ..apitoken import where_to_create
@@ -38,19 +37,27 @@ def _client_id(args: Options, store: TokenStore) -> str:
     )
 
 
-def _client_secret() -> str:
-    """$TICKTICK_CLIENT_SECRET, else asked for without echo where there is a terminal."""
+def _client_secret(timeout: float) -> str:
+    """$TICKTICK_CLIENT_SECRET, else asked for without echo where there is a terminal.
+
+    The prompt gives up after *timeout* seconds (``--timeout``).
+    """
     secret = os.environ.get("TICKTICK_CLIENT_SECRET", "").strip()
     if secret:
         return secret
+    from ..errors import AuthorizationTimeout, ReauthorizationRequired
     from ..signon import no_terminal_reason
+    from ..signon.terminal import read_hidden_line
 
     if no_terminal_reason() is None:
-        import getpass
-
         try:
-            secret = getpass.getpass("Enter your client_secret: ", stream=sys.stderr).strip()
-        except EOFError:
+            secret = read_hidden_line("Enter your client_secret: ", timeout).strip()
+        except AuthorizationTimeout:
+            raise Failure(
+                f"No client secret entered within {timeout:g} s (--timeout). Nothing was "
+                "revoked or removed."
+            ) from None
+        except ReauthorizationRequired:  # input closed, or not text
             secret = ""  # nosec B105 - no secret given
     if not secret:
         raise Failure(
@@ -61,23 +68,25 @@ def _client_secret() -> str:
     return secret
 
 
-def _revoke_stored(args: Options, store: TokenStore) -> None:
+def _revoke_stored(args: Options, store: TokenStore) -> str | None:
     """Revoke the token in *store* at its server, or say why not; raise when it failed.
 
-    The caller removes the token afterwards; on `RevocationFailed` it must not.
+    Returns the access token it dealt with (``None`` when there was none): the caller
+    removes that one afterwards (``store.discard``), not one written meanwhile; on a
+    failure (`Failure`) it must remove nothing.
     """
     from ..revocation import revoke_token
 
     token = store.read()
     if token is None:
-        return  # nothing to revoke: logout says there is no token
+        return None  # nothing to revoke: logout says there is no token
     endpoints = resolve_host(args.host)
     if is_api_token(token):
         _show(
             "Not revoked: a personal API token is revoked only by TickTick's settings "
             f"(delete it {where_to_create(endpoints.host)}); it is removed here only."
         )
-        return
+        return str(token["access_token"])
     again = _command(args, "logout")
     kept = (
         f"The token is still in {where(store)}: run '{again} --revoke' again later, or "
@@ -87,7 +96,7 @@ def _revoke_stored(args: Options, store: TokenStore) -> None:
         result = revoke_token(
             endpoints=endpoints,
             client_id=_client_id(args, store),
-            client_secret=_client_secret(),
+            client_secret=_client_secret(args.timeout),
             token=token["access_token"],
             kept_advice=kept,
         )
@@ -97,3 +106,4 @@ def _revoke_stored(args: Options, store: TokenStore) -> None:
         _show(f"Revoked the token at {result.endpoint}.")
     else:
         _show(f"Not revoked: {result.reason}")
+    return str(token["access_token"])

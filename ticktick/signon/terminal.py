@@ -87,6 +87,62 @@ def read_terminal_line(prompt: str, timeout: float, cancelled: Callable[[], bool
     return decoded_answer(line, prompt)
 
 
+def read_hidden_line(prompt: str, timeout: float) -> str:
+    """Read one line from the terminal without echo, within *timeout* s (a secret).
+
+    The one hidden prompt of the package, shared by every secret it asks for:
+    ``getpass`` has no timeout. The terminal's echo comes back on Enter, Ctrl-C,
+    the timeout and SIGTERM alike (the signal is then delivered as before). Where
+    there is no ``termios`` (Windows), ``getpass`` it is, without a timeout.
+
+    Raises:
+        AuthorizationTimeout: No answer within *timeout* seconds.
+        ReauthorizationRequired: Standard input closed, or the answer was not text.
+    """
+    try:
+        import termios
+    except ImportError:  # pragma: no cover - Windows
+        import getpass
+
+        try:
+            return decoded_answer(getpass.getpass(prompt, stream=sys.stderr), prompt)
+        except EOFError:
+            raise prompt_failure(prompt) from None
+        except UnicodeDecodeError:
+            raise prompt_failure(prompt, decodable=False) from None
+    import signal
+    import threading
+
+    fd = sys.stdin.fileno()
+    before = termios.tcgetattr(fd)
+    quiet = termios.tcgetattr(fd)
+    quiet[3] &= ~termios.ECHO  # the local modes: no echo, still line by line
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.getsignal(signal.SIGTERM)
+    main = previous is not None and previous != signal.SIG_IGN  # a handler of ours for now
+
+    def restore() -> None:
+        termios.tcsetattr(fd, termios.TCSAFLUSH, before)
+
+    def terminated(signum: int, frame: object) -> None:
+        restore()
+        sys.stderr.write("\n")
+        signal.signal(signal.SIGTERM, previous)
+        os.kill(os.getpid(), signal.SIGTERM)  # as it would have been without the prompt
+
+    if main:
+        signal.signal(signal.SIGTERM, terminated)
+    termios.tcsetattr(fd, termios.TCSAFLUSH, quiet)
+    try:
+        return read_terminal_line(prompt, timeout, lambda: False) or ""
+    finally:
+        restore()
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+        sys.stderr.write("\n")  # the person's Enter was not echoed
+
+
 def decoded_answer(answer: str, prompt: str) -> str:
     """*answer*, unless it holds bytes the terminal's encoding could not read.
 
