@@ -23,7 +23,7 @@ from ._defaults import Timeout
 from ._http.failures import connect_failure, never_sent, showable, timed_out
 from ._http.session import (
     TimeoutHTTPAdapter,
-    read_body,
+    send_once,
     token_retry,
 )
 from .endpoints import find_redirect_mismatch
@@ -111,15 +111,7 @@ def exchange_code(
     basic = str(prepared.headers.get("Authorization", "")).removeprefix("Basic ")
     secret_values = (code, client_secret, f"{client_id}:{client_secret}", basic, code_verifier)
     try:
-        response = adapter.send(
-            prepared,
-            stream=True,
-            timeout=timeout,
-            verify=settings["verify"] if settings["verify"] is not None else True,
-            cert=settings["cert"],
-            proxies=settings["proxies"],
-        )
-        body = read_body(response, MAX_RESPONSE_SIZE, timeout)
+        response, body = send_once(adapter, prepared, settings, timeout, MAX_RESPONSE_SIZE)
     except requests.RequestException as exc:
         raise _transport_error(exc, url) from (exc if showable(exc) else None)
     return _token_or_error(response.status_code, body, url, secret_values)

@@ -25,7 +25,7 @@ from requests.adapters import HTTPAdapter
 
 from ._defaults import Timeout, logger
 from ._http.failures import connect_failure, never_sent, timed_out
-from ._http.session import TimeoutHTTPAdapter, read_body, requests_retry_session
+from ._http.session import TimeoutHTTPAdapter, requests_retry_session, send_once
 from .endpoints import Endpoints, is_loopback
 
 __all__ = [
@@ -156,15 +156,7 @@ def _read(
             requests.Request("GET", url, headers={"Accept": "application/json"})
         )
         settings = session.merge_environment_settings(url, {}, True, None, None)
-        response = adapter.send(
-            prepared,
-            stream=True,
-            timeout=timeout,
-            verify=settings["verify"] if settings["verify"] is not None else True,
-            cert=settings["cert"],
-            proxies=settings["proxies"],
-        )
-        body = read_body(response, MAX_METADATA_SIZE, timeout)
+        response, body = send_once(adapter, prepared, settings, timeout, MAX_METADATA_SIZE)
     except requests.RequestException as exc:
         if never_sent(exc):
             why = f"could not connect ({connect_failure(exc)})"

@@ -28,7 +28,7 @@ import time
 
 from ._defaults import LOCK_TIMEOUT, logger
 from .errors import ConfigurationError, TokenCacheError
-from .stores.disk import open_checked, write_private_file
+from .stores.disk import open_checked, read_up_to, write_private_file
 
 TYPE_CHECKING = False  # the fast path: docs/architecture.md
 if TYPE_CHECKING:
@@ -205,21 +205,13 @@ class ProfilesFile:
                 "Fix its permissions, or set XDG_CONFIG_HOME to another folder."
             ) from None
         try:
-            chunks = []
-            size = 0
-            while size <= MAX_CONFIG_SIZE:
-                chunk = os.read(fd, MAX_CONFIG_SIZE + 1 - size)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
+            return read_up_to(fd, MAX_CONFIG_SIZE)
         except OSError as exc:
             raise TokenCacheError(
                 f"Cannot read the profiles file {self.path}: {exc.strerror}."
             ) from None
         finally:
             os.close(fd)
-        return b"".join(chunks)
 
     def _decode(self, raw: bytes) -> tuple[dict[str, Any] | None, str]:
         """The file's content, or ``None`` and why it is not a profiles file."""

@@ -22,7 +22,7 @@ from requests.auth import HTTPBasicAuth
 
 from ._defaults import DEFAULT_TIMEOUT, Timeout
 from ._http.failures import connect_failure, never_sent, timed_out
-from ._http.session import TimeoutHTTPAdapter, read_body, requests_retry_session, token_retry
+from ._http.session import TimeoutHTTPAdapter, requests_retry_session, send_once, token_retry
 from .endpoints import Endpoints
 from .errors import RevocationFailed, excerpt, redact
 from .metadata import server_metadata
@@ -134,15 +134,7 @@ def _post(
     basic = str(prepared.headers.get("Authorization", "")).removeprefix("Basic ")
     secrets = (token, client_secret, f"{client_id}:{client_secret}", basic)
     try:
-        response = adapter.send(
-            prepared,
-            stream=True,
-            timeout=timeout,
-            verify=settings["verify"] if settings["verify"] is not None else True,
-            cert=settings["cert"],
-            proxies=settings["proxies"],
-        )
-        body = read_body(response, MAX_REVOCATION_ANSWER, timeout)
+        response, body = send_once(adapter, prepared, settings, timeout, MAX_REVOCATION_ANSWER)
     except requests.RequestException as exc:
         if never_sent(exc):
             what = f"could not connect ({connect_failure(exc)}); the token was not revoked"

@@ -385,6 +385,34 @@ def token_retry(attempts: int = 3, retry_after_max: float = RETRY_AFTER_MAX) -> 
     return retry
 
 
+def send_once(
+    adapter: HTTPAdapter,
+    prepared: requests.PreparedRequest,
+    settings: Mapping[str, Any],
+    timeout: Timeout,
+    limit: int,
+) -> tuple[requests.Response, bytes]:
+    """Send *prepared* through *adapter* and read its body (at most *limit* + 1 bytes).
+
+    The request goes straight to the adapter, so a session's retries never apply (a
+    token request must not be sent twice); *settings* are the session's for its URL
+    (``merge_environment_settings``: proxies, certificates). The whole exchange, body
+    included, is under one deadline (`read_body`).
+
+    Raises:
+        requests.RequestException: It could not be sent, or the answer not read in time.
+    """
+    response = adapter.send(
+        prepared,
+        stream=True,
+        timeout=timeout,
+        verify=settings["verify"] if settings["verify"] is not None else True,
+        cert=settings["cert"],
+        proxies=settings["proxies"],
+    )
+    return response, read_body(response, limit, timeout)
+
+
 def read_body(response: requests.Response, limit: int, timeout: Timeout) -> bytes:
     """Read a streamed response's body: at most *limit* (+1) bytes, within its deadline.
 

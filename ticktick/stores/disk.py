@@ -174,6 +174,26 @@ def open_checked(
     return fd
 
 
+def read_up_to(fd: int, limit: int) -> bytes:
+    """The bytes of the open file *fd*: all of them, or the first *limit* + 1.
+
+    One byte past the limit tells the caller the file is too large, without reading a
+    huge file whole.
+
+    Raises:
+        OSError: The file cannot be read.
+    """
+    chunks = []
+    size = 0
+    while size <= limit:
+        chunk = os.read(fd, limit + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
 def _any_link(path: str, what: str) -> TokenCacheError | None:
     """A refusal if *path* is a symbolic link, whoever owns it, else ``None``."""
     try:

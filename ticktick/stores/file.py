@@ -69,6 +69,7 @@ from .disk import (
     is_temporary_of,
     make_folder_quietly,
     open_checked,
+    read_up_to,
     unlink_quietly,
     write_private_file,
 )
@@ -204,22 +205,13 @@ class FileStore(TokenStore):
                 f"Fix its permissions or pass another {argument('cache_path')}."
             ) from None
         try:
-            mode = os.fstat(fd).st_mode
-            chunks = []
-            size = 0
-            while size <= MAX_CACHE_SIZE:
-                chunk = os.read(fd, MAX_CACHE_SIZE + 1 - size)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
+            return read_up_to(fd, MAX_CACHE_SIZE), os.fstat(fd).st_mode
         except OSError as exc:
             raise TokenCacheError(
                 f"Cannot read the token cache {self.path}: {exc.strerror}."
             ) from None
         finally:
             os.close(fd)
-        return b"".join(chunks), mode
 
     def _read_bytes(self) -> bytes | None:
         read = self._read()
