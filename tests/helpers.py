@@ -137,13 +137,15 @@ def run_cli(
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     timeout: float = 60,
+    stdin: str | None = None,
     **extra: str,
 ) -> subprocess.CompletedProcess[str]:
     """``ticktick-auth ARGV`` as a script runs it: a subprocess with no standard input.
 
     *env* is its whole environment (this process's by default), with *extra* added.
+    *stdin*, when given, is piped to its standard input.
     """
-    return _interpreter(["-m", "ticktick", *argv], env, cwd, timeout, extra)
+    return _interpreter(["-m", "ticktick", *argv], env, cwd, timeout, extra, stdin)
 
 
 def start_cli(*argv: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.Popen[str]:
@@ -210,10 +212,12 @@ def _interpreter(
     cwd: Path | None,
     timeout: float,
     extra: dict[str, str],
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, *args],
-        stdin=subprocess.DEVNULL,
+        input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
         capture_output=True,
         text=True,
         env={**(os.environ if env is None else env), **extra},

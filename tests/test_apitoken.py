@@ -11,7 +11,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import termios
 import time
 import webbrowser
@@ -21,7 +20,7 @@ from typing import Any
 import pexpect
 import pytest
 import requests
-from helpers import IDENTITY, clean_env, spawn_cli, token_dict, write_cache
+from helpers import IDENTITY, clean_env, run_cli, spawn_cli, token_dict, write_cache
 from leak_audit import Secrets, find_leaks
 
 from ticktick import (
@@ -209,29 +208,12 @@ def _login_piped(
     fake: FakeTickTick, cwd: Path, text: str, *extra: str
 ) -> subprocess.CompletedProcess[str]:
     """``login --api-token`` with *text* on its standard input (a pipe)."""
-    return subprocess.run(
-        [sys.executable, "-m", "ticktick", "login", "--api-token", "--host", fake.url, *extra],
-        input=text,
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-        cwd=cwd,
-        timeout=60,
-        check=False,
-    )
+    argv = ("login", "--api-token", "--host", fake.url, *extra)
+    return run_cli(*argv, env=clean_env(), cwd=cwd, stdin=text)
 
 
 def _cli(cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ticktick", *argv],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-        cwd=cwd,
-        timeout=60,
-        check=False,
-    )
+    return run_cli(*argv, env=clean_env(), cwd=cwd)
 
 
 def test_login_from_a_pipe_then_token_status_export_api_logout(
@@ -446,17 +428,7 @@ def test_a_server_echoing_the_api_token_is_redacted(fake: FakeTickTick) -> None:
 
 
 def _run(cwd: Path, env: dict[str, str], *argv: str, text: str | None = None) -> Any:
-    return subprocess.run(
-        [sys.executable, "-m", "ticktick", *argv],
-        input=text,
-        stdin=None if text is not None else subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=60,
-        check=False,
-    )
+    return run_cli(*argv, env=env, cwd=cwd, stdin=text)
 
 
 def test_a_profile_remembers_an_api_token(fake: FakeTickTick, tmp_path: Path) -> None:
