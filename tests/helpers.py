@@ -193,6 +193,37 @@ def follow_sign_on(url: str) -> requests.Response:
     return requests.get(hop.headers["Location"], timeout=5)
 
 
+def scripted_login(
+    cwd: Path, fake: FakeTickTick, redirect: str, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    """``login`` (`login_argv` + *extra*) with no terminal, the person's browser a thread.
+
+    The client secret comes from ``TICKTICK_CLIENT_SECRET``. Returns the finished
+    process, its standard error being everything ``login`` said.
+    """
+    proc = start_cli(
+        *login_argv(fake, redirect, *extra),
+        env={**os.environ, "TICKTICK_CLIENT_SECRET": fake.client_secret},
+        cwd=cwd,
+    )
+    assert proc.stderr is not None
+    stderr = proc.stderr
+    seen: list[str] = []
+
+    def browser() -> None:
+        url = read_to_authorize_url(stderr, fake, seen)
+        if url is not None:  # None: refused before the sign-on
+            follow_sign_on(url)
+            seen.extend(stderr)
+
+    reader = threading.Thread(target=browser, daemon=True)
+    reader.start()
+    out = proc.stdout.read() if proc.stdout is not None else ""
+    proc.wait(timeout=30)
+    reader.join(timeout=5)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, "".join(seen))
+
+
 def run_python(
     code: str,
     *args: str,

@@ -25,6 +25,7 @@ from helpers import (
     login_argv,
     read_to_authorize_url,
     run_cli,
+    scripted_login,
     spawn_cli,
     start_cli,
     token_command_imports,
@@ -741,39 +742,12 @@ def test_a_login_that_would_lose_the_token_is_refused_first(
     assert result.stderr.count("\n") == 1
 
 
-def _scripted_login(
-    tmp_path: Path, fake: FakeTickTick, redirect: str, *extra: str
-) -> subprocess.CompletedProcess[str]:
-    """A login with no terminal, the person's browser played by a thread."""
-    proc = start_cli(
-        *login_argv(fake, redirect, *extra),
-        env={**os.environ, "TICKTICK_CLIENT_SECRET": fake.client_secret},
-        cwd=tmp_path,
-    )
-    assert proc.stderr is not None
-    stderr = proc.stderr
-    seen: list[str] = []
-
-    def browser() -> None:
-        url = read_to_authorize_url(stderr, fake, seen)
-        if url is not None:  # None: refused before the sign-on
-            follow_sign_on(url)
-            seen.extend(stderr)
-
-    reader = threading.Thread(target=browser, daemon=True)
-    reader.start()
-    out = proc.stdout.read() if proc.stdout is not None else ""
-    proc.wait(timeout=30)
-    reader.join(timeout=5)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, "".join(seen))
-
-
 def test_output_file_is_not_overwritten_without_force(tmp_path: Path) -> None:
     redirect = f"http://127.0.0.1:{free_port()}/"
     existing = tmp_path / "token.json"
     existing.write_text("precious\n")
     with FakeTickTick(redirect_uris=[redirect], auto_approve=True) as fake:
-        refused = _scripted_login(
+        refused = scripted_login(
             tmp_path, fake, redirect, "--output", "json", "--output-file", str(existing)
         )
         assert fake.requests == []  # refused before anyone signed on
@@ -781,7 +755,7 @@ def test_output_file_is_not_overwritten_without_force(tmp_path: Path) -> None:
         assert "exists. Pass --force to replace it" in refused.stderr
         assert existing.read_text() == "precious\n"
 
-        forced = _scripted_login(
+        forced = scripted_login(
             tmp_path, fake, redirect, "--output", "json", "--output-file", str(existing), "--force"
         )
         assert forced.returncode == 0, forced.stderr
@@ -793,7 +767,7 @@ def test_output_file_is_not_overwritten_without_force(tmp_path: Path) -> None:
 def test_output_file_under_a_regular_file_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "somefile").write_text("a file, not a folder")
     with FakeTickTick(auto_approve=True) as fake:
-        result = _scripted_login(
+        result = scripted_login(
             tmp_path,
             fake,
             "http://127.0.0.1:9/",

@@ -5,16 +5,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import re
-import subprocess
-import threading
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 import requests
-from helpers import follow_sign_on, free_port, login_argv, read_to_authorize_url, start_cli
+from helpers import (
+    free_port,
+    scripted_login,
+)
 from hostile import Connection, HostileServer
 
 from ticktick import AuthorizationRequest, InvalidGrant, OAuth2, OAuthError
@@ -247,39 +247,15 @@ def test_the_verifier_never_shows_in_a_repr() -> None:
 
 # -- the CLI --------------------------------------------------------------------------
 
-
-def _scripted_login(
-    tmp_path: Path, fake: FakeTickTick, redirect: str, *extra: str
-) -> subprocess.CompletedProcess[str]:
-    """`login` with no terminal; the person's browser is played by a thread."""
-    proc = start_cli(
-        *login_argv(fake, redirect, "--no-cache", "--output", "json", *extra),
-        env={**os.environ, "TICKTICK_CLIENT_SECRET": fake.client_secret},
-        cwd=tmp_path,
-    )
-    assert proc.stderr is not None
-    stderr = proc.stderr
-    seen: list[str] = []
-
-    def browser() -> None:
-        url = read_to_authorize_url(stderr, fake, seen)
-        if url is not None:
-            follow_sign_on(url)
-            seen.extend(stderr)
-
-    reader = threading.Thread(target=browser, daemon=True)
-    reader.start()
-    out = proc.stdout.read() if proc.stdout is not None else ""
-    proc.wait(timeout=30)
-    reader.join(timeout=5)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, "".join(seen))
+PRINTED = ("--no-cache", "--output", "json")
+"""login's flags that print the token rather than keep it."""
 
 
 def test_cli_login_uses_pkce_and_no_pkce_turns_it_off(tmp_path: Path) -> None:
     redirect = f"http://127.0.0.1:{free_port()}/"
     with FakeTickTick(redirect_uris=[redirect], auto_approve=True) as fake:
-        with_pkce = _scripted_login(tmp_path, fake, redirect)
-        without = _scripted_login(tmp_path, fake, redirect, "--no-pkce")
+        with_pkce = scripted_login(tmp_path, fake, redirect, *PRINTED)
+        without = scripted_login(tmp_path, fake, redirect, *PRINTED, "--no-pkce")
         forms = _token_forms(fake)
     assert with_pkce.returncode == 0, with_pkce.stderr
     assert without.returncode == 0, without.stderr
@@ -297,7 +273,7 @@ def test_cli_invalid_grant_after_pkce_suggests_no_pkce(tmp_path: Path) -> None:
             400,
             body='{"error": "invalid_grant", "error_description": "Invalid code_verifier"}',
         )
-        result = _scripted_login(tmp_path, fake, redirect)
+        result = scripted_login(tmp_path, fake, redirect, *PRINTED)
     assert result.returncode == 1
     assert "invalid_grant" in result.stderr
     assert "--no-pkce" in result.stderr
