@@ -55,6 +55,9 @@ def _origin_and_path(url: str) -> tuple[str, str, int | None, str]:
     return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port, parts.path
 
 
+_DOT_SEGMENTS = frozenset({".", ".."})
+
+
 @functools.lru_cache(maxsize=1024)  # the same few API paths, again and again
 def sent_url(url: str) -> str:
     """*url* as it goes on the wire: dot segments removed, backslashes quoted.
@@ -67,7 +70,10 @@ def sent_url(url: str) -> str:
     """
     prepared = requests.PreparedRequest()
     try:
+        # Twice: requests resolves dot segments, then unquotes %2e to "." (which
+        # would go out as "/open/v1/../x"); the second pass resolves those.
         prepared.prepare_url(url, None)
+        prepared.prepare_url(prepared.url, None)
     except requests.RequestException as exc:
         raise ConfigurationError(
             f"{url!r} is not a URL a request can go to ({exc}). Check base_url=."
@@ -78,13 +84,16 @@ def sent_url(url: str) -> str:
 def under_base(url: str, api_base_url: str) -> bool:
     """Whether *url* is under *api_base_url*: the only URLs that may carry the token.
 
-    The same scheme, host and port, and a path at or under the base's path. The rule
-    of every auth of this package, for each request and each redirect it follows.
+    The same scheme, host and port, and a path at or under the base's path, without
+    a ``.`` or ``..`` segment (which a server resolves, maybe out of the base). The
+    rule of every auth of this package, for each request and each redirect it follows.
     """
     scheme, host, port, path = _origin_and_path(url)
     allowed_scheme, allowed_host, allowed_port, allowed_path = _origin_and_path(api_base_url)
-    return (scheme, host, port) == (allowed_scheme, allowed_host, allowed_port) and (
-        path == allowed_path or path.startswith(allowed_path + "/")
+    return (
+        (scheme, host, port) == (allowed_scheme, allowed_host, allowed_port)
+        and (path == allowed_path or path.startswith(allowed_path + "/"))
+        and not _DOT_SEGMENTS.intersection(path.split("/"))
     )
 
 
