@@ -149,7 +149,8 @@ class HttpxAuth(httpx.Auth):
             another [`TokenProvider`][ticktick.provider.TokenProvider].
         api_base_url: Only URLs under this base get the token; by default the Open API
             of the provider's region. A TickTick or Dida365 URL of the other region
-            is refused.
+            is refused. A redirect that the client follows out of this base is
+            sent without the token (`ticktick.auth.under_base`).
 
     Raises:
         ConfigurationError: ``api_base_url`` belongs to the other region; (when a
