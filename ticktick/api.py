@@ -34,7 +34,7 @@ from ._http.session import (
     read_body,
     retry_after_seconds,
 )
-from .auth import TickTickAuth, check_destination, sent_url
+from .auth import TickTickAuth, check_destination, sent_token, sent_url
 from .endpoints import DIDA365, TICKTICK
 from .errors import (
     ApiError,
@@ -550,7 +550,6 @@ class OpenAPI:
             raw = read_body(response, MAX_API_RESPONSE, self.timeout)
         except requests.RequestException as exc:
             raise _transport_error(method, url, exc) from (exc if showable(exc) else None)
-        sent = response.request.headers.get("Authorization") or ""
         answer = Answer(
             method,
             url,
@@ -558,7 +557,7 @@ class OpenAPI:
             response.headers.get("Content-Type"),
             response.headers.get("Retry-After"),
             raw,
-            sent.removeprefix("Bearer "),
+            sent_token(response.request),
         )
         return cast("T", read_answer(answer, self.oauth))
 

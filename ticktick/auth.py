@@ -39,11 +39,13 @@ __all__ = [
     "TickTickAuth",
     "check_destination",
     "renewed_token",
+    "sent_token",
     "sent_url",
     "under_base",
 ]
 
 _RETRIED = "_ticktick_retried"
+_STRIPPED = "_ticktick_stripped"
 
 MAX_REFUSED_BODY = 64 * 1024
 """The most of a refused (401) answer's body read before the retry, in bytes."""
@@ -113,6 +115,12 @@ def check_destination(url: str, api_base_url: str, region: str) -> None:
             f"under {api_base_url}, the Open API of the token's region "
             f"({region}). Use the matching host= or api_base_url=."
         )
+
+
+def sent_token(request: requests.PreparedRequest) -> str:
+    """The token *request* carried (``""`` if none), also after a redirect took it off."""
+    header = request.headers.get("Authorization") or getattr(request, _STRIPPED, None) or ""
+    return str(header).removeprefix("Bearer ")
 
 
 def renewed_token(oauth: TokenProvider, refused: str) -> str | None:
@@ -192,7 +200,8 @@ class TickTickAuth(AuthBase):
         except ConfigurationError:
             leaving = True
         if leaving:
-            response.request.headers.pop("Authorization", None)
+            stripped = response.request.headers.pop("Authorization", None)
+            setattr(response.request, _STRIPPED, stripped)
 
     def _finish_refused(self, response: requests.Response, timeout: object) -> None:
         """Read a small refused answer whole (its connection is then reused), close it.
