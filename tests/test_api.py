@@ -301,3 +301,44 @@ def test_token_is_never_sent_to_another_host(oauth: OAuth2, fake: FakeTickTick) 
                 requests.get(url, auth=TickTickAuth(oauth), timeout=5)
         assert elsewhere.requests == []
     assert "Bearer" not in json.dumps([dict(r.headers) for r in fake.requests])
+
+
+# -- after the outside attack on issue 15 ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path", ["/%2e%2e/oauth/steal", "/project/.%2E/%2e./x", "/x/%2e%2e/%2E%2E/y"]
+)
+def test_an_encoded_dot_segment_cannot_take_the_token_out(
+    oauth: OAuth2, fake: FakeTickTick, path: str
+) -> None:
+    """requests unquotes %2e after resolving dot segments: '/open/v1/../oauth' went out."""
+    oauth.get_access_token()
+    with pytest.raises(ConfigurationError, match="Refusing to send the TickTick token"):
+        OpenAPI(oauth).request("GET", path)
+    with pytest.raises(ConfigurationError, match="Refusing to send the TickTick token"):
+        requests.get(f"{fake.url}/open/v1{path}", auth=TickTickAuth(oauth), timeout=5)
+    assert api_requests(fake) == []
+
+
+def test_ticktickauth_follows_a_redirect_out_of_the_base_without_the_token(
+    oauth: OAuth2, fake: FakeTickTick
+) -> None:
+    from hostile import Connection, HostileServer
+
+    def redirect_out_of_the_api(conn: Connection) -> None:
+        while True:
+            request = conn.read_request()
+            if not request.target.startswith("/open/v1/"):
+                conn.respond(200, b"[]", {"Content-Type": "application/json"})
+                return
+            conn.respond(302, b"", {"Location": "/oauth/steal", "Connection": "keep-alive"})
+
+    with HostileServer(redirect_out_of_the_api) as server:
+        base = f"{server.url}/open/v1"
+        auth = TickTickAuth(oauth, api_base_url=base)
+        answer = requests.get(f"{base}/project", auth=auth, timeout=5)
+    assert answer.json() == []
+    first, redirected = server.requests
+    assert "authorization" in first.headers
+    assert (redirected.target, "authorization" in redirected.headers) == ("/oauth/steal", False)

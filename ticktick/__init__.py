@@ -24,6 +24,8 @@ _WHERE = {
     "ApiError": "errors",
     "AuthorizationTimeout": "errors",
     "ConfigurationError": "errors",
+    "ExtraNotInstalled": "errors",
+    "NameNeedsExtra": "errors",
     "Forbidden": "errors",
     "InvalidClient": "errors",
     "InvalidGrant": "errors",
@@ -73,20 +75,20 @@ __all__ = [
     "AccessDenied",
     "ApiError",
     "ApiToken",
-    "AsyncOpenAPI",
     "AuthorizationRequest",
     "AuthorizationTimeout",
     "CacheHandler",
     "ConfigurationError",
     "Endpoints",
     "EnvSource",
+    "ExtraNotInstalled",
     "FileStore",
     "Forbidden",
-    "HttpxAuth",
     "InvalidClient",
     "InvalidGrant",
     "LoopbackPortInUse",
     "MemoryStore",
+    "NameNeedsExtra",
     "NotFound",
     "OAuth2",
     "OAuthError",
@@ -120,6 +122,13 @@ __all__ = [
 ]
 
 
+_EXTRAS = {"AsyncOpenAPI": "httpx", "HttpxAuth": "httpx"}
+"""Names of an optional extra: ``ticktick.AsyncOpenAPI`` works (it is
+``ticktick.aio.AsyncOpenAPI``), but they are not in ``__all__`` or ``dir()``, so that
+``from ticktick import *``, ``help(ticktick)`` and ``inspect.getmembers(ticktick)``
+work without the extra, and never import it. Without it, asking for one raises
+`NameNeedsExtra`: an ``AttributeError`` (``hasattr`` is false) that says what to install."""
+
 __getattr__ = lazy_names(__name__, _WHERE)
 
 
@@ -129,7 +138,8 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from ._http.session import requests_retry_session
-    from .aio import AsyncOpenAPI, HttpxAuth
+    from .aio import AsyncOpenAPI as AsyncOpenAPI  # re-exported, not in __all__: _EXTRAS
+    from .aio import HttpxAuth as HttpxAuth
     from .api import OpenAPI
     from .apitoken import ApiToken
     from .auth import TickTickAuth
@@ -139,10 +149,12 @@ if TYPE_CHECKING:
         ApiError,
         AuthorizationTimeout,
         ConfigurationError,
+        ExtraNotInstalled,
         Forbidden,
         InvalidClient,
         InvalidGrant,
         LoopbackPortInUse,
+        NameNeedsExtra,
         NotFound,
         OAuthError,
         RateLimited,

@@ -38,7 +38,14 @@ def lazy_names(package: str, where: Mapping[str, str]) -> Callable[[str], Any]:
         module = where.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(__import__(f"{package}.{module}", fromlist=[name]), name)
+        try:
+            value = getattr(__import__(f"{package}.{module}", fromlist=[name]), name)
+        except ImportError as exc:
+            from .errors import ExtraNotInstalled, NameNeedsExtra  # only when one is missing
+
+            if isinstance(exc, ExtraNotInstalled):  # hasattr() is False, the words remain
+                raise NameNeedsExtra(str(exc)) from None
+            raise
         setattr(sys.modules[package], name, value)
         return value
 
@@ -92,6 +99,20 @@ def check_seconds(value: object, name: str, *, pair: bool = False) -> float:
 
     raise ConfigurationError(
         f"{name} cannot work: {why}. Nothing here waits forever; give seconds, e.g. 30{example}."
+    )
+
+
+def check_count(value: object, name: str, *, least: int = 0, most: int = 1000) -> int:
+    """Return *value* if it is a whole number from *least* to *most*.
+
+    Else raise `ConfigurationError`; *name* says what was given (e.g. ``retries=``).
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and least <= value <= most:
+        return value
+    from .errors import ConfigurationError  # only for a refused value
+
+    raise ConfigurationError(
+        f"{name}{value!r} cannot work: give a whole number from {least} to {most}."
     )
 
 

@@ -25,12 +25,17 @@ Examples:
 
 from __future__ import annotations
 
+import copy
 import functools
+import json
+import os
+import re
+import time
 from collections.abc import AsyncGenerator, Callable, Generator, Sequence
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
-from ._defaults import Timeout, __version__, check_timeout
+from ._defaults import Timeout, __version__, check_count, check_seconds, check_timeout
 from ._http.session import IDEMPOTENT_METHODS, RETRY_AFTER_MAX, RETRY_STATUSES
 from ._http.session import retry_after_seconds as _retry_after_seconds
 from .api import (
@@ -42,8 +47,8 @@ from .api import (
     transport_error,
 )
 from .api import api_base_url as base_url_for
-from .auth import MAX_REFUSED_BODY, check_destination, renewed_token
-from .errors import ConfigurationError, TransportError
+from .auth import MAX_REFUSED_BODY, check_destination, renewed_token, under_base
+from .errors import ConfigurationError, ExtraNotInstalled, TransportError
 from .models import Date, Project, ProjectData, ProjectFields, Task, TaskFields, TaskMove
 from .provider import TokenProvider
 
@@ -53,7 +58,7 @@ try:
     import anyio.to_thread
     import httpx
 except ImportError:  # pragma: no cover - run in a subprocess by test_aio
-    raise ConfigurationError(
+    raise ExtraNotInstalled(
         "ticktick.aio needs the httpx package: pip install 'ticktick-oauth[httpx]'."
     ) from None
 
@@ -111,10 +116,25 @@ async def _single_flight(
             return flight.token
         await flight.done.wait()
         if flight.error is not None:
-            raise flight.error
+            raise _own_copy(flight.error)
         if flight.landed:
             return flight.token
         # the flight was cancelled before it landed: start another
+
+
+def _own_copy(error: Exception) -> Exception:
+    """*error* for one more waiter: a copy, so that each raise has a traceback of its own.
+
+    Raising the one shared object in each waiter would add every waiter's frames
+    to its one ``__traceback__``.
+    """
+    try:
+        mine = copy.copy(error)
+    except Exception:  # pragma: no cover - an exception that cannot be rebuilt
+        return error
+    mine.__cause__, mine.__context__ = error.__cause__, error.__context__
+    mine.__suppress_context__ = error.__suppress_context__
+    return mine
 
 
 class HttpxAuth(httpx.Auth):
@@ -129,7 +149,8 @@ class HttpxAuth(httpx.Auth):
             another [`TokenProvider`][ticktick.provider.TokenProvider].
         api_base_url: Only URLs under this base get the token; by default the Open API
             of the provider's region. A TickTick or Dida365 URL of the other region
-            is refused.
+            is refused. A redirect that the client follows out of this base is
+            sent without the token (`ticktick.auth.under_base`).
 
     Raises:
         ConfigurationError: ``api_base_url`` belongs to the other region; (when a
@@ -162,9 +183,61 @@ class HttpxAuth(httpx.Auth):
         work = functools.partial(renewed_token, self.provider, refused)
         return await _single_flight(self.provider, refused, work)
 
+    def _strip_if_leaving(self, request: Any) -> None:
+        """Take the token off *request* (httpcore's) unless it goes under `api_base_url`.
+
+        ``httpx`` follows redirects inside one step of the auth flow and keeps the
+        ``Authorization`` header on a same-origin redirect; this runs (as the
+        request's ``trace`` extension, which redirects keep) just before each
+        request's headers are sent, the redirected ones included.
+        """
+        url = request.url
+        port = f":{url.port}" if url.port is not None else ""
+        target = f"{url.scheme.decode()}://{url.host.decode()}{port}{url.target.decode()}"
+        if not under_base(target, self.api_base_url):
+            request.headers[:] = [
+                (name, value) for name, value in request.headers if name.lower() != b"authorization"
+            ]
+
+    def _guard_redirects(self, request: httpx.Request, *, run_async: bool) -> None:
+        """Install `_strip_if_leaving` on *request*, before any other ``trace`` it has."""
+        previous = request.extensions.get("trace")
+        if getattr(previous, "_ticktick_guard", False):
+            return
+
+        def guard(event: str, info: dict[str, Any]) -> None:
+            if event.endswith("send_request_headers.started") and "request" in info:
+                self._strip_if_leaving(info["request"])
+
+        async def aguard(event: str, info: dict[str, Any]) -> None:
+            guard(event, info)
+            if previous is not None:
+                await previous(event, info)
+
+        def sguard(event: str, info: dict[str, Any]) -> None:
+            guard(event, info)
+            if previous is not None:
+                previous(event, info)
+
+        chosen: Any = aguard if run_async else sguard
+        chosen._ticktick_guard = True
+        request.extensions = {**request.extensions, "trace": chosen}
+
+    def _refused_deadline(self, request: httpx.Request) -> float:
+        """Seconds to read a refused body in: the client's read timeout, else the provider's.
+
+        As `TickTickAuth` reads it within the request's timeout.
+        """
+        read = request.extensions.get("timeout", {}).get("read")
+        if isinstance(read, (int, float)) and read > 0:
+            return float(read)
+        timeout = self.provider.timeout
+        return sum(timeout) if isinstance(timeout, tuple) else timeout
+
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
         """Authorize *request* for ``httpx.Client``; renew once on 401."""
         self.check(str(request.url))
+        self._guard_redirects(request, run_async=False)
         token = self.provider.get_access_token()
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
@@ -173,7 +246,7 @@ class HttpxAuth(httpx.Auth):
         renewed = renewed_token(self.provider, token)  # may raise ReauthorizationRequired
         if renewed is None:
             return
-        _finish_refused(response)
+        _finish_refused(response, self._refused_deadline(request))
         request.headers["Authorization"] = f"Bearer {renewed}"
         yield request
 
@@ -182,6 +255,7 @@ class HttpxAuth(httpx.Auth):
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         """Authorize *request* for ``httpx.AsyncClient``; renew once on 401."""
         self.check(str(request.url))
+        self._guard_redirects(request, run_async=True)
         token = await self.token()
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
@@ -190,7 +264,7 @@ class HttpxAuth(httpx.Auth):
         renewed = await self.renew(token)  # may raise ReauthorizationRequired
         if renewed is None:
             return
-        await _afinish_refused(response)
+        await _afinish_refused(response, self._refused_deadline(request))
         request.headers["Authorization"] = f"Bearer {renewed}"
         yield request
 
@@ -200,17 +274,20 @@ def _may_resend(request: httpx.Request, response: httpx.Response) -> bool:
     return response.status_code == 401 and isinstance(request.stream, httpx.ByteStream)
 
 
-def _finish_refused(response: httpx.Response) -> None:
-    """Read at most `MAX_REFUSED_BODY` bytes of a refused answer, then close it.
+def _finish_refused(response: httpx.Response, deadline: float) -> None:
+    """Read at most `MAX_REFUSED_BODY` bytes of a refused answer in *deadline* s; close it.
 
-    httpx reads the whole answer before the retry; a body that was cut off is
-    left empty, so it does not (a server could send gigabytes).
+    httpx reads the whole answer before the retry; a body that was cut off (too
+    large, or too slow: a server could send gigabytes, or a byte a second) is left
+    empty, so it does not. Each read is also bounded by the client's read timeout.
     """
     body = bytearray()
+    ends = time.monotonic() + deadline
     try:
         for chunk in response.iter_bytes():
             body += chunk
-            if len(body) > MAX_REFUSED_BODY:
+            if len(body) > MAX_REFUSED_BODY or time.monotonic() > ends:
+                body += bytes(MAX_REFUSED_BODY + 1)
                 break
     except httpx.HTTPError:
         body = bytearray(MAX_REFUSED_BODY + 1)
@@ -219,14 +296,17 @@ def _finish_refused(response: httpx.Response) -> None:
     _keep_body(response, body)
 
 
-async def _afinish_refused(response: httpx.Response) -> None:
+async def _afinish_refused(response: httpx.Response, deadline: float) -> None:
     """`_finish_refused` for ``httpx.AsyncClient``."""
     body = bytearray()
     try:
-        async for chunk in response.aiter_bytes():
-            body += chunk
-            if len(body) > MAX_REFUSED_BODY:
-                break
+        with anyio.move_on_after(deadline) as scope:
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_REFUSED_BODY:
+                    break
+        if scope.cancelled_caught:
+            body = bytearray(MAX_REFUSED_BODY + 1)
     except httpx.HTTPError:
         body = bytearray(MAX_REFUSED_BODY + 1)
     finally:
@@ -239,22 +319,131 @@ def _keep_body(response: httpx.Response, body: bytearray) -> None:
     response._content = bytes(body) if len(body) <= MAX_REFUSED_BODY else b""
 
 
-def _transport_failure(method: str, url: str, exc: Exception) -> tuple[TransportError, bool, bool]:
+READ_OFF_LOOP = 256 * 1024
+"""Answers larger than this many bytes are decoded and parsed in a worker thread,
+item by item (`loads_piecewise`); smaller ones on the loop (1 ms or so)."""
+
+_DECODER = json.JSONDecoder()
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
+_SPACE = re.compile(r"[ \t\n\r]*")
+_SPACES = frozenset(" \t\n\r")
+
+
+def loads_piecewise(text: str) -> Any:
+    """`json.loads`, reading a large array or object (and an object's arrays) by items.
+
+    ``json.loads`` holds the GIL for all of a large text (~180 ms for 13 MB), so in a
+    worker thread it would still stall the event loop; between items a thread lets
+    the loop run. Any text this cannot read goes to ``json.loads`` (the same value,
+    or the same error).
+    """
+    try:
+        value, end = _piece(text, _skip(text, 0), 2)
+        if _skip(text, end) == len(text):
+            return value
+    except (ValueError, RecursionError):
+        pass
+    return json.loads(text)
+
+
+def _skip(text: str, at: int) -> int:
+    match = _SPACE.match(text, at)
+    return match.end() if match else at
+
+
+def _piece(text: str, at: int, depth: int) -> tuple[Any, int]:
+    """The JSON value at *at* and where it ends.
+
+    An array's items are read whole; an object's values item by item, to *depth*
+    (an answer is an array of tasks, or an object of such arrays).
+    """
+    opening = text[at : at + 1]
+    if not depth or opening not in ("[", "{"):
+        try:
+            return _SCAN(text, at)
+        except StopIteration:
+            raise ValueError("a value") from None
+    closing = "]" if opening == "[" else "}"
+    items: list[Any] = []
+    fields: dict[str, Any] = {}
+    at = _skip(text, at + 1)
+    if text[at : at + 1] != closing:
+        while True:
+            if opening == "[":
+                item, at = _piece(text, at, 0)
+                items.append(item)
+            else:
+                if text[at : at + 1] != '"':
+                    raise ValueError("a key")
+                key, at = _piece(text, at, 0)
+                at = _skip(text, at)
+                if text[at : at + 1] != ":":
+                    raise ValueError("a colon")
+                fields[key], at = _piece(text, _skip(text, at + 1), depth - 1)
+            mark = text[at : at + 1]
+            if mark in _SPACES:
+                at = _skip(text, at)
+                mark = text[at : at + 1]
+            if mark == closing:
+                break
+            if mark != ",":
+                raise ValueError("a comma")
+            at += 1
+            if text[at : at + 1] in _SPACES:
+                at = _skip(text, at)
+    return (items if opening == "[" else fields), at + 1
+
+
+class _Broken(Exception):
+    """An exchange that failed: *cause*, and whether the answer's headers had come."""
+
+    def __init__(self, cause: Exception, answered: bool) -> None:
+        super().__init__(cause)
+        self.cause = cause
+        self.answered = answered
+
+
+def _why_unreached(exc: Exception) -> str:
+    """Why a connection could not be made, in the words the sync client uses.
+
+    The system's error (``[Errno 111] Connection refused``) when there is one under
+    httpx's own wrapper text ("All connection attempts failed").
+    """
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, OSError) and cause.errno is not None:
+            return f"[Errno {cause.errno}] {os.strerror(cause.errno)}"
+        cause = cause.__cause__ or cause.__context__
+    return " ".join(str(exc).split())[:200]
+
+
+def _transport_failure(method: str, url: str, broken: _Broken) -> tuple[TransportError, bool, bool]:
     """What a failed exchange means: the error, never sent or not, chain *exc* or not.
 
     Only text that no server wrote may be chained, as ``_http.failures.showable`` says.
+    The words are those of `ticktick.api.OpenAPI` for the same failure: the name of
+    the ``requests`` exception it would meet.
     """
+    exc = broken.cause
     unreached: str | None = None
     if isinstance(exc, httpx.ConnectTimeout):
         unreached = "timed out"
     elif isinstance(exc, httpx.PoolTimeout):
         unreached = "no connection of the pool became free in time"
-    elif isinstance(exc, (httpx.ConnectError, httpx.ProxyError)):
-        unreached = " ".join(str(exc).split())[:200]
+    elif isinstance(exc, httpx.ProxyError):
+        unreached = f"the proxy failed: {_why_unreached(exc)}"
+    elif isinstance(exc, httpx.ConnectError):
+        unreached = _why_unreached(exc)
     late = isinstance(exc, (TimeoutError, httpx.TimeoutException))
-    error = transport_error(
-        method, url, unreached=unreached, timed_out=late, failure=type(exc).__name__
-    )
+    if isinstance(exc, httpx.DecodingError):
+        failure = "ContentDecodingError"
+    elif broken.answered:
+        failure = "ChunkedEncodingError"  # the body broke off
+    else:
+        failure = "ConnectionError"
+    error = transport_error(method, url, unreached=unreached, timed_out=late, failure=failure)
     return error, unreached is not None, unreached is not None or late
 
 
@@ -283,8 +472,8 @@ class AsyncOpenAPI:
         max_connections: The size of its own client's connection pool.
 
     Raises:
-        ConfigurationError: ``base_url`` belongs to the other region, or ``timeout``
-            is not a finite, positive bound.
+        ConfigurationError: ``base_url`` belongs to the other region, ``timeout``
+            is not a finite, positive bound, or another argument cannot work.
     """
 
     def __init__(
@@ -306,9 +495,21 @@ class AsyncOpenAPI:
         connect, read = self.timeout if isinstance(self.timeout, tuple) else (self.timeout,) * 2
         self.deadline = connect + read
         """Seconds each exchange may take in all: connecting, sending, the whole answer."""
-        self.retries = retries
-        self.backoff_factor = backoff_factor
-        self.retry_after_max = retry_after_max
+        self.retries = check_count(retries, "retries=")
+        self.backoff_factor = (
+            0.0
+            if backoff_factor == 0 and not isinstance(backoff_factor, bool)
+            else check_seconds(backoff_factor, f"backoff_factor={backoff_factor!r}")
+        )
+        self.retry_after_max = check_seconds(
+            retry_after_max, f"retry_after_max={retry_after_max!r}"
+        )
+        check_count(max_connections, "max_connections=", least=1, most=10_000)
+        self._closed = False
+        self._loop: object = None  # the event loop its own client's connections belong to
+        self._max_connections = max_connections
+        self._slots: anyio.Semaphore | None = None  # made in that loop
+        self._pool_wait = read
         self._own_client = client is None
         self.client = client or httpx.AsyncClient(
             timeout=httpx.Timeout(read, connect=connect),
@@ -334,9 +535,32 @@ class AsyncOpenAPI:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close its own client's connections (a client that was given stays open)."""
+        """Close its own client's connections (a client that was given stays open).
+
+        It cannot send afterwards: make a new one.
+        """
+        self._closed = True
         if self._own_client:
             await self.client.aclose()
+
+    def _check_usable(self) -> None:
+        """Refuse to send when closed, or (its own client) from another event loop."""
+        if self._closed or self.client.is_closed:
+            raise ConfigurationError(
+                "This AsyncOpenAPI was closed (its `async with` ended, or aclose() or its "
+                "client's aclose() was called), so it cannot send; make a new one."
+            )
+        if self._own_client:
+            loop = anyio.lowlevel.current_token()
+            if self._loop is None:
+                self._loop = loop
+                self._slots = anyio.Semaphore(self._max_connections)
+            elif self._loop != loop:
+                raise ConfigurationError(
+                    "This AsyncOpenAPI is bound to another event loop (the one it first "
+                    "sent in, e.g. an earlier asyncio.run()); its connections cannot be "
+                    "used here. Make an AsyncOpenAPI in each event loop."
+                )
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -358,8 +582,8 @@ class AsyncOpenAPI:
             TransportError: The API could not be reached.
             ReauthorizationRequired: The token was refused and nobody can sign on here.
         """
-        method, url = call.method, f"{self.base_url}{call.path}"
-        self.auth.check(url)
+        method, url = call.method, call.url(self.base_url, self.oauth.endpoints.host)
+        self._check_usable()
         payload = call.json()
         token = await self.auth.token()
         renewed = False
@@ -367,13 +591,16 @@ class AsyncOpenAPI:
         while True:
             try:
                 response, body = await self._exchange(method, url, payload, token)
-            except (httpx.RequestError, TimeoutError) as exc:
-                error, unreached, showable = _transport_failure(method, url, exc)
-                if retried < self.retries and (unreached or method in IDEMPOTENT_METHODS):
+            except _Broken as broken:
+                # As the sync session's Retry: a request never sent, or an idempotent
+                # one whose answer never began; never one whose body broke off.
+                error, unreached, showable = _transport_failure(method, url, broken)
+                again = unreached or (method in IDEMPOTENT_METHODS and not broken.answered)
+                if retried < self.retries and again:
                     retried += 1
                     await anyio.sleep(self._backoff(retried))
                     continue
-                raise error from (exc if showable else None)
+                raise error from (broken.cause if showable else None)
             status = response.status_code
             if status == 401 and not renewed:
                 renewed = True
@@ -398,6 +625,9 @@ class AsyncOpenAPI:
                 body,
                 token,
             )
+            if len(body) > READ_OFF_LOOP:  # decoding megabytes would stall the loop
+                read = functools.partial(read_answer, answer, self.oauth, loads=loads_piecewise)
+                return cast("T", await anyio.to_thread.run_sync(read))
             return cast("T", read_answer(answer, self.oauth))
 
     def _backoff(self, retried: int) -> float:
@@ -406,28 +636,60 @@ class AsyncOpenAPI:
     async def _exchange(
         self, method: str, url: str, payload: object, token: str
     ) -> tuple[httpx.Response, bytes]:
+        """`_exchange_now`, once one of `max_connections` slots is free (own client).
+
+        httpcore's pool looks at every waiting request on each event, so 1000
+        requests queued in it at once held the loop for seconds (measured: a 2.6 s
+        heartbeat gap with 1000 coroutines); they wait here instead, as long as
+        httpx would wait for a connection of its pool (the read timeout).
+        """
+        slots = self._slots
+        if slots is None:
+            return await self._exchange_now(method, url, payload, token)
+        try:
+            slots.acquire_nowait()  # the common case, without a cancel scope's cost
+        except anyio.WouldBlock:
+            with anyio.move_on_after(self._pool_wait) as waiting:
+                await slots.acquire()
+            if waiting.cancelled_caught:
+                free = httpx.PoolTimeout("no connection of the pool became free in time")
+                raise _Broken(free, answered=False) from None
+        try:
+            return await self._exchange_now(method, url, payload, token)
+        finally:
+            slots.release()
+
+    async def _exchange_now(
+        self, method: str, url: str, payload: object, token: str
+    ) -> tuple[httpx.Response, bytes]:
         """One request and its whole answer, within `deadline` seconds in all.
 
         At most `MAX_API_RESPONSE` + 1 bytes of the answer are read, and of a 401
         (refused) answer at most `MAX_REFUSED_BODY` + 1.
         """
         body = bytearray()
-        with anyio.CancelScope(deadline=anyio.current_time() + self.deadline) as scope:
-            request = self.client.build_request(
-                method, url, json=payload, headers={"Authorization": f"Bearer {token}"}
-            )
-            response = await self.client.send(request, stream=True)
-            # Of a refused answer (renewed, or quoted in the error) a little is enough.
-            limit = MAX_REFUSED_BODY if response.status_code == 401 else MAX_API_RESPONSE
-            try:
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > limit:
-                        break
-            finally:
-                await response.aclose()
-        if scope.cancelled_caught:
-            raise TimeoutError(f"no whole answer within {self.deadline:g} s")
+        response: httpx.Response | None = None
+        try:
+            with anyio.CancelScope(deadline=anyio.current_time() + self.deadline) as scope:
+                request = self.client.build_request(
+                    method, url, json=payload, headers={"Authorization": f"Bearer {token}"}
+                )
+                # Never follow a redirect, even with a client that does (as OpenAPI).
+                response = await self.client.send(request, stream=True, follow_redirects=False)
+                # Of a refused answer (renewed, or quoted in the error) a little is enough.
+                limit = MAX_REFUSED_BODY if response.status_code == 401 else MAX_API_RESPONSE
+                try:
+                    async for chunk in response.aiter_bytes():
+                        body += chunk
+                        if len(body) > limit:
+                            break
+                finally:
+                    await response.aclose()
+        except httpx.RequestError as exc:
+            raise _Broken(exc, answered=response is not None) from exc
+        if scope.cancelled_caught or response is None:
+            late = TimeoutError(f"no whole answer within {self.deadline:g} s")
+            raise _Broken(late, answered=response is not None)
         return response, bytes(body)
 
     # -- projects ---------------------------------------------------------------------

@@ -19,7 +19,7 @@ Examples:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
@@ -34,7 +34,7 @@ from ._http.session import (
     read_body,
     retry_after_seconds,
 )
-from .auth import TickTickAuth
+from .auth import TickTickAuth, check_destination, sent_token, sent_url
 from .endpoints import DIDA365, TICKTICK
 from .errors import (
     ApiError,
@@ -182,6 +182,19 @@ class Call(Generic[T]):
     path: str
     body: object = None
 
+    def url(self, base_url: str, region: str) -> str:
+        """The URL this call goes to under *base_url*, as it is sent; checked to stay there.
+
+        Both clients send to this URL: dot segments are resolved and backslashes quoted
+        first, so a path such as ``/../../oauth`` cannot take the token out of the base.
+
+        Raises:
+            ConfigurationError: The URL leaves *base_url* (*region* is the token's).
+        """
+        url = sent_url(f"{base_url}{self.path}")
+        check_destination(url, base_url, region)
+        return url
+
     def json(self) -> object:
         """The body as JSON values (``datetime`` values as TickTick dates), or ``None``."""
         return None if self.body is None else _encode(self.body)
@@ -309,11 +322,14 @@ class Answer:
     sent_token: str | None
 
 
-def read_answer(answer: Answer, provider: TokenProvider) -> Any:
+def read_answer(
+    answer: Answer, provider: TokenProvider, *, loads: Callable[[str], Any] = json.loads
+) -> Any:
     """The decoded JSON of *answer* (``None`` if empty), or its typed error.
 
     The one reading of an answer: its size cap, charset, status, JSON and TickTick's
-    rate-limit marks, for `OpenAPI` and `AsyncOpenAPI` alike.
+    rate-limit marks, for `OpenAPI` and `AsyncOpenAPI` alike. *loads* parses the
+    JSON text (it raises ``ValueError`` as `json.loads` does).
 
     Raises:
         NotFound, Forbidden, RateLimited, Unauthorized, ApiError: The API refused, or
@@ -332,7 +348,7 @@ def read_answer(answer: Answer, provider: TokenProvider) -> Any:
     if not text.strip():
         return None
     try:
-        value = json.loads(text)
+        value = loads(text)
     except (ValueError, RecursionError):  # RecursionError: nested too deeply to read
         quoted = _excerpt(text, answer, provider)
         raise ApiError(
@@ -520,7 +536,7 @@ class OpenAPI:
             TransportError: The API could not be reached.
             ReauthorizationRequired: The token was refused and nobody can sign on here.
         """
-        method, url = call.method, f"{self.base_url}{call.path}"
+        method, url = call.method, call.url(self.base_url, self.oauth.endpoints.host)
         try:
             response = self.session.request(
                 method,
@@ -534,7 +550,6 @@ class OpenAPI:
             raw = read_body(response, MAX_API_RESPONSE, self.timeout)
         except requests.RequestException as exc:
             raise _transport_error(method, url, exc) from (exc if showable(exc) else None)
-        sent = response.request.headers.get("Authorization") or ""
         answer = Answer(
             method,
             url,
@@ -542,7 +557,7 @@ class OpenAPI:
             response.headers.get("Content-Type"),
             response.headers.get("Retry-After"),
             raw,
-            sent.removeprefix("Bearer "),
+            sent_token(response.request),
         )
         return cast("T", read_answer(answer, self.oauth))
 

@@ -15,14 +15,16 @@ answer, at most `MAX_REFUSED_BODY` bytes are read, within its deadline: a larger
 body is not read but cut off with its connection (its ``content`` is then empty).
 
 The token is attached only to URLs under the Open API base of the client's region, so
-a ticktick.com token is never sent to dida365.com, nor to any other host.
+a ticktick.com token is never sent to dida365.com, nor to any other host. A redirect
+to a URL outside that base is followed (when the session follows redirects) without
+the token: `under_base` is the one rule, for this auth and ``ticktick.aio.HttpxAuth``.
 """
 
 from __future__ import annotations
 
 import functools
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.auth import AuthBase
@@ -32,9 +34,18 @@ from ._http.session import read_body
 from .errors import ConfigurationError
 from .provider import TokenProvider
 
-__all__ = ["MAX_REFUSED_BODY", "TickTickAuth", "check_destination", "renewed_token"]
+__all__ = [
+    "MAX_REFUSED_BODY",
+    "TickTickAuth",
+    "check_destination",
+    "renewed_token",
+    "sent_token",
+    "sent_url",
+    "under_base",
+]
 
 _RETRIED = "_ticktick_retried"
+_STRIPPED = "_ticktick_stripped"
 
 MAX_REFUSED_BODY = 64 * 1024
 """The most of a refused (401) answer's body read before the retry, in bytes."""
@@ -46,6 +57,48 @@ def _origin_and_path(url: str) -> tuple[str, str, int | None, str]:
     return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port, parts.path
 
 
+_DOT_SEGMENTS = frozenset({".", ".."})
+
+
+@functools.lru_cache(maxsize=1024)  # the same few API paths, again and again
+def sent_url(url: str) -> str:
+    """*url* as it goes on the wire: dot segments removed, backslashes quoted.
+
+    The URL ``requests`` prepares (and ``httpx`` sends unchanged), so that a check of
+    it checks what is sent. Both Open API clients build their URLs with it.
+
+    Raises:
+        ConfigurationError: *url* is not an http(s) URL.
+    """
+    prepared = requests.PreparedRequest()
+    try:
+        # Twice: requests resolves dot segments, then unquotes %2e to "." (which
+        # would go out as "/open/v1/../x"); the second pass resolves those.
+        prepared.prepare_url(url, None)
+        prepared.prepare_url(prepared.url, None)
+    except requests.RequestException as exc:
+        raise ConfigurationError(
+            f"{url!r} is not a URL a request can go to ({exc}). Check base_url=."
+        ) from None
+    return str(prepared.url)
+
+
+def under_base(url: str, api_base_url: str) -> bool:
+    """Whether *url* is under *api_base_url*: the only URLs that may carry the token.
+
+    The same scheme, host and port, and a path at or under the base's path, without
+    a ``.`` or ``..`` segment (which a server resolves, maybe out of the base). The
+    rule of every auth of this package, for each request and each redirect it follows.
+    """
+    scheme, host, port, path = _origin_and_path(url)
+    allowed_scheme, allowed_host, allowed_port, allowed_path = _origin_and_path(api_base_url)
+    return (
+        (scheme, host, port) == (allowed_scheme, allowed_host, allowed_port)
+        and (path == allowed_path or path.startswith(allowed_path + "/"))
+        and not _DOT_SEGMENTS.intersection(path.split("/"))
+    )
+
+
 def check_destination(url: str, api_base_url: str, region: str) -> None:
     """Refuse to send a token of *region* to *url* unless it is under *api_base_url*.
 
@@ -55,16 +108,19 @@ def check_destination(url: str, api_base_url: str, region: str) -> None:
     Raises:
         ConfigurationError: *url* is outside *api_base_url*.
     """
-    scheme, host, port, path = _origin_and_path(url)
-    allowed_scheme, allowed_host, allowed_port, allowed_path = _origin_and_path(api_base_url)
-    if (scheme, host, port) != (allowed_scheme, allowed_host, allowed_port) or not (
-        path == allowed_path or path.startswith(allowed_path + "/")
-    ):
+    if not under_base(url, api_base_url):
+        scheme, host, _, path = _origin_and_path(url)
         raise ConfigurationError(
             f"Refusing to send the TickTick token to {scheme}://{host}{path}: it is not "
             f"under {api_base_url}, the Open API of the token's region "
             f"({region}). Use the matching host= or api_base_url=."
         )
+
+
+def sent_token(request: requests.PreparedRequest) -> str:
+    """The token *request* carried (``""`` if none), also after a redirect took it off."""
+    header = request.headers.get("Authorization") or getattr(request, _STRIPPED, None) or ""
+    return str(header).removeprefix("Bearer ")
 
 
 def renewed_token(oauth: TokenProvider, refused: str) -> str | None:
@@ -112,6 +168,8 @@ class TickTickAuth(AuthBase):
 
     def _handle_401(self, response: requests.Response, **kwargs: Any) -> requests.Response:
         request = response.request
+        if response.is_redirect:
+            self._strip_if_leaving(response)
         if response.status_code != 401 or getattr(request, _RETRIED, False):
             return response
         if request.body is not None and not isinstance(request.body, (bytes, str)):
@@ -129,6 +187,21 @@ class TickTickAuth(AuthBase):
         again.history.append(response)
         again.request = retry
         return again
+
+    def _strip_if_leaving(self, response: requests.Response) -> None:
+        """Before a redirect out of `api_base_url` is followed: take the token off.
+
+        ``requests`` follows a redirect with a copy of this request, keeping its
+        ``Authorization`` on the same host; without the header here, the copy has none.
+        """
+        target = urljoin(response.url, response.headers.get("Location") or "")
+        try:
+            leaving = not under_base(sent_url(target), self.api_base_url)
+        except ConfigurationError:
+            leaving = True
+        if leaving:
+            stripped = response.request.headers.pop("Authorization", None)
+            setattr(response.request, _STRIPPED, stripped)
 
     def _finish_refused(self, response: requests.Response, timeout: object) -> None:
         """Read a small refused answer whole (its connection is then reused), close it.

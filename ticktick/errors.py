@@ -255,6 +255,20 @@ class ConfigurationError(TickTickError, ValueError):
     """An argument cannot work, such as an unknown host or a plain-HTTP remote URL."""
 
 
+class ExtraNotInstalled(ConfigurationError, ImportError):
+    """An optional extra is not installed, e.g. ``pip install 'ticktick-oauth[httpx]'``.
+
+    Raised on importing ``ticktick.aio`` without ``httpx``; also an ``ImportError``.
+    """
+
+
+class NameNeedsExtra(ConfigurationError, AttributeError):
+    """``ticktick.AsyncOpenAPI`` (a name of an extra that is not installed) was asked for.
+
+    Also an ``AttributeError``, so that ``hasattr(ticktick, "AsyncOpenAPI")`` is false.
+    """
+
+
 class ApiError(TickTickError):
     """The Open API answered with an error.
 
