@@ -193,6 +193,30 @@ def follow_sign_on(url: str) -> requests.Response:
     return requests.get(hop.headers["Location"], timeout=5)
 
 
+def finish_cli(proc: subprocess.Popen[str], timeout: float = 30) -> tuple[str, str]:
+    """The rest of *proc*'s (`start_cli`) output and errors, once it has ended.
+
+    Read through the same file objects a test may have iterated: ``communicate()``
+    reads the pipes beneath them and would lose what their buffers already hold
+    (a line printed just after the one the test waited for).
+    """
+    rest = {"out": "", "err": ""}
+
+    def drain(name: str, stream: Any) -> None:
+        rest[name] = stream.read() if stream is not None else ""
+
+    readers = [
+        threading.Thread(target=drain, args=("out", proc.stdout), daemon=True),
+        threading.Thread(target=drain, args=("err", proc.stderr), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+    proc.wait(timeout=timeout)
+    for reader in readers:
+        reader.join(timeout=timeout)
+    return rest["out"], rest["err"]
+
+
 def scripted_login(
     cwd: Path, fake: FakeTickTick, redirect: str, *extra: str
 ) -> subprocess.CompletedProcess[str]:

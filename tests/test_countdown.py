@@ -18,7 +18,15 @@ from urllib.parse import parse_qsl, urlsplit
 import pexpect
 import pytest
 import requests
-from helpers import clean_env, free_port, hold_in_a_thread, start_cli, token_dict, write_cache
+from helpers import (
+    clean_env,
+    finish_cli,
+    free_port,
+    hold_in_a_thread,
+    start_cli,
+    token_dict,
+    write_cache,
+)
 
 from ticktick.stores.locks import FileLock
 from ticktick.testing import FakeTickTick
@@ -205,7 +213,7 @@ def test_with_stderr_a_pipe_the_browser_wait_is_a_plain_line(tmp_path: Path) -> 
                 break
         assert found is not None, lines
         _allow(fake, found[1])
-        rest = process.communicate(timeout=30)[1]
+        rest = finish_cli(process)[1]
     shown = "".join(lines) + rest
     assert process.returncode == 0, shown
     assert f"Waiting for the browser to come back to {redirect} ..." in shown

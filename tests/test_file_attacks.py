@@ -27,6 +27,7 @@ from conftest import RedisServer, env_without_coverage
 from helpers import (
     IDENTITY,
     clean_env,
+    finish_cli,
     follow_sign_on,
     free_port,
     login_argv,
@@ -604,7 +605,7 @@ def test_login_without_terminal_prints_the_token_it_could_not_store(tmp_path: Pa
         url = read_to_authorize_url(proc.stderr, fake, seen)
         assert url is not None, "no authorize URL: " + "".join(seen)
         assert follow_sign_on(url).status_code == 200
-        out, err = proc.communicate(timeout=30)
+        out, err = finish_cli(proc)
         (issued,) = fake.issued
     assert proc.returncode == 0, "".join(seen) + err
     assert json.loads(out)["access_token"] == issued

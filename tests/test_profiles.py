@@ -19,6 +19,7 @@ import keyring
 import pytest
 from helpers import (
     clean_env,
+    finish_cli,
     follow_sign_on,
     free_port,
     login_argv,
@@ -58,7 +59,7 @@ def sign_on(fake: FakeTickTick, argv: list[str], env: dict[str, str], cwd: Path)
         proc.communicate(timeout=30)
         raise AssertionError("".join(seen))
     assert follow_sign_on(url).status_code == 200
-    out, err = proc.communicate(timeout=30)
+    out, err = finish_cli(proc)
     said = out + "".join(seen) + err
     assert proc.returncode == 0, said
     return said
@@ -466,7 +467,7 @@ def test_a_profile_that_cannot_be_saved_never_costs_the_new_token(
         url = read_to_authorize_url(proc.stderr, fake, seen)
         assert url is not None, "".join(seen)
         assert follow_sign_on(url).status_code == 200
-        out, err = proc.communicate(timeout=30)
+        out, err = finish_cli(proc)
         (issued,) = fake.issued
     assert json.loads(out)["access_token"] == issued  # delivered, whatever came after
     assert proc.returncode == 1  # the token was got; saving the profile failed
