@@ -282,41 +282,46 @@ def _finish_refused(response: httpx.Response, deadline: float) -> None:
     empty, so it does not. Each read is also bounded by the client's read timeout.
     """
     body = bytearray()
+    whole = True
     ends = time.monotonic() + deadline
     try:
         for chunk in response.iter_bytes():
             body += chunk
             if len(body) > MAX_REFUSED_BODY or time.monotonic() > ends:
-                body += bytes(MAX_REFUSED_BODY + 1)
+                whole = False
                 break
     except httpx.HTTPError:
-        body = bytearray(MAX_REFUSED_BODY + 1)
+        whole = False
     finally:
         response.close()
-    _keep_body(response, body)
+    _keep_body(response, body if whole else None)
 
 
 async def _afinish_refused(response: httpx.Response, deadline: float) -> None:
     """`_finish_refused` for ``httpx.AsyncClient``."""
     body = bytearray()
+    whole = True
     try:
         with anyio.move_on_after(deadline) as scope:
             async for chunk in response.aiter_bytes():
                 body += chunk
                 if len(body) > MAX_REFUSED_BODY:
+                    whole = False
                     break
-        if scope.cancelled_caught:
-            body = bytearray(MAX_REFUSED_BODY + 1)
+        whole = whole and not scope.cancelled_caught
     except httpx.HTTPError:
-        body = bytearray(MAX_REFUSED_BODY + 1)
+        whole = False
     finally:
         await response.aclose()
-    _keep_body(response, body)
+    _keep_body(response, body if whole else None)
 
 
-def _keep_body(response: httpx.Response, body: bytearray) -> None:
-    # As httpx keeps a body it has read, so that its read() and aread() return it.
-    response._content = bytes(body) if len(body) <= MAX_REFUSED_BODY else b""
+def _keep_body(response: httpx.Response, body: bytearray | None) -> None:
+    """Keep *body* as httpx keeps one it has read (``read()``/``aread()`` return it).
+
+    ``None``: the body was cut off (too large, too slow, broken); it is kept empty.
+    """
+    response._content = b"" if body is None else bytes(body)
 
 
 READ_OFF_LOOP = 256 * 1024
