@@ -6,6 +6,7 @@ The async tests run under anyio's pytest plugin (it comes with httpx), on asynci
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import functools
 import gc
@@ -457,22 +458,33 @@ async def test_a_silent_or_trickling_server_is_cut_at_the_deadline(
 # -- the loop is never blocked; one resolution for all -------------------------------------
 
 
+@contextlib.asynccontextmanager
+async def heartbeat() -> AsyncIterator[list[float]]:
+    """A coroutine ticking every 10 ms while the block runs; yields the gaps between ticks.
+
+    A gap much over 10 ms is the time something held the event loop.
+    """
+    gaps: list[float] = []
+
+    async def beat() -> None:
+        last = time.monotonic()
+        while True:
+            await anyio.sleep(0.01)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(beat)
+        yield gaps
+        group.cancel_scope.cancel()
+
+
 async def test_the_loop_ticks_while_a_token_waits_on_another_process(
     fake: FakeTickTick, cache_path: Path
 ) -> None:
     cache_path.parent.mkdir()
     with file_lock_held_elsewhere(f"{cache_path}.lock", 2) as holder:
-        gaps: list[float] = []
-        done = anyio.Event()
-
-        async def heartbeat() -> None:
-            last = time.monotonic()
-            while not done.is_set():
-                await anyio.sleep(0.01)
-                now = time.monotonic()
-                gaps.append(now - last)
-                last = now
-
         results: list[object] = []
         oauth = fake.oauth2(cache_path=cache_path, resolve=False)
         async with AsyncOpenAPI(oauth) as api:
@@ -483,12 +495,9 @@ async def test_the_loop_ticks_while_a_token_waits_on_another_process(
             started = time.monotonic()
             gc.disable()  # measure this code, not the collector's pauses (a loaded machine)
             try:
-                async with anyio.create_task_group() as group:
-                    group.start_soon(heartbeat)
-                    async with anyio.create_task_group() as calls:
-                        for _ in range(20):
-                            calls.start_soon(call)
-                    done.set()
+                async with heartbeat() as gaps, anyio.create_task_group() as calls:
+                    for _ in range(20):
+                        calls.start_soon(call)
             finally:
                 gc.enable()
             waited = time.monotonic() - started
@@ -860,20 +869,9 @@ def test_a_large_answer_is_parsed_off_the_loop(fake: FakeTickTick) -> None:
     gaps: list[float] = []
 
     async def main() -> int:
-        done = asyncio.Event()
-
-        async def heartbeat() -> None:
-            last = time.monotonic()
-            while not done.is_set():
-                await asyncio.sleep(0.01)
-                gaps.append(time.monotonic() - last)
-                last = time.monotonic()
-
-        beat = asyncio.ensure_future(heartbeat())
-        async with AsyncOpenAPI(oauth) as api:
+        async with heartbeat() as beats, AsyncOpenAPI(oauth) as api:
             found = await api.filter_tasks(["p"])
-        done.set()
-        await beat
+        gaps.extend(beats)
         return len(found)
 
     gc.disable()
@@ -1026,20 +1024,8 @@ async def test_1000_coroutines_at_once_do_not_stall_the_loop(
     held the loop 2.6 s (its own CPU time). They now queue for a free connection in
     AsyncOpenAPI; the bound here is loose, for a loaded machine (measured: ~35 ms)."""
     oauth = fake.oauth2(cache_path=cache_path, resolve=False)  # the store is empty
-    gaps: list[float] = []
-    done = anyio.Event()
-
-    async def heartbeat() -> None:
-        last = time.monotonic()
-        while not done.is_set():
-            await anyio.sleep(0.01)
-            gaps.append(time.monotonic() - last)
-            last = time.monotonic()
-
-    async with anyio.create_task_group() as group, AsyncOpenAPI(oauth) as api:
-        group.start_soon(heartbeat)
+    async with AsyncOpenAPI(oauth) as api, heartbeat() as gaps:
         answers = await asyncio.gather(*(api.list_projects() for _ in range(1000)))
-        done.set()
     assert answers == [[]] * 1000
     assert fake.token_requests == 1
     assert max(gaps) < 0.5, f"the loop was blocked for {max(gaps) * 1000:.0f} ms"
